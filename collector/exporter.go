@@ -1,0 +1,278 @@
+// Package collector runs the background refreshers that export IPU usage
+// from Informatica, keeps each account's per-day table, and publishes
+// aggregates of it as Prometheus metrics. A scrape only reads the finished
+// snapshot of the last refresh; it never waits for Informatica.
+package collector
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ipumon/informatica_exporter/informatica"
+)
+
+// Settings are everything the exporter is configured with.
+type Settings struct {
+	Accounts []AccountSettings
+	Refresh  RefreshSettings
+}
+
+// Exporter owns one refresher per account and is the prometheus.Collector
+// that publishes their data.
+type Exporter struct {
+	logger log.Logger
+	now    func() time.Time
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.RWMutex
+	accounts []*account // in configuration order, which decides who publishes a shared org
+	refresh  RefreshSettings
+}
+
+// Option changes how an Exporter is built; tests use them.
+type Option func(*Exporter)
+
+// WithClock replaces the exporter's clock.
+func WithClock(now func() time.Time) Option { return func(e *Exporter) { e.now = now } }
+
+// New returns an Exporter with no accounts; Apply starts them.
+func New(logger log.Logger, opts ...Option) *Exporter {
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Exporter{logger: logger, now: time.Now, ctx: ctx, cancel: cancel}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// Apply makes s the running configuration. Accounts whose settings did not
+// change keep running undisturbed; changed ones restart their refresher but
+// keep their counters, their schedule and, unless they now log in somewhere
+// else, their last good data; removed ones stop and log out. On error
+// nothing changes.
+func (e *Exporter) Apply(s Settings) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	old := map[string]*account{}
+	for _, a := range e.accounts {
+		old[a.settings.Name] = a
+	}
+	var next, started, stopped []*account
+	for _, set := range s.Accounts {
+		prev := old[set.Name]
+		if prev != nil && reflect.DeepEqual(prev.settings, set) && prev.refresh == s.Refresh {
+			next = append(next, prev)
+			delete(old, set.Name)
+			continue
+		}
+		state, snap := newAccountState(), &atomic.Pointer[snapshot]{}
+		if prev != nil {
+			state = prev.state
+			if sameLogin(prev.settings, set) {
+				snap = prev.snap
+			}
+		}
+		a, err := newAccount(set, s.Refresh, state, snap, e.logger, e.now)
+		if err != nil {
+			return err
+		}
+		next = append(next, a)
+		started = append(started, a)
+	}
+	for _, a := range e.accounts {
+		if _, replaced := old[a.settings.Name]; replaced {
+			stopped = append(stopped, a)
+		}
+	}
+	for _, a := range stopped {
+		a.stop()
+		go a.logout()
+		if !contains(next, a.settings.Name) {
+			level.Info(e.logger).Log("msg", "Account removed", "account", a.settings.Name)
+		}
+	}
+	for _, a := range started {
+		a.start(e.ctx)
+	}
+	e.accounts = next
+	e.refresh = s.Refresh
+	return nil
+}
+
+func sameLogin(a, b AccountSettings) bool {
+	return a.Client.LoginURL == b.Client.LoginURL && a.Client.Username == b.Client.Username
+}
+
+func contains(accounts []*account, name string) bool {
+	for _, a := range accounts {
+		if a.settings.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Stop ends every refresher and logs every session out.
+func (e *Exporter) Stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cancel()
+	var wg sync.WaitGroup
+	for _, a := range e.accounts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.stop()
+			a.logout()
+		}()
+	}
+	wg.Wait()
+}
+
+// Ready reports whether every account has finished a first refresh,
+// successful or not.
+func (e *Exporter) Ready() bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, a := range e.accounts {
+		a.state.mu.Lock()
+		done := a.state.attempted
+		a.state.mu.Unlock()
+		if !done {
+			return false
+		}
+	}
+	return true
+}
+
+// AccountStatus is what the landing page shows of an account.
+type AccountStatus struct {
+	Name        string
+	Up          bool
+	Attempted   bool
+	LastSuccess time.Time
+	NextRefresh time.Time
+	Rows        int
+	Orgs        int
+	LastError   string
+	ErrorStage  informatica.Stage
+}
+
+// Status describes every account, in configuration order.
+func (e *Exporter) Status() []AccountStatus {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var out []AccountStatus
+	for _, a := range e.accounts {
+		s := a.state
+		s.mu.Lock()
+		st := AccountStatus{
+			Name: a.settings.Name, Up: s.up, Attempted: s.attempted, LastSuccess: s.lastSuccess,
+			NextRefresh: s.nextRefresh, Rows: s.rows, LastError: s.lastError, ErrorStage: s.lastErrorStage,
+		}
+		s.mu.Unlock()
+		if snap := a.snap.Load(); snap != nil {
+			st.Orgs = len(snap.table.Orgs)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Describe sends every metric's description.
+func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+// Collect publishes the health of every account and the usage of every
+// account whose data is younger than refresh.max_age. An org exported by
+// several accounts is published by the first of them in the configuration,
+// since its usage series carry no account label.
+func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	e.mu.RLock()
+	accounts, maxAge := e.accounts, e.refresh.MaxAge
+	e.mu.RUnlock()
+	now := e.now()
+	orgsSeen := map[string]bool{}
+	metersSeen := map[MeterInfo]bool{}
+	for _, a := range accounts {
+		a.collectHealth(ch)
+		snap := a.snap.Load()
+		if snap == nil || now.Sub(snap.taken) > maxAge {
+			continue
+		}
+		r := snap.metrics(now)
+		for _, o := range r.orgs {
+			if orgsSeen[o.id] {
+				continue
+			}
+			orgsSeen[o.id] = true
+			for _, m := range o.metrics {
+				ch <- m
+			}
+		}
+		for _, m := range r.meters {
+			if !metersSeen[m.info] {
+				metersSeen[m.info] = true
+				ch <- m.metric
+			}
+		}
+	}
+}
+
+func (a *account) collectHealth(ch chan<- prometheus.Metric) {
+	s := a.state
+	name := a.settings.Name
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(desc *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(upDesc, boolValue(s.up), name)
+	if !s.lastSuccess.IsZero() {
+		gauge(lastSuccessDesc, unixSeconds(s.lastSuccess), name)
+		gauge(exportRowsDesc, float64(s.rows), name)
+		gauge(exportPartialDesc, boolValue(s.partial), name)
+	}
+	if s.attempted {
+		gauge(lastDurationDesc, s.lastDuration.Seconds(), name)
+	}
+	if !s.nextRefresh.IsZero() {
+		gauge(nextRefreshDesc, unixSeconds(s.nextRefresh), name)
+	}
+	counter(refreshesDesc, s.refreshes, name)
+	for _, st := range informatica.Stages {
+		counter(failuresDesc, s.failures[st], name, string(st))
+	}
+	for k, v := range s.requests {
+		counter(apiRequestsDesc, v, name, k.endpoint, k.code)
+	}
+	if a.settings.Entitlement != nil && s.loginOrgID != "" {
+		gauge(entitlementDesc, *a.settings.Entitlement, name, s.loginOrgID)
+	}
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unixSeconds(t time.Time) float64 {
+	return float64(t.UnixNano()) / 1e9
+}

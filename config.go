@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	promconfig "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ipumon/informatica_exporter/collector"
+	"github.com/ipumon/informatica_exporter/informatica"
+)
+
+// fileConfig is the YAML configuration file; config.example.yml documents
+// every key.
+type fileConfig struct {
+	Accounts []accountConfig `yaml:"accounts"`
+	Refresh  refreshConfig   `yaml:"refresh"`
+}
+
+type accountConfig struct {
+	Name               string            `yaml:"name"`
+	LoginURL           string            `yaml:"login_url"`
+	Username           string            `yaml:"username"`
+	Password           promconfig.Secret `yaml:"password"`
+	PasswordFile       string            `yaml:"password_file"`
+	SummaryAPI         string            `yaml:"summary_api"`
+	CombinedMeterUsage bool              `yaml:"combined_meter_usage"`
+	IPUEntitlement     *float64          `yaml:"ipu_entitlement"`
+}
+
+type refreshConfig struct {
+	Interval     model.Duration `yaml:"interval"`
+	Lookback     model.Duration `yaml:"lookback"`
+	PollInterval model.Duration `yaml:"poll_interval"`
+	JobTimeout   model.Duration `yaml:"job_timeout"`
+	MaxAge       model.Duration `yaml:"max_age"`
+}
+
+var defaultRefresh = refreshConfig{
+	Interval:     model.Duration(time.Hour),
+	Lookback:     model.Duration(45 * 24 * time.Hour),
+	PollInterval: model.Duration(15 * time.Second),
+	JobTimeout:   model.Duration(30 * time.Minute),
+	MaxAge:       model.Duration(26 * time.Hour),
+}
+
+// loadConfig reads, checks and resolves the configuration file, reading
+// password files too, so that a reload either applies a complete, valid
+// configuration or nothing. Errors name the file and the key at fault and
+// never quote a secret.
+func loadConfig(path string) (collector.Settings, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return collector.Settings{}, fmt.Errorf("read config: %w", err)
+	}
+	s, err := parseConfig(raw, filepath.Dir(path))
+	if err != nil {
+		return collector.Settings{}, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// parseConfig parses a configuration; relative password_file paths are read
+// from dir, the configuration file's folder.
+func parseConfig(raw []byte, dir string) (collector.Settings, error) {
+	cfg := fileConfig{Refresh: defaultRefresh}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return collector.Settings{}, yamlError(err)
+	}
+	refresh, err := cfg.Refresh.settings()
+	if err != nil {
+		return collector.Settings{}, err
+	}
+	if len(cfg.Accounts) == 0 {
+		return collector.Settings{}, errors.New("accounts: at least one account is required")
+	}
+	settings := collector.Settings{Refresh: refresh}
+	names := map[string]bool{}
+	for i, a := range cfg.Accounts {
+		where := fmt.Sprintf("accounts[%d]", i)
+		if a.Name != "" {
+			where = fmt.Sprintf("accounts[%d] (%s)", i, a.Name)
+		}
+		set, err := a.settings(dir)
+		if err != nil {
+			return collector.Settings{}, fmt.Errorf("%s: %w", where, err)
+		}
+		if names[a.Name] {
+			return collector.Settings{}, fmt.Errorf("%s: name: %q is used by an earlier account; names must be unique", where, a.Name)
+		}
+		names[a.Name] = true
+		settings.Accounts = append(settings.Accounts, set)
+	}
+	return settings, nil
+}
+
+// yamlError tidies a YAML decoding error into one line. YAML quotes the
+// offending value in backticks; it is dropped, since a misplaced password
+// would otherwise end up in the log. The line number still says where.
+func yamlError(err error) error {
+	msg := err.Error()
+	msg = quotedValue.ReplaceAllString(msg, "")
+	msg = goTypeName.ReplaceAllString(msg, "")
+	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", ";")), " ")
+	return errors.New(msg)
+}
+
+var (
+	quotedValue = regexp.MustCompile("`[^`]*` ")
+	goTypeName  = regexp.MustCompile(` in type main\.\w+`)
+)
+
+func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
+	if strings.TrimSpace(a.Name) == "" {
+		return collector.AccountSettings{}, errors.New("name: required")
+	}
+	u, err := url.Parse(a.LoginURL)
+	switch {
+	case a.LoginURL == "":
+		return collector.AccountSettings{}, errors.New("login_url: required, e.g. https://dm-us.informaticacloud.com")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return collector.AccountSettings{}, fmt.Errorf("login_url: %q is not an http(s) URL", a.LoginURL)
+	case u.User != nil:
+		return collector.AccountSettings{}, errors.New("login_url: must not hold credentials; use username and password_file")
+	}
+	if a.Username == "" {
+		return collector.AccountSettings{}, errors.New("username: required")
+	}
+	password, err := a.password(dir)
+	if err != nil {
+		return collector.AccountSettings{}, err
+	}
+	api := informatica.SummaryAPI(a.SummaryAPI)
+	switch api {
+	case "":
+		api = informatica.AllLinkedOrgsAcrossRegion
+	case informatica.AllLinkedOrgsAcrossRegion, informatica.ExportMeteringData:
+	default:
+		return collector.AccountSettings{}, fmt.Errorf("summary_api: %q is neither %s nor %s",
+			a.SummaryAPI, informatica.AllLinkedOrgsAcrossRegion, informatica.ExportMeteringData)
+	}
+	if e := a.IPUEntitlement; e != nil && (*e < 0 || *e != *e) {
+		return collector.AccountSettings{}, fmt.Errorf("ipu_entitlement: %v is not a number of IPUs >= 0", *e)
+	}
+	return collector.AccountSettings{
+		Name:        a.Name,
+		Entitlement: a.IPUEntitlement,
+		Client: informatica.Config{
+			LoginURL:           a.LoginURL,
+			Username:           a.Username,
+			Password:           password,
+			SummaryAPI:         api,
+			CombinedMeterUsage: a.CombinedMeterUsage,
+		},
+	}, nil
+}
+
+// password returns the account's password from password or password_file,
+// exactly one of which must be set.
+func (a accountConfig) password(dir string) (string, error) {
+	switch {
+	case a.Password != "" && a.PasswordFile != "":
+		return "", errors.New("password and password_file: set only one")
+	case a.Password != "":
+		return string(a.Password), nil
+	case a.PasswordFile == "":
+		return "", errors.New("password_file (or password): required")
+	}
+	path := a.PasswordFile
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		// The error names the file, never its content.
+		return "", fmt.Errorf("password_file: %w", err)
+	}
+	p := strings.TrimRight(string(b), "\r\n")
+	if p == "" {
+		return "", fmt.Errorf("password_file: %s is empty", path)
+	}
+	return p, nil
+}
+
+func (r refreshConfig) settings() (collector.RefreshSettings, error) {
+	s := collector.RefreshSettings{
+		Interval:     time.Duration(r.Interval),
+		Lookback:     time.Duration(r.Lookback),
+		PollInterval: time.Duration(r.PollInterval),
+		JobTimeout:   time.Duration(r.JobTimeout),
+		MaxAge:       time.Duration(r.MaxAge),
+	}
+	switch {
+	case s.Interval < time.Second:
+		return s, fmt.Errorf("refresh.interval: %s is shorter than 1s", r.Interval)
+	case s.Lookback < 24*time.Hour:
+		return s, fmt.Errorf("refresh.lookback: %s is shorter than one day", r.Lookback)
+	case s.PollInterval <= 0:
+		return s, errors.New("refresh.poll_interval: must be positive")
+	case s.JobTimeout < s.PollInterval:
+		return s, fmt.Errorf("refresh.job_timeout: %s is shorter than refresh.poll_interval %s", r.JobTimeout, r.PollInterval)
+	case s.MaxAge <= s.Interval:
+		return s, fmt.Errorf("refresh.max_age: %s must be longer than refresh.interval %s, or series vanish between refreshes", r.MaxAge, r.Interval)
+	}
+	return s, nil
+}

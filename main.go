@@ -1,0 +1,325 @@
+// Command informatica_exporter exports the IPU consumption of Informatica
+// Intelligent Cloud Services (IICS/IDMC) organizations as Prometheus metrics.
+package main
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"io"
+	stdlog "log"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	slgk "github.com/tjhop/slog-gokit"
+
+	"github.com/ipumon/informatica_exporter/collector"
+	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/informatica/fake"
+)
+
+const exporterName = "informatica_exporter"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr, nil))
+}
+
+// run is main without the process: tests call it with their own arguments
+// and stop channel (closing it acts as SIGTERM).
+func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
+	app := kingpin.New(exporterName, "Prometheus exporter for Informatica IICS/IDMC IPU consumption.")
+	var (
+		configFile  = app.Flag("config.file", "Path to the YAML configuration file.").Default("config.yml").String()
+		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		demo        = app.Flag("demo", "Serve from a built-in simulated Informatica: no account or configuration needed.").Bool()
+		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat   = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
+		webFlags    = kingpinflag.AddFlags(app, ":9977")
+	)
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", exporterName, err)
+		return 2
+	}
+
+	logger, slogger := newLoggers(stderr, *logLevel, *logFormat)
+	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
+	level.Info(logger).Log("build_context", version.BuildContext())
+
+	// The configuration source: the file, or in demo mode a simulated
+	// Informatica and one account against it.
+	load := func() (collector.Settings, error) { return loadConfig(*configFile) }
+	if *demo {
+		f, settings, err := startDemo()
+		if err != nil {
+			level.Error(logger).Log("msg", "Cannot start the simulated Informatica", "err", err)
+			return 1
+		}
+		defer f.Close()
+		level.Info(logger).Log("msg", "Demo mode: serving a simulated Informatica", "url", f.URL())
+		load = func() (collector.Settings, error) { return settings, nil }
+	}
+
+	settings, err := load()
+	if err != nil {
+		level.Error(logger).Log("msg", "Invalid configuration", "err", err)
+		return 1
+	}
+	exporter := collector.New(logger)
+	if err := exporter.Apply(settings); err != nil {
+		level.Error(logger).Log("msg", "Invalid configuration", "err", err)
+		return 1
+	}
+	defer exporter.Stop()
+	level.Info(logger).Log("msg", "Configuration loaded", "accounts", len(settings.Accounts))
+
+	reg := prometheus.NewRegistry()
+	reloads := newReloader(logger, load, exporter)
+	reg.MustRegister(
+		exporter,
+		reloads,
+		versioncollector.NewCollector(exporterName),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+
+	mux := http.NewServeMux()
+	mux.Handle(*metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:          stdlog.New(log.NewStdlibAdapter(level.Error(logger)), "", 0),
+		EnableOpenMetrics: true,
+	}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !exporter.Ready() {
+			http.Error(w, "Not ready: waiting for the first refresh of every account", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := reloads.reload(); err != nil {
+			http.Error(w, "Failed to reload config: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded")
+	})
+	if *metricsPath != "/" {
+		mux.Handle("/", landingPage(*metricsPath, exporter, logger))
+	}
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(srv, webFlags, slogger) }()
+
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	for {
+		select {
+		case err := <-serveErr:
+			level.Error(logger).Log("msg", "HTTP server stopped", "err", err)
+			return 1
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				reloads.reload()
+				continue
+			}
+			level.Info(logger).Log("msg", "Shutting down", "signal", sig)
+		case <-stop:
+			level.Info(logger).Log("msg", "Shutting down")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			level.Warn(logger).Log("msg", "HTTP server did not shut down cleanly", "err", err)
+		}
+		return 0
+	}
+}
+
+// newLoggers returns the go-kit application logger and, bridged to it, the
+// slog logger that exporter-toolkit takes.
+func newLoggers(w io.Writer, lvl, format string) (log.Logger, *slog.Logger) {
+	var base log.Logger
+	if format == "json" {
+		base = log.NewJSONLogger(log.NewSyncWriter(w))
+	} else {
+		base = log.NewLogfmtLogger(log.NewSyncWriter(w))
+	}
+	base = level.NewFilter(base, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
+	logger := log.With(base, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+
+	// The bridge adds its own caller and "time"; renaming that to "ts" keeps
+	// every line in one shape.
+	bridged := log.LoggerFunc(func(kv ...any) error {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if t, ok := kv[i+1].(time.Time); ok && kv[i] == "time" {
+				kv[i], kv[i+1] = "ts", t.UTC()
+			}
+		}
+		return base.Log(kv...)
+	})
+	var slogLevel slog.Level
+	slogLevel.UnmarshalText([]byte(lvl))
+	return logger, slog.New(slgk.NewGoKitHandler(bridged, slogLevel))
+}
+
+// reloader applies a new configuration on SIGHUP or POST /-/reload. A bad
+// configuration keeps the running one, and says so in its metrics.
+type reloader struct {
+	logger   log.Logger
+	load     func() (collector.Settings, error)
+	exporter *collector.Exporter
+
+	mu          sync.Mutex
+	successful  bool
+	lastSuccess time.Time
+}
+
+var (
+	reloadSuccessfulDesc = prometheus.NewDesc(
+		"informatica_exporter_config_last_reload_successful",
+		"1 if the last configuration reload succeeded, else 0.", nil, nil)
+	reloadTimestampDesc = prometheus.NewDesc(
+		"informatica_exporter_config_last_reload_success_timestamp_seconds",
+		"When the configuration was last loaded successfully.", nil, nil)
+)
+
+func newReloader(logger log.Logger, load func() (collector.Settings, error), e *collector.Exporter) *reloader {
+	return &reloader{logger: logger, load: load, exporter: e, successful: true, lastSuccess: time.Now()}
+}
+
+func (r *reloader) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	settings, err := r.load()
+	if err == nil {
+		err = r.exporter.Apply(settings)
+	}
+	if err != nil {
+		r.successful = false
+		level.Error(r.logger).Log("msg", "Reload failed, keeping the running configuration", "err", err)
+		return err
+	}
+	r.successful, r.lastSuccess = true, time.Now()
+	level.Info(r.logger).Log("msg", "Configuration reloaded", "accounts", len(settings.Accounts))
+	return nil
+}
+
+func (r *reloader) Describe(ch chan<- *prometheus.Desc) {
+	ch <- reloadSuccessfulDesc
+	ch <- reloadTimestampDesc
+}
+
+func (r *reloader) Collect(ch chan<- prometheus.Metric) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ok := 0.0
+	if r.successful {
+		ok = 1
+	}
+	ch <- prometheus.MustNewConstMetric(reloadSuccessfulDesc, prometheus.GaugeValue, ok)
+	ch <- prometheus.MustNewConstMetric(reloadTimestampDesc, prometheus.GaugeValue, float64(r.lastSuccess.UnixNano())/1e9)
+}
+
+// landingPage serves exporter-toolkit's landing page with a table of the
+// accounts' refresh status, rendered on every request.
+func landingPage(metricsPath string, e *collector.Exporter, logger log.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var status strings.Builder
+		if err := statusTemplate.Execute(&status, e.Status()); err != nil {
+			level.Error(logger).Log("msg", "Cannot render the account status", "err", err)
+		}
+		page, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "Informatica Exporter",
+			Description: "Prometheus exporter for Informatica IICS/IDMC IPU consumption",
+			Version:     version.Info(),
+			Profiling:   "false",
+			Links: []web.LandingLinks{
+				{Address: metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness", Description: "200 once every account has finished a first refresh"},
+			},
+			ExtraHTML: status.String(),
+			ExtraCSS:  "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}",
+		})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		page.ServeHTTP(w, r)
+	})
+}
+
+// statusTemplate is html/template, so account names and error texts are
+// escaped before they reach the page.
+var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap{
+	"ts": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
+}).Parse(`<h3>Accounts</h3>
+<table>
+<tr><th>Account</th><th>State</th><th>Last success</th><th>Next refresh</th><th>Orgs</th><th>Rows</th><th>Last error</th></tr>
+{{range .}}<tr><td>{{.Name}}</td><td>{{if not .Attempted}}first refresh running{{else if .Up}}up{{else}}down ({{.ErrorStage}}){{end}}</td><td>{{ts .LastSuccess}}</td><td>{{ts .NextRefresh}}</td><td>{{.Orgs}}</td><td>{{.Rows}}</td><td>{{.LastError}}</td></tr>
+{{end}}</table>`))
+
+// startDemo starts the simulated Informatica on loopback and returns one
+// account configured against it, with fast jobs and a short poll interval so
+// that metrics appear within seconds.
+func startDemo() (*fake.Server, collector.Settings, error) {
+	f := fake.New(fake.Options{})
+	if err := f.Start("127.0.0.1:0"); err != nil {
+		return nil, collector.Settings{}, err
+	}
+	entitlement := float64(demoEntitlement)
+	return f, collector.Settings{
+		Refresh: collector.RefreshSettings{
+			Interval:     5 * time.Minute,
+			Lookback:     45 * 24 * time.Hour,
+			PollInterval: time.Second,
+			JobTimeout:   time.Minute,
+			MaxAge:       26 * time.Hour,
+		},
+		Accounts: []collector.AccountSettings{{
+			Name:        "demo",
+			Entitlement: &entitlement,
+			Client: informatica.Config{
+				LoginURL: f.URL(),
+				Username: f.Username(),
+				Password: f.Password(),
+			},
+		}},
+	}, nil
+}
+
+// demoEntitlement is about a month of the demo orgs' usage.
+const demoEntitlement = 15000
