@@ -37,20 +37,22 @@ type accountConfig struct {
 	IPUEntitlement     *float64          `yaml:"ipu_entitlement"`
 }
 
+// refreshConfig holds durations as text, parsed in settings, so that a bad
+// value is reported with its key.
 type refreshConfig struct {
-	Interval     model.Duration `yaml:"interval"`
-	Lookback     model.Duration `yaml:"lookback"`
-	PollInterval model.Duration `yaml:"poll_interval"`
-	JobTimeout   model.Duration `yaml:"job_timeout"`
-	MaxAge       model.Duration `yaml:"max_age"`
+	Interval     string `yaml:"interval"`
+	Lookback     string `yaml:"lookback"`
+	PollInterval string `yaml:"poll_interval"`
+	JobTimeout   string `yaml:"job_timeout"`
+	MaxAge       string `yaml:"max_age"`
 }
 
 var defaultRefresh = refreshConfig{
-	Interval:     model.Duration(time.Hour),
-	Lookback:     model.Duration(45 * 24 * time.Hour),
-	PollInterval: model.Duration(15 * time.Second),
-	JobTimeout:   model.Duration(30 * time.Minute),
-	MaxAge:       model.Duration(26 * time.Hour),
+	Interval:     "1h",
+	Lookback:     "45d",
+	PollInterval: "15s",
+	JobTimeout:   "30m",
+	MaxAge:       "26h",
 }
 
 // loadConfig reads, checks and resolves the configuration file, reading
@@ -194,12 +196,23 @@ func (a accountConfig) password(dir string) (string, error) {
 }
 
 func (r refreshConfig) settings() (collector.RefreshSettings, error) {
-	s := collector.RefreshSettings{
-		Interval:     time.Duration(r.Interval),
-		Lookback:     time.Duration(r.Lookback),
-		PollInterval: time.Duration(r.PollInterval),
-		JobTimeout:   time.Duration(r.JobTimeout),
-		MaxAge:       time.Duration(r.MaxAge),
+	var s collector.RefreshSettings
+	for _, d := range []struct {
+		key   string
+		value string
+		dst   *time.Duration
+	}{
+		{"interval", r.Interval, &s.Interval},
+		{"lookback", r.Lookback, &s.Lookback},
+		{"poll_interval", r.PollInterval, &s.PollInterval},
+		{"job_timeout", r.JobTimeout, &s.JobTimeout},
+		{"max_age", r.MaxAge, &s.MaxAge},
+	} {
+		v, err := model.ParseDuration(d.value)
+		if err != nil {
+			return s, fmt.Errorf("refresh.%s: %q is not a duration such as 90s, 15m, 1h or 45d", d.key, d.value)
+		}
+		*d.dst = time.Duration(v)
 	}
 	switch {
 	case s.Interval < time.Second:

@@ -48,6 +48,7 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 		configFile  = app.Flag("config.file", "Path to the YAML configuration file.").Default("config.yml").String()
 		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		demo        = app.Flag("demo", "Serve from a built-in simulated Informatica: no account or configuration needed.").Bool()
+		demoIPUs    = app.Flag("demo.ipu-entitlement", "With --demo: the demo account's ipu_entitlement.").Default("15000").Float64()
 		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat   = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		webFlags    = kingpinflag.AddFlags(app, ":9977")
@@ -69,7 +70,7 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 	// Informatica and one account against it.
 	load := func() (collector.Settings, error) { return loadConfig(*configFile) }
 	if *demo {
-		f, settings, err := startDemo()
+		f, settings, err := startDemo(*demoIPUs)
 		if err != nil {
 			level.Error(logger).Log("msg", "Cannot start the simulated Informatica", "err", err)
 			return 1
@@ -295,12 +296,11 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 // startDemo starts the simulated Informatica on loopback and returns one
 // account configured against it, with fast jobs and a short poll interval so
 // that metrics appear within seconds.
-func startDemo() (*fake.Server, collector.Settings, error) {
+func startDemo(entitlement float64) (*fake.Server, collector.Settings, error) {
 	f := fake.New(fake.Options{})
 	if err := f.Start("127.0.0.1:0"); err != nil {
 		return nil, collector.Settings{}, err
 	}
-	entitlement := float64(demoEntitlement)
 	return f, collector.Settings{
 		Refresh: collector.RefreshSettings{
 			Interval:     5 * time.Minute,
@@ -320,6 +320,3 @@ func startDemo() (*fake.Server, collector.Settings, error) {
 		}},
 	}, nil
 }
-
-// demoEntitlement is about a month of the demo orgs' usage.
-const demoEntitlement = 15000

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipumon/informatica_exporter/informatica"
+)
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	raw, err := os.ReadFile("config.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "password", "example-secret\n")
+	cfg := strings.Replace(string(raw), "/etc/informatica_exporter/password", "password", 1)
+	s, err := parseConfig([]byte(cfg), dir)
+	if err != nil {
+		t.Fatalf("config.example.yml does not load: %v", err)
+	}
+	if len(s.Accounts) != 1 {
+		t.Fatalf("accounts = %d, want 1", len(s.Accounts))
+	}
+	a := s.Accounts[0]
+	if a.Name != "production" || a.Client.Username != "ipu-reader@example.com" ||
+		a.Client.LoginURL != "https://dm-us.informaticacloud.com" ||
+		a.Client.SummaryAPI != informatica.AllLinkedOrgsAcrossRegion || a.Client.CombinedMeterUsage {
+		t.Errorf("account = %+v", a)
+	}
+	if a.Client.Password != "example-secret" {
+		t.Errorf("password from password_file: trailing newline not trimmed or file not read")
+	}
+	if a.Entitlement == nil || *a.Entitlement != 120000 {
+		t.Errorf("entitlement = %v, want 120000", a.Entitlement)
+	}
+	r := s.Refresh
+	if r.Interval != time.Hour || r.Lookback != 45*24*time.Hour || r.PollInterval != 15*time.Second ||
+		r.JobTimeout != 30*time.Minute || r.MaxAge != 26*time.Hour {
+		t.Errorf("refresh = %+v", r)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	s, err := parseConfig([]byte(`
+accounts:
+  - name: a
+    login_url: https://dm-em.informaticacloud.com
+    username: u
+    password: p
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Refresh; got.Interval != time.Hour || got.Lookback != 45*24*time.Hour || got.MaxAge != 26*time.Hour ||
+		got.PollInterval != 15*time.Second || got.JobTimeout != 30*time.Minute {
+		t.Errorf("default refresh = %+v", got)
+	}
+	a := s.Accounts[0]
+	if a.Client.SummaryAPI != informatica.AllLinkedOrgsAcrossRegion || a.Entitlement != nil || a.Client.CombinedMeterUsage {
+		t.Errorf("default account = %+v", a)
+	}
+}
+
+func TestConfigOtherSummaryAPI(t *testing.T) {
+	s, err := parseConfig([]byte(`
+accounts:
+  - {name: a, login_url: "https://dm-us.informaticacloud.com/", username: u, password: p,
+     summary_api: export_metering_data, combined_meter_usage: true, ipu_entitlement: 0}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := s.Accounts[0]
+	if a.Client.SummaryAPI != informatica.ExportMeteringData || !a.Client.CombinedMeterUsage || a.Entitlement == nil || *a.Entitlement != 0 {
+		t.Errorf("account = %+v", a)
+	}
+}
+
+// TestConfigErrors checks that every kind of bad configuration is refused
+// with an error naming the key, and never quoting the password.
+func TestConfigErrors(t *testing.T) {
+	const secret = "hunter2-very-secret"
+	account := func(extra string) string {
+		return "accounts:\n  - name: prod\n    login_url: https://dm-us.informaticacloud.com\n    username: u\n" + extra
+	}
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"empty file", "", "EOF"},
+		{"no accounts", "accounts: []\n", "accounts: at least one account"},
+		{"unknown key", account("    password: x\n    pasword_file: y\n"), "field pasword_file not found"},
+		{"unknown refresh key", account("    password: x\n") + "refresh:\n  intervall: 1h\n", "field intervall not found"},
+		{"no name", "accounts:\n  - login_url: https://x.example\n    username: u\n    password: p\n", "accounts[0]: name: required"},
+		{"duplicate name", account("    password: p\n") + "  - name: prod\n    login_url: https://x.example\n    username: u\n    password: p\n", "accounts[1] (prod): name: \"prod\" is used by an earlier account"},
+		{"no login_url", "accounts:\n  - name: a\n    username: u\n    password: p\n", "login_url: required"},
+		{"ftp login_url", "accounts:\n  - name: a\n    login_url: ftp://dm-us.informaticacloud.com\n    username: u\n    password: p\n", "login_url: \"ftp://dm-us.informaticacloud.com\" is not an http(s) URL"},
+		{"login_url without scheme", "accounts:\n  - name: a\n    login_url: dm-us.informaticacloud.com\n    username: u\n    password: p\n", "is not an http(s) URL"},
+		{"credentials in login_url", "accounts:\n  - name: a\n    login_url: https://u:" + secret + "@dm-us.informaticacloud.com\n    username: u\n    password: p\n", "login_url: must not hold credentials"},
+		{"no username", "accounts:\n  - name: a\n    login_url: https://x.example\n    password: p\n", "username: required"},
+		{"no password", account(""), "password_file (or password): required"},
+		{"both passwords", account("    password: " + secret + "\n    password_file: pw\n"), "password and password_file: set only one"},
+		{"missing password_file", account("    password_file: does-not-exist\n"), "password_file: open"},
+		{"empty password_file", account("    password_file: empty\n"), "password_file: "},
+		{"bad summary_api", account("    password: p\n    summary_api: summary\n"), "summary_api: \"summary\" is neither"},
+		{"negative entitlement", account("    password: p\n    ipu_entitlement: -5\n"), "ipu_entitlement: -5 is not"},
+		{"password as a number field", account("    ipu_entitlement: " + secret + "\n    password: p\n"), "cannot unmarshal"},
+		{"bad duration", account("    password: p\n") + "refresh:\n  interval: soon\n", "refresh.interval: \"soon\" is not a duration"},
+		{"interval too short", account("    password: p\n") + "refresh:\n  interval: 0s\n", "refresh.interval"},
+		{"lookback too short", account("    password: p\n") + "refresh:\n  lookback: 12h\n", "refresh.lookback"},
+		{"job_timeout below poll", account("    password: p\n") + "refresh:\n  poll_interval: 1m\n  job_timeout: 30s\n", "refresh.job_timeout"},
+		{"max_age not above interval", account("    password: p\n") + "refresh:\n  interval: 2h\n  max_age: 2h\n", "refresh.max_age"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, "empty", "\n")
+			path := writeFile(t, dir, "config.yml", c.yaml)
+			_, err := loadConfig(path)
+			if err == nil {
+				t.Fatalf("config accepted, want an error containing %q", c.want)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, c.want) {
+				t.Errorf("error %q does not contain %q", msg, c.want)
+			}
+			if !strings.Contains(msg, path) {
+				t.Errorf("error %q does not name the file %s", msg, path)
+			}
+			if strings.Contains(msg, secret) {
+				t.Errorf("error %q quotes the secret", msg)
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error %q spans several lines", msg)
+			}
+		})
+	}
+}
+
+func TestPasswordFileRelativeToConfig(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "pw", "from-file\r\n")
+	path := writeFile(t, dir, "config.yml", "accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password_file: pw}\n")
+	s, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Accounts[0].Client.Password; got != "from-file" {
+		t.Errorf("password = %q, want from-file", got)
+	}
+}
