@@ -328,7 +328,9 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 		return nil, withStage(StageLogin, fmt.Errorf("log in as %s: %w", c.cfg.Username, err))
 	}
 	var lr loginResponse
-	if err := c.decodeJSON(resp, &lr); err != nil {
+	// A login answer holds a session ID that is not yet known to redact,
+	// so a malformed one is reported without quoting it.
+	if err := c.decodeJSONQuiet(resp, &lr); err != nil {
 		return nil, withStage(StageLogin, fmt.Errorf("log in as %s: %w", c.cfg.Username, err))
 	}
 	s := &session{
@@ -474,17 +476,34 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// decodeJSON reads a bounded JSON body into v and closes it.
+// decodeJSON reads a bounded JSON body into v and closes it. A body that is
+// not the expected JSON is quoted, shortened, in the error.
 func (c *Client) decodeJSON(resp *http.Response, v any) error {
+	body, err := c.readJSON(resp, v)
+	if err != nil && body != nil {
+		return fmt.Errorf("%w: %q", err, Shorten(c.redact(string(body)), 120))
+	}
+	return err
+}
+
+// decodeJSONQuiet is decodeJSON without quoting the body.
+func (c *Client) decodeJSONQuiet(resp *http.Response, v any) error {
+	_, err := c.readJSON(resp, v)
+	return err
+}
+
+// readJSON returns the body alongside a decoding error, for the caller to
+// quote or not.
+func (c *Client) readJSON(resp *http.Response, v any) ([]byte, error) {
 	defer resp.Body.Close()
 	body, err := readBounded(resp.Body, c.cfg.Limits.MaxResponseBytes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("response is not the expected JSON (%v): %q", err, Shorten(c.redact(string(body)), 120))
+		return body, fmt.Errorf("response is not the expected JSON (%v)", err)
 	}
-	return nil
+	return nil, nil
 }
 
 // readBounded reads all of r, failing when it holds more than limit bytes.
@@ -499,16 +518,20 @@ func readBounded(r io.Reader, limit int64) ([]byte, error) {
 	return b, nil
 }
 
+// redactedMarker stands where a secret was; it has no angle brackets, which
+// Shorten would strip as markup.
+const redactedMarker = "[REDACTED]"
+
 // redact removes the password and every session ID this client has seen
 // from text that came from the network or from net/http.
 func (c *Client) redact(s string) string {
 	if c.cfg.Password != "" {
-		s = strings.ReplaceAll(s, c.cfg.Password, "<redacted>")
+		s = strings.ReplaceAll(s, c.cfg.Password, redactedMarker)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range c.issued {
-		s = strings.ReplaceAll(s, id, "<redacted>")
+		s = strings.ReplaceAll(s, id, redactedMarker)
 	}
 	return s
 }

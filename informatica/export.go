@@ -36,7 +36,8 @@ type Range struct {
 
 // SplitRange cuts [from, to] into consecutive ranges of at most maxDays
 // calendar days each. Every range but the last ends one second before the
-// next begins, so no day is exported twice.
+// next begins; with from at 00:00 UTC, as the exporter passes it, no day is
+// exported twice.
 func SplitRange(from, to time.Time, maxDays int) []Range {
 	var out []Range
 	for start := from; !start.After(to); {
@@ -202,7 +203,7 @@ func (c *Client) jobStatus(ctx context.Context, id string) (JobStatus, error) {
 	if err := c.decodeJSON(resp, &st); err != nil {
 		return JobStatus{}, err
 	}
-	st.Status = strings.ToUpper(strings.TrimSpace(st.Status))
+	st.Status = strings.ToUpper(strings.TrimSpace(c.redact(st.Status)))
 	st.ErrorMessage = c.jobMessage(st.ErrorMessage)
 	return st, nil
 }
