@@ -50,8 +50,9 @@ type account struct {
 	state *accountState
 	snap  *atomic.Pointer[snapshot]
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel   context.CancelFunc
+	retiring chan struct{}
+	done     chan struct{}
 }
 
 // accountState is what outlives a reload that changes an account's settings:
@@ -110,18 +111,38 @@ func newAccount(set AccountSettings, refresh RefreshSettings, state *accountStat
 	}, nil
 }
 
-// start runs the refresher until stop.
-func (a *account) start(parent context.Context) {
+// start runs the refresher until stop or retire. With a predecessor, the
+// first run waits until the predecessor has finished its run in flight, so
+// that a reload never puts two export jobs of one account in flight.
+func (a *account) start(parent context.Context, predecessor *account) {
 	ctx, cancel := context.WithCancel(parent)
 	a.cancel = cancel
+	a.retiring = make(chan struct{})
 	a.done = make(chan struct{})
-	go a.run(ctx)
+	go func() {
+		defer close(a.done)
+		if predecessor != nil {
+			select {
+			case <-predecessor.done:
+			case <-ctx.Done():
+				return
+			}
+		}
+		a.run(ctx)
+	}()
 }
 
-// stop ends the refresher, abandoning a run in flight, and waits for it.
+// stop ends the refresher at once, abandoning a run in flight, and waits for
+// it.
 func (a *account) stop() {
 	a.cancel()
 	<-a.done
+}
+
+// retire lets a run in flight finish, then ends the refresher. It does not
+// wait; done closes when the refresher has ended.
+func (a *account) retire() {
+	close(a.retiring)
 }
 
 // logout ends the Informatica session, bounded so that shutdown never hangs
@@ -135,7 +156,6 @@ func (a *account) logout() {
 }
 
 func (a *account) run(ctx context.Context) {
-	defer close(a.done)
 	wait := a.firstDelay()
 	for {
 		a.state.mu.Lock()
@@ -144,6 +164,9 @@ func (a *account) run(ctx context.Context) {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-a.retiring:
 			t.Stop()
 			return
 		case <-t.C:

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,5 +273,64 @@ func TestStopEndsRefreshersAndLogsOut(t *testing.T) {
 	stuckAcct.state.mu.Unlock()
 	if failures != 0 {
 		t.Errorf("the abandoned run counted as a failure")
+	}
+}
+
+// TestReloadDuringRunKeepsOneJobInFlight changes an account's settings while
+// its export job runs: the job is not abandoned at Informatica, and the
+// restarted account starts no job of its own until that one is done.
+func TestReloadDuringRunKeepsOneJobInFlight(t *testing.T) {
+	t.Parallel()
+	now := movingClock()
+	f := startFake(t, fake.Options{ProcessingFor: 300 * time.Millisecond}, now)
+	logger, _ := newTestLogger()
+	e, _ := newTestExporter(t, logger, now)
+	refresh := refreshSettings(10 * time.Millisecond)
+	account := func(entitlement float64) AccountSettings {
+		a := accountFor("prod", f, nil)
+		a.Entitlement = &entitlement
+		return a
+	}
+
+	var maxActive atomic.Int64
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stopSampling:
+				return
+			default:
+			}
+			if n := int64(f.ActiveJobs()); n > maxActive.Load() {
+				maxActive.Store(n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+
+	if err := e.Apply(Settings{Accounts: []AccountSettings{account(1)}, Refresh: refresh}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a job in flight", func() bool { return f.ActiveJobs() == 1 })
+	state := accountNamed(e, "prod").state
+	if err := e.Apply(Settings{Accounts: []AccountSettings{account(2)}, Refresh: refresh}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the interrupted run and two more to finish", func() bool { return refreshesOf(state) >= 3 })
+	close(stopSampling)
+	<-sampled
+
+	if m := maxActive.Load(); m > 1 {
+		t.Errorf("%d export jobs were active at once, want at most 1", m)
+	}
+	state.mu.Lock()
+	defer state.mu.Unlock()
+	if failed := state.failures; failed[informatica.StageExport]+failed[informatica.StagePoll] != 0 {
+		t.Errorf("runs failed across the reload: %v", failed)
+	}
+	if !state.up {
+		t.Errorf("account is down after the reload")
 	}
 }

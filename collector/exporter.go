@@ -66,7 +66,9 @@ func (e *Exporter) Apply(s Settings) error {
 	for _, a := range e.accounts {
 		old[a.settings.Name] = a
 	}
-	var next, started, stopped []*account
+	type change struct{ prev, next *account }
+	var next []*account
+	var changes []change
 	for _, set := range s.Accounts {
 		prev := old[set.Name]
 		if prev != nil && reflect.DeepEqual(prev.settings, set) && prev.refresh == s.Refresh {
@@ -86,39 +88,41 @@ func (e *Exporter) Apply(s Settings) error {
 			return err
 		}
 		next = append(next, a)
-		started = append(started, a)
+		changes = append(changes, change{prev: prev, next: a})
+		delete(old, set.Name)
 	}
-	for _, a := range e.accounts {
-		if _, replaced := old[a.settings.Name]; replaced {
-			stopped = append(stopped, a)
-		}
-	}
-	for _, a := range stopped {
+	// What is left in old was removed from the configuration.
+	for _, a := range old {
 		a.stop()
 		go a.logout()
-		if !contains(next, a.settings.Name) {
-			level.Info(e.logger).Log("msg", "Account removed", "account", a.settings.Name)
-		}
+		level.Info(e.logger).Log("msg", "Account removed", "account", a.settings.Name)
 	}
-	for _, a := range started {
-		a.start(e.ctx)
+	for _, c := range changes {
+		switch {
+		case c.prev == nil:
+			c.next.start(e.ctx, nil)
+		case sameLogin(c.prev.settings, c.next.settings):
+			// The same org: let the job in flight finish and feed the
+			// shared data, and start the new settings after it, rather
+			// than leave an abandoned job running at Informatica.
+			c.prev.retire()
+			c.next.start(e.ctx, c.prev)
+			go func() { <-c.prev.done; c.prev.logout() }()
+		default:
+			c.prev.stop()
+			go c.prev.logout()
+			c.next.start(e.ctx, nil)
+		}
 	}
 	e.accounts = next
 	e.refresh = s.Refresh
 	return nil
 }
 
+// sameLogin reports whether two settings log in to the same org, so that
+// the data of one is the data of the other.
 func sameLogin(a, b AccountSettings) bool {
 	return a.Client.LoginURL == b.Client.LoginURL && a.Client.Username == b.Client.Username
-}
-
-func contains(accounts []*account, name string) bool {
-	for _, a := range accounts {
-		if a.settings.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // Stop ends every refresher and logs every session out.
