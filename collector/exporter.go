@@ -54,10 +54,10 @@ func New(logger log.Logger, opts ...Option) *Exporter {
 }
 
 // Apply makes s the running configuration. Accounts whose settings did not
-// change keep running undisturbed; changed ones restart their refresher but
-// keep their counters, their schedule and, unless they now log in somewhere
-// else, their last good data; removed ones stop and log out. On error
-// nothing changes.
+// change keep running undisturbed. Changed ones restart their refresher once
+// a run in flight has finished, keeping their counters, their schedule and,
+// unless they now log in somewhere else, their last good data. Removed ones
+// stop and log out. On error nothing changes.
 func (e *Exporter) Apply(s Settings) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
