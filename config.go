@@ -35,6 +35,8 @@ type accountConfig struct {
 	SummaryAPI         string            `yaml:"summary_api"`
 	CombinedMeterUsage bool              `yaml:"combined_meter_usage"`
 	IPUEntitlement     *float64          `yaml:"ipu_entitlement"`
+	CAFile             string            `yaml:"ca_file"`
+	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
 }
 
 // refreshConfig holds durations as text, parsed in settings, so that a bad
@@ -155,6 +157,13 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	if e := a.IPUEntitlement; e != nil && (*e < 0 || *e != *e) {
 		return collector.AccountSettings{}, fmt.Errorf("ipu_entitlement: %v is not a number of IPUs >= 0", *e)
 	}
+	caFile := a.CAFile
+	if caFile != "" {
+		caFile = resolve(dir, caFile)
+		if _, err := os.Stat(caFile); err != nil {
+			return collector.AccountSettings{}, fmt.Errorf("ca_file: %w", err)
+		}
+	}
 	return collector.AccountSettings{
 		Name:        a.Name,
 		Entitlement: a.IPUEntitlement,
@@ -164,6 +173,8 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 			Password:           password,
 			SummaryAPI:         api,
 			CombinedMeterUsage: a.CombinedMeterUsage,
+			CAFile:             caFile,
+			InsecureSkipVerify: a.InsecureSkipVerify,
 		},
 	}, nil
 }
@@ -179,10 +190,7 @@ func (a accountConfig) password(dir string) (string, error) {
 	case a.PasswordFile == "":
 		return "", errors.New("password_file (or password): required")
 	}
-	path := a.PasswordFile
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(dir, path)
-	}
+	path := resolve(dir, a.PasswordFile)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		// The error names the file, never its content.
@@ -193,6 +201,14 @@ func (a accountConfig) password(dir string) (string, error) {
 		return "", fmt.Errorf("password_file: %s is empty", path)
 	}
 	return p, nil
+}
+
+// resolve makes a path from the configuration relative to its folder.
+func resolve(dir, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
 }
 
 func (r refreshConfig) settings() (collector.RefreshSettings, error) {

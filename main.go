@@ -37,18 +37,27 @@ import (
 const exporterName = "informatica_exporter"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr, nil))
+	os.Exit(run(os.Args[1:], os.Stderr, hooks{}))
 }
 
-// run is main without the process: tests call it with their own arguments
-// and stop channel (closing it acts as SIGTERM).
-func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
+// hooks let tests run the exporter in-process. The zero value is main's.
+type hooks struct {
+	// stop, when closed, shuts the exporter down as SIGTERM does.
+	stop <-chan struct{}
+	// adjust changes the settings after each load, e.g. to shorten timeouts
+	// that the configuration file does not expose.
+	adjust func(*collector.Settings)
+}
+
+// run is main without the process.
+func run(args []string, stderr io.Writer, h hooks) int {
 	app := kingpin.New(exporterName, "Prometheus exporter for Informatica IICS/IDMC IPU consumption.")
 	var (
 		configFile  = app.Flag("config.file", "Path to the YAML configuration file.").Default("config.yml").String()
 		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		demo        = app.Flag("demo", "Serve from a built-in simulated Informatica: no account or configuration needed.").Bool()
 		demoIPUs    = app.Flag("demo.ipu-entitlement", "With --demo: the demo account's ipu_entitlement.").Default("15000").Float64()
+		storagePath = app.Flag("storage.path", "Folder where each account's last good data is kept across restarts; empty keeps nothing.").Default("").String()
 		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat   = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		webFlags    = kingpinflag.AddFlags(app, ":9977")
@@ -80,12 +89,30 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 		load = func() (collector.Settings, error) { return settings, nil }
 	}
 
+	if h.adjust != nil {
+		unadjusted := load
+		load = func() (collector.Settings, error) {
+			s, err := unadjusted()
+			if err == nil {
+				h.adjust(&s)
+			}
+			return s, err
+		}
+	}
 	settings, err := load()
 	if err != nil {
 		level.Error(logger).Log("msg", "Invalid configuration", "err", err)
 		return 1
 	}
-	exporter := collector.New(logger)
+	var options []collector.Option
+	if *storagePath != "" {
+		if err := os.MkdirAll(*storagePath, 0o700); err != nil {
+			level.Error(logger).Log("msg", "Cannot use --storage.path", "err", err)
+			return 1
+		}
+		options = append(options, collector.WithStorage(*storagePath))
+	}
+	exporter := collector.New(logger, options...)
 	if err := exporter.Apply(settings); err != nil {
 		level.Error(logger).Log("msg", "Invalid configuration", "err", err)
 		return 1
@@ -152,7 +179,7 @@ func run(args []string, stderr io.Writer, stop <-chan struct{}) int {
 				continue
 			}
 			level.Info(logger).Log("msg", "Shutting down", "signal", sig)
-		case <-stop:
+		case <-h.stop:
 			level.Info(logger).Log("msg", "Shutting down")
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/ipumon/informatica_exporter/collector"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
 )
 
@@ -47,17 +48,20 @@ type exporterProcess struct {
 	logs *syncBuffer
 	stop chan struct{}
 	code chan int
+	// adjust, when set, changes the settings the exporter loads.
+	adjust func(*collector.Settings)
 }
 
 var listenAddr = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 
 // startExporter runs the exporter with args on a free loopback port and
-// stops it when the test ends.
-func startExporter(t *testing.T, args ...string) *exporterProcess {
+// stops it when the test ends. adjust, when not nil, changes the settings
+// it loads.
+func startExporter(t *testing.T, adjust func(*collector.Settings), args ...string) *exporterProcess {
 	t.Helper()
-	p := &exporterProcess{t: t, logs: &syncBuffer{}, stop: make(chan struct{}), code: make(chan int, 1)}
+	p := &exporterProcess{t: t, logs: &syncBuffer{}, stop: make(chan struct{}), code: make(chan int, 1), adjust: adjust}
 	args = append([]string{"--web.listen-address=127.0.0.1:0"}, args...)
-	go func() { p.code <- run(args, p.logs, p.stop) }()
+	go func() { p.code <- run(args, p.logs, hooks{stop: p.stop, adjust: p.adjust}) }()
 	waitFor(t, 10*time.Second, "the exporter to listen", func() bool {
 		select {
 		case code := <-p.code:
@@ -291,7 +295,7 @@ func TestEndToEnd(t *testing.T) {
 			f := startFake(t, c.opts)
 			f.Inject(c.faults...)
 			path := writeConfig(t, t.TempDir(), "1h", accountYAML("acme", f, c.account))
-			p := startExporter(t, "--config.file="+path)
+			p := startExporter(t, nil, "--config.file="+path)
 			var got map[string]float64
 			waitFor(t, 20*time.Second, "a successful refresh", func() bool {
 				got = p.scrape()
@@ -338,7 +342,7 @@ func TestEndToEndFailuresKeepData(t *testing.T) {
 			t.Parallel()
 			f := startFake(t, fake.Options{})
 			path := writeConfig(t, t.TempDir(), "1s", accountYAML("acme", f, ""))
-			p := startExporter(t, "--config.file="+path)
+			p := startExporter(t, nil, "--config.file="+path)
 			up := key("informatica_up", "account", "acme")
 			failures := key("informatica_exporter_refresh_failures_total", "account", "acme", "stage", c.stage)
 			var good map[string]float64
@@ -370,7 +374,7 @@ func TestPartialSuccessIsUsedAndFlagged(t *testing.T) {
 	f := startFake(t, fake.Options{})
 	f.SetOutcomes(fake.Outcome{Status: "PARTIAL_SUCCESS", ErrorMessage: "503 Service Unavailable for one org"})
 	path := writeConfig(t, t.TempDir(), "1h", accountYAML("acme", f, ""))
-	p := startExporter(t, "--config.file="+path)
+	p := startExporter(t, nil, "--config.file="+path)
 	var got map[string]float64
 	waitFor(t, 20*time.Second, "a refresh", func() bool {
 		got = p.scrape()
@@ -426,7 +430,7 @@ var designMetrics = []string{
 // passes promtool's lint.
 func TestDemo(t *testing.T) {
 	start := time.Now()
-	p := startExporter(t, "--demo")
+	p := startExporter(t, nil, "--demo")
 	var body string
 	waitFor(t, 15*time.Second, "every design.md metric on /metrics", func() bool {
 		_, body = p.get("/metrics")
@@ -465,7 +469,7 @@ func requireProgram(t *testing.T, name string) string {
 func TestEndpoints(t *testing.T) {
 	f := startFake(t, fake.Options{CreatedFor: 500 * time.Millisecond})
 	path := writeConfig(t, t.TempDir(), "1h", accountYAML("acme <prod>", f, ""))
-	p := startExporter(t, "--config.file="+path)
+	p := startExporter(t, nil, "--config.file="+path)
 
 	if code, _ := p.get("/-/ready"); code != http.StatusServiceUnavailable {
 		t.Errorf("/-/ready before the first refresh = %d, want 503", code)
@@ -505,7 +509,7 @@ func TestReload(t *testing.T) {
 	f2 := startFake(t, fake.Options{Orgs: []fake.Org{{ID: "2NdOrgxxxxxxxxxxxxxxxx", Name: "Second", Type: "Production", Scale: 1}}})
 	dir := t.TempDir()
 	path := writeConfig(t, dir, "1h", accountYAML("one", f1, ""))
-	p := startExporter(t, "--config.file="+path)
+	p := startExporter(t, nil, "--config.file="+path)
 	waitFor(t, 20*time.Second, "account one", func() bool { return p.scrape()[key("informatica_up", "account", "one")] == 1 })
 
 	// A broken file is refused; the running configuration stays.
@@ -543,7 +547,7 @@ func TestReload(t *testing.T) {
 func TestShutdownLogsOut(t *testing.T) {
 	f := startFake(t, fake.Options{})
 	path := writeConfig(t, t.TempDir(), "1h", accountYAML("acme", f, ""))
-	p := startExporter(t, "--config.file="+path)
+	p := startExporter(t, nil, "--config.file="+path)
 	waitFor(t, 20*time.Second, "a refresh", func() bool { return p.scrape()[key("informatica_up", "account", "acme")] == 1 })
 	if code := p.shutdown(); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
@@ -557,7 +561,7 @@ func TestBadConfigExits(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "config.yml", "accounts: []\n")
 	logs := &syncBuffer{}
-	if code := run([]string{"--config.file=" + path, "--web.listen-address=127.0.0.1:0"}, logs, nil); code != 1 {
+	if code := run([]string{"--config.file=" + path, "--web.listen-address=127.0.0.1:0"}, logs, hooks{}); code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
 	if !strings.Contains(logs.String(), "at least one account") {

@@ -46,6 +46,9 @@ type account struct {
 	client   *informatica.Client
 	logger   log.Logger
 	now      func() time.Time
+	// storageDir, when set, is where the last good data is kept across
+	// restarts.
+	storageDir string
 
 	state *accountState
 	snap  *atomic.Pointer[snapshot]
@@ -91,7 +94,7 @@ func (s *accountState) countRequest(endpoint, code string) {
 	s.mu.Unlock()
 }
 
-func newAccount(set AccountSettings, refresh RefreshSettings, state *accountState, snap *atomic.Pointer[snapshot], logger log.Logger, now func() time.Time) (*account, error) {
+func newAccount(set AccountSettings, refresh RefreshSettings, state *accountState, snap *atomic.Pointer[snapshot], logger log.Logger, now func() time.Time, storageDir string) (*account, error) {
 	cfg := set.Client
 	cfg.PollInterval = refresh.PollInterval
 	cfg.JobTimeout = refresh.JobTimeout
@@ -101,14 +104,58 @@ func newAccount(set AccountSettings, refresh RefreshSettings, state *accountStat
 		return nil, fmt.Errorf("account %q: %w", set.Name, err)
 	}
 	return &account{
-		settings: set,
-		refresh:  refresh,
-		client:   client,
-		logger:   log.With(logger, "account", set.Name),
-		now:      now,
-		state:    state,
-		snap:     snap,
+		settings:   set,
+		refresh:    refresh,
+		client:     client,
+		logger:     log.With(logger, "account", set.Name),
+		now:        now,
+		state:      state,
+		snap:       snap,
+		storageDir: storageDir,
 	}, nil
+}
+
+// restore serves the data stored by an earlier run of the exporter, if it
+// was stored for this account's login. Anything wrong with the file is a
+// warning and an empty start: the next refresh writes a good one.
+func (a *account) restore() {
+	removeTempStates(a.storageDir, a.settings.Name)
+	h, t, err := loadState(a.storageDir, a.settings.Name)
+	switch {
+	case errors.Is(err, errNoState):
+		return
+	case err != nil:
+		level.Warn(a.logger).Log("msg", "Ignoring stored state, starting empty", "err", err)
+		return
+	case h.LoginURL != a.settings.Client.LoginURL || h.Username != a.settings.Client.Username:
+		level.Info(a.logger).Log("msg", "Ignoring stored state of another login", "stored_login_url", h.LoginURL, "stored_username", h.Username)
+		return
+	}
+	a.snap.Store(newSnapshot(a.settings.Name, t, h.Taken))
+	s := a.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempted, s.up = true, true
+	s.lastSuccess, s.lastAttempt = h.Taken, h.Taken
+	s.rows, s.partial = h.ExportRows, h.Partial
+	if s.loginOrgID == "" {
+		s.loginOrgID = h.LoginOrgID
+	}
+	level.Info(a.logger).Log("msg", "Serving stored state", "taken", h.Taken.UTC().Format(time.RFC3339), "orgs", len(t.Orgs), "entries", len(t.Days))
+}
+
+// persist stores a new snapshot; a failure costs only the restart cache.
+func (a *account) persist(snap *snapshot, res informatica.ExportResult, loginOrgID string) {
+	if a.storageDir == "" {
+		return
+	}
+	err := saveState(a.storageDir, stateHeader{
+		Account: a.settings.Name, LoginURL: a.settings.Client.LoginURL, Username: a.settings.Client.Username,
+		LoginOrgID: loginOrgID, Taken: snap.taken, ExportRows: res.Rows, Partial: res.Partial,
+	}, snap.table)
+	if err != nil {
+		level.Warn(a.logger).Log("msg", "Cannot store state; a restart will start empty", "err", err)
+	}
 }
 
 // start runs the refresher until stop or retire. With a predecessor, the
@@ -203,7 +250,42 @@ func (a *account) runOnce(ctx context.Context) {
 	}
 	finished := a.now()
 	duration := finished.Sub(started)
+	if err != nil {
+		stage := informatica.StageOf(err)
+		if stage == "" {
+			stage = informatica.StageParse
+		}
+		a.record(finished, duration, func(s *accountState) {
+			s.up = false
+			s.failures[stage]++
+			s.lastError, s.lastErrorStage = err.Error(), stage
+		})
+		kept := "no previous data"
+		if prev != nil {
+			kept = "serving data from " + prev.taken.UTC().Format(time.RFC3339)
+		}
+		level.Warn(a.logger).Log("msg", "Refresh failed, keeping the last good data", "stage", stage, "kept", kept, "duration", duration, "err", err)
+		return
+	}
+	snap := newSnapshot(a.settings.Name, table, finished)
+	a.snap.Store(snap)
+	loginOrg := a.record(finished, duration, func(s *accountState) {
+		s.up = true
+		s.lastSuccess = finished
+		s.rows = res.Rows
+		s.partial = res.Partial
+		s.lastError, s.lastErrorStage = "", ""
+	})
+	if res.Partial {
+		level.Warn(a.logger).Log("msg", "Export ended PARTIAL_SUCCESS: orgs missing from it keep their previous data", "rows", res.Rows, "jobs", res.Jobs, "message", res.Message)
+	}
+	level.Info(a.logger).Log("msg", "Refresh finished", "rows", res.Rows, "jobs", res.Jobs, "orgs", len(table.Orgs), "meters", len(table.Meters), "duration", duration)
+	a.persist(snap, res, loginOrg)
+}
 
+// record updates the account's state after a run under its lock, so that a
+// scrape sees the outcome of a run whole, and returns the login org's ID.
+func (a *account) record(finished time.Time, duration time.Duration, outcome func(*accountState)) string {
 	s := a.state
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,31 +296,8 @@ func (a *account) runOnce(ctx context.Context) {
 	if org := a.client.OrgID(); org != "" {
 		s.loginOrgID = org
 	}
-	if err != nil {
-		stage := informatica.StageOf(err)
-		if stage == "" {
-			stage = informatica.StageParse
-		}
-		s.up = false
-		s.failures[stage]++
-		s.lastError, s.lastErrorStage = err.Error(), stage
-		kept := "no previous data"
-		if prev != nil {
-			kept = "serving data from " + prev.taken.UTC().Format(time.RFC3339)
-		}
-		level.Warn(a.logger).Log("msg", "Refresh failed, keeping the last good data", "stage", stage, "kept", kept, "duration", duration, "err", err)
-		return
-	}
-	a.snap.Store(newSnapshot(a.settings.Name, table, finished))
-	s.up = true
-	s.lastSuccess = finished
-	s.rows = res.Rows
-	s.partial = res.Partial
-	s.lastError, s.lastErrorStage = "", ""
-	if res.Partial {
-		level.Warn(a.logger).Log("msg", "Export ended PARTIAL_SUCCESS: orgs missing from it keep their previous data", "rows", res.Rows, "jobs", res.Jobs, "message", res.Message)
-	}
-	level.Info(a.logger).Log("msg", "Refresh finished", "rows", res.Rows, "jobs", res.Jobs, "orgs", len(table.Orgs), "meters", len(table.Meters), "duration", duration)
+	outcome(s)
+	return s.loginOrgID
 }
 
 // export runs the export jobs of one refresh and builds the new table. The

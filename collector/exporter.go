@@ -27,10 +27,11 @@ type Settings struct {
 // Exporter owns one refresher per account and is the prometheus.Collector
 // that publishes their data.
 type Exporter struct {
-	logger log.Logger
-	now    func() time.Time
-	ctx    context.Context
-	cancel context.CancelFunc
+	logger     log.Logger
+	now        func() time.Time
+	storageDir string
+	ctx        context.Context
+	cancel     context.CancelFunc
 
 	mu       sync.RWMutex
 	accounts []*account // in configuration order, which decides who publishes a shared org
@@ -42,6 +43,10 @@ type Option func(*Exporter)
 
 // WithClock replaces the exporter's clock.
 func WithClock(now func() time.Time) Option { return func(e *Exporter) { e.now = now } }
+
+// WithStorage keeps each account's last good data in dir: written after
+// every successful refresh, served at once after a restart.
+func WithStorage(dir string) Option { return func(e *Exporter) { e.storageDir = dir } }
 
 // New returns an Exporter with no accounts; Apply starts them.
 func New(logger log.Logger, opts ...Option) *Exporter {
@@ -77,15 +82,19 @@ func (e *Exporter) Apply(s Settings) error {
 			continue
 		}
 		state, snap := newAccountState(), &atomic.Pointer[snapshot]{}
+		keepData := prev != nil && sameLogin(prev.settings, set)
 		if prev != nil {
 			state = prev.state
-			if sameLogin(prev.settings, set) {
-				snap = prev.snap
-			}
 		}
-		a, err := newAccount(set, s.Refresh, state, snap, e.logger, e.now)
+		if keepData {
+			snap = prev.snap
+		}
+		a, err := newAccount(set, s.Refresh, state, snap, e.logger, e.now, e.storageDir)
 		if err != nil {
 			return err
+		}
+		if !keepData && e.storageDir != "" {
+			a.restore()
 		}
 		next = append(next, a)
 		changes = append(changes, change{prev: prev, next: a})
@@ -98,6 +107,9 @@ func (e *Exporter) Apply(s Settings) error {
 		level.Info(e.logger).Log("msg", "Account removed", "account", a.settings.Name)
 	}
 	for _, c := range changes {
+		if c.next.settings.Client.InsecureSkipVerify {
+			level.Warn(c.next.logger).Log("msg", "TLS certificate verification of Informatica is off (insecure_skip_verify): the password can be read by anyone in the middle")
+		}
 		switch {
 		case c.prev == nil:
 			c.next.start(e.ctx, nil)

@@ -1,0 +1,194 @@
+package collector
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ipumon/informatica_exporter/informatica"
+)
+
+// stateVersion changes whenever the stored format does; a file of another
+// version is ignored, never misread.
+const stateVersion = 1
+
+// stateHeader is the first JSON value of a state file. The rows follow, one
+// JSON array each, so that writing and reading never hold the whole file.
+type stateHeader struct {
+	Version    int       `json:"version"`
+	Account    string    `json:"account"`
+	LoginURL   string    `json:"login_url"`
+	Username   string    `json:"username"`
+	LoginOrgID string    `json:"login_org_id,omitempty"`
+	Taken      time.Time `json:"taken"`
+	ExportRows int       `json:"export_rows"`
+	Partial    bool      `json:"partial"`
+	Days       int       `json:"days"`
+}
+
+// stateRow is one entry of the table: org ID, org name, org type, meter ID,
+// meter name, scalar, category, day (YYYY-MM-DD), period start and end (Unix
+// seconds, 0 for none), IPU, usage, rate (null for none).
+type stateRow [13]any
+
+// statePath is where an account's state lives under dir. The name is escaped,
+// so that any account name is a safe file name.
+func statePath(dir, account string) string {
+	return filepath.Join(dir, url.PathEscape(account)+".state.json.gz")
+}
+
+// saveState writes an account's snapshot atomically: to a temporary file,
+// synced, then renamed over the old one, so that a crash at any point leaves
+// either the old state or the new, never a torn file.
+func saveState(dir string, h stateHeader, t *Table) (err error) {
+	final := statePath(dir, h.Account)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(final)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h.Version, h.Days = stateVersion, len(t.Days)
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	zw := gzip.NewWriter(bw)
+	enc := json.NewEncoder(zw)
+	if err := enc.Encode(h); err != nil {
+		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
+	}
+	var encErr error
+	t.each(func(r *informatica.UsageRow) {
+		if encErr != nil {
+			return
+		}
+		var rate any
+		if r.HasIPURate {
+			rate = r.IPURate
+		}
+		var start, end int64
+		if !r.BillingPeriodStart.IsZero() {
+			start, end = r.BillingPeriodStart.Unix(), r.BillingPeriodEnd.Unix()
+		}
+		encErr = enc.Encode(stateRow{r.OrgID, r.OrgName, r.OrgType, r.MeterID, r.MeterName, r.Scalar, r.MetricCategory,
+			r.Date.Format(time.DateOnly), start, end, r.IPU, r.MeterUsage, rate})
+	})
+	if encErr != nil {
+		return fmt.Errorf("write state %s: %w", tmp.Name(), encErr)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("sync state %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return fmt.Errorf("replace state %s: %w", final, err)
+	}
+	// The rename itself is durable only once the folder is synced.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// removeTempStates deletes what writes cut off by a crash left behind.
+func removeTempStates(dir, account string) {
+	leftovers, _ := filepath.Glob(filepath.Join(dir, "."+filepath.Base(statePath(dir, account))+".*.tmp"))
+	for _, f := range leftovers {
+		os.Remove(f)
+	}
+}
+
+// errNoState means no state was stored for the account.
+var errNoState = errors.New("no stored state")
+
+// loadState reads an account's stored state. Any damage is an error naming
+// the file; the caller starts empty rather than serve half a table.
+func loadState(dir, account string) (stateHeader, *Table, error) {
+	path := statePath(dir, account)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return stateHeader{}, nil, errNoState
+	}
+	if err != nil {
+		return stateHeader{}, nil, fmt.Errorf("read state: %w", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(bufio.NewReader(f))
+	if err != nil {
+		return stateHeader{}, nil, fmt.Errorf("read state %s: %w", path, err)
+	}
+	dec := json.NewDecoder(zr)
+	var h stateHeader
+	if err := dec.Decode(&h); err != nil {
+		return h, nil, fmt.Errorf("read state %s: header: %w", path, err)
+	}
+	if h.Version != stateVersion {
+		return h, nil, fmt.Errorf("read state %s: version %d, this exporter reads version %d", path, h.Version, stateVersion)
+	}
+	b := NewBuilder()
+	for i := 0; ; i++ {
+		var raw [13]json.RawMessage
+		err := dec.Decode(&raw)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return h, nil, fmt.Errorf("read state %s: row %d: %w", path, i+1, err)
+		}
+		r, err := parseStateRow(raw)
+		if err != nil {
+			return h, nil, fmt.Errorf("read state %s: row %d: %w", path, i+1, err)
+		}
+		b.Add(&r)
+	}
+	if b.Rows() != h.Days {
+		return h, nil, fmt.Errorf("read state %s: %d rows, the header promises %d (a truncated file?)", path, b.Rows(), h.Days)
+	}
+	return h, b.Table(), nil
+}
+
+func parseStateRow(raw [13]json.RawMessage) (informatica.UsageRow, error) {
+	var r informatica.UsageRow
+	var day string
+	var start, end int64
+	var rate *float64
+	for i, dst := range []any{&r.OrgID, &r.OrgName, &r.OrgType, &r.MeterID, &r.MeterName, &r.Scalar, &r.MetricCategory,
+		&day, &start, &end, &r.IPU, &r.MeterUsage, &rate} {
+		if err := json.Unmarshal(raw[i], dst); err != nil {
+			return r, fmt.Errorf("field %d: %w", i+1, err)
+		}
+	}
+	d, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return r, err
+	}
+	if r.OrgID == "" || r.MeterID == "" {
+		return r, errors.New("empty org or meter ID")
+	}
+	r.Date = d
+	if start != 0 || end != 0 {
+		r.BillingPeriodStart, r.BillingPeriodEnd = time.Unix(start, 0).UTC(), time.Unix(end, 0).UTC()
+	}
+	if rate != nil {
+		r.IPURate, r.HasIPURate = *rate, true
+	}
+	return r, nil
+}
