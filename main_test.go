@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/zip"
 	"bytes"
 	"fmt"
 	"io"
@@ -312,64 +311,6 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// TestEndToEndFailuresKeepData runs a good refresh, then failing ones: each
-// failure shows in the health metrics while the usage stays as it was.
-func TestEndToEndFailuresKeepData(t *testing.T) {
-	cases := []struct {
-		name    string
-		stage   string
-		breakIt func(f *fake.Server)
-	}{
-		{"job FAILED", "poll", func(f *fake.Server) {
-			f.SetOutcomes(fake.Outcome{Status: "FAILED", ErrorMessage: "Get meter usage request failed"})
-		}},
-		{"login refused", "login", func(f *fake.Server) {
-			f.ExpireSessions()
-			f.Inject(fake.Fault{Endpoint: fake.EndpointLogin, Status: 403, Body: `{"code":"UI_10000","description":"User name or password is not valid.","statusCode":403}`})
-		}},
-		{"download gone", "download", func(f *fake.Server) {
-			f.Inject(fake.Fault{Endpoint: fake.EndpointDownload, Status: 404, Body: `{"error":{"code":"MTR_404","message":"expired"}}`})
-		}},
-		{"bad CSV", "parse", func(f *fake.Server) {
-			f.Inject(fake.Fault{Endpoint: fake.EndpointDownload, Handler: func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/zip")
-				w.Write(zipOf(t, "usage.csv", "OrgId,MeterId\nx,y\n"))
-			}})
-		}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			f := startFake(t, fake.Options{})
-			path := writeConfig(t, t.TempDir(), "1s", accountYAML("acme", f, ""))
-			p := startExporter(t, nil, "--config.file="+path)
-			up := key("informatica_up", "account", "acme")
-			failures := key("informatica_exporter_refresh_failures_total", "account", "acme", "stage", c.stage)
-			var good map[string]float64
-			waitFor(t, 20*time.Second, "a successful refresh", func() bool {
-				good = p.scrape()
-				return good[up] == 1
-			})
-			// Freeze the served rows: the next exports would serve the same.
-			want := expectedUsage(f.Served(), time.Now())
-			c.breakIt(f)
-			var bad map[string]float64
-			waitFor(t, 20*time.Second, "a failed refresh", func() bool {
-				bad = p.scrape()
-				return bad[failures] >= 1
-			})
-			if bad[up] != 0 {
-				t.Errorf("informatica_up = %v after a failed refresh, want 0", bad[up])
-			}
-			compareUsage(t, bad, want)
-			if !strings.Contains(p.logs.String(), `stage=`+c.stage) {
-				t.Errorf("no log line names stage %s:\n%s", c.stage, p.logs)
-			}
-			waitFor(t, 20*time.Second, "recovery", func() bool { return p.scrape()[up] == 1 })
-		})
-	}
-}
-
 func TestPartialSuccessIsUsedAndFlagged(t *testing.T) {
 	f := startFake(t, fake.Options{})
 	f.SetOutcomes(fake.Outcome{Status: "PARTIAL_SUCCESS", ErrorMessage: "503 Service Unavailable for one org"})
@@ -384,21 +325,6 @@ func TestPartialSuccessIsUsedAndFlagged(t *testing.T) {
 		t.Errorf("export_partial = %v, want 1", got[key("informatica_exporter_export_partial", "account", "acme")])
 	}
 	compareUsage(t, got, expectedUsage(f.Served(), time.Now()))
-}
-
-func zipOf(t *testing.T, name, content string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	w, err := zw.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(w, content)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // designMetrics are every metric name design.md lists.
