@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"fmt"
 	"hash/fnv"
 	"math"
 	"time"
@@ -65,8 +66,9 @@ type Dataset struct {
 	// AnnualFrom, when set, makes billing periods annual, starting each year
 	// on this date's month and day; otherwise they are calendar months.
 	AnnualFrom time.Time
-	// Generation scales all usage by (1 + Generation/1000), so that tests can
-	// tell apart data from different refreshes.
+	// Generation, when not 0, scales all usage by (1 + Generation/1000) and
+	// names it in every org name, so that tests can tell apart data from
+	// different refreshes.
 	Generation int
 }
 
@@ -88,6 +90,9 @@ func (d *Dataset) Rows(orgs []Org, from, to time.Time) []Row {
 
 func (d *Dataset) row(o Org, m Meter, date time.Time) (Row, bool) {
 	start, end := d.period(date)
+	if d.Generation != 0 {
+		o.Name = fmt.Sprintf("%s (generation %d)", o.Name, d.Generation)
+	}
 	r := Row{Org: o, Meter: m, Date: date, BillingPeriodStart: start, BillingPeriodEnd: end}
 	if m.Daily == 0 {
 		// A per-org flat charge, like the Organizations scalar.

@@ -58,6 +58,9 @@ type Options struct {
 	JobIDKey string
 	// CreateStatus is the HTTP status of a successful export start, default 200.
 	CreateStatus int
+	// GenerationPerJob gives every job the next generation of data (see
+	// Dataset.Generation), so that each export differs from the last.
+	GenerationPerJob bool
 }
 
 // Server is a running fake. All methods are safe for concurrent use.
@@ -414,6 +417,9 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	if s.activeJobs(now) >= s.opts.MaxActiveJobs {
 		writeError(w, http.StatusBadRequest, "MTR_005", "You can have a maximum of 5 active export jobs. Wait for a job to complete and try again.")
 		return
+	}
+	if s.opts.GenerationPerJob {
+		s.generation++
 	}
 	j := &job{
 		id: s.newID(), created: now, start: start, end: end,
