@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -493,4 +494,39 @@ func TestBadConfigExits(t *testing.T) {
 	if !strings.Contains(logs.String(), "at least one account") {
 		t.Errorf("log does not say what is wrong:\n%s", logs)
 	}
+}
+
+// TestSIGHUPReload: SIGHUP applies a new configuration like POST /-/reload,
+// and a bad one keeps the running configuration.
+func TestSIGHUPReload(t *testing.T) {
+	f1 := startFake(t, fake.Options{})
+	f2 := startFake(t, fake.Options{Orgs: []fake.Org{{ID: "2NdOrgxxxxxxxxxxxxxxxx", Name: "Second", Type: "Production", Scale: 1}}})
+	dir := t.TempDir()
+	path := writeConfig(t, dir, "1h", accountYAML("one", f1, ""))
+	p := startExporter(t, nil, "--config.file="+path)
+	waitFor(t, 20*time.Second, "account one", func() bool { return p.scrape()[key("informatica_up", "account", "one")] == 1 })
+	reloaded := key("informatica_exporter_config_last_reload_successful")
+
+	writeFile(t, dir, "config.yml", "accounts: [")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the failed reload", func() bool { v, ok := p.scrape()[reloaded]; return ok && v == 0 })
+	if p.scrape()[key("informatica_up", "account", "one")] != 1 {
+		t.Error("account one stopped after a failed reload")
+	}
+
+	writeConfig(t, dir, "1h", accountYAML("two", f2, ""))
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "account two", func() bool { return p.scrape()[key("informatica_up", "account", "two")] == 1 })
+	got := p.scrape()
+	if got[reloaded] != 1 {
+		t.Errorf("config_last_reload_successful = %v after a good reload", got[reloaded])
+	}
+	if _, ok := got[key("informatica_up", "account", "one")]; ok {
+		t.Errorf("the removed account one is still published")
+	}
+	waitFor(t, 10*time.Second, "account one to log out", func() bool { return f1.Calls(fake.EndpointLogout) == 1 })
 }
