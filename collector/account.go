@@ -56,6 +56,9 @@ type account struct {
 	cancel   context.CancelFunc
 	retiring chan struct{}
 	done     chan struct{}
+	// predecessor is the instance this one replaced on a reload, while it
+	// finishes its last run.
+	predecessor atomic.Pointer[account]
 }
 
 // accountState is what outlives a reload that changes an account's settings:
@@ -166,11 +169,13 @@ func (a *account) start(parent context.Context, predecessor *account) {
 	a.cancel = cancel
 	a.retiring = make(chan struct{})
 	a.done = make(chan struct{})
+	a.predecessor.Store(predecessor)
 	go func() {
 		defer close(a.done)
 		if predecessor != nil {
 			select {
 			case <-predecessor.done:
+				a.predecessor.Store(nil)
 			case <-ctx.Done():
 				return
 			}
@@ -180,9 +185,13 @@ func (a *account) start(parent context.Context, predecessor *account) {
 }
 
 // stop ends the refresher at once, abandoning a run in flight, and waits for
-// it.
+// it. A predecessor still finishing its run is stopped too: the account is
+// going away, or logging in elsewhere.
 func (a *account) stop() {
 	a.cancel()
+	if p := a.predecessor.Load(); p != nil {
+		p.stop()
+	}
 	<-a.done
 }
 
