@@ -24,6 +24,12 @@ import (
 type fileConfig struct {
 	Accounts []accountConfig `yaml:"accounts"`
 	Refresh  refreshConfig   `yaml:"refresh"`
+	History  historyConfig   `yaml:"history"`
+}
+
+type historyConfig struct {
+	// Start is a date, 2006-01-02; kept as text to report a bad one by key.
+	Start string `yaml:"start"`
 }
 
 type accountConfig struct {
@@ -44,17 +50,23 @@ type accountConfig struct {
 type refreshConfig struct {
 	Interval     string `yaml:"interval"`
 	Lookback     string `yaml:"lookback"`
+	Window       string `yaml:"window"`
+	FullInterval string `yaml:"full_interval"`
 	PollInterval string `yaml:"poll_interval"`
 	JobTimeout   string `yaml:"job_timeout"`
 	MaxAge       string `yaml:"max_age"`
+	Concurrency  int    `yaml:"concurrency"`
 }
 
 var defaultRefresh = refreshConfig{
 	Interval:     "1h",
 	Lookback:     "45d",
+	Window:       "3d",
+	FullInterval: "24h",
 	PollInterval: "15s",
 	JobTimeout:   "30m",
 	MaxAge:       "26h",
+	Concurrency:  4,
 }
 
 // loadConfig reads, checks and resolves the configuration file, reading
@@ -84,6 +96,9 @@ func parseConfig(raw []byte, dir string) (collector.Settings, error) {
 	}
 	refresh, err := cfg.Refresh.settings()
 	if err != nil {
+		return collector.Settings{}, err
+	}
+	if refresh.HistoryStart, err = cfg.History.start(); err != nil {
 		return collector.Settings{}, err
 	}
 	if len(cfg.Accounts) == 0 {
@@ -220,6 +235,8 @@ func (r refreshConfig) settings() (collector.RefreshSettings, error) {
 	}{
 		{"interval", r.Interval, &s.Interval},
 		{"lookback", r.Lookback, &s.Lookback},
+		{"window", r.Window, &s.Window},
+		{"full_interval", r.FullInterval, &s.FullInterval},
 		{"poll_interval", r.PollInterval, &s.PollInterval},
 		{"job_timeout", r.JobTimeout, &s.JobTimeout},
 		{"max_age", r.MaxAge, &s.MaxAge},
@@ -241,6 +258,29 @@ func (r refreshConfig) settings() (collector.RefreshSettings, error) {
 		return s, fmt.Errorf("refresh.job_timeout: %s is shorter than refresh.poll_interval %s", r.JobTimeout, r.PollInterval)
 	case s.MaxAge <= s.Interval:
 		return s, fmt.Errorf("refresh.max_age: %s must be longer than refresh.interval %s, or series vanish between refreshes", r.MaxAge, r.Interval)
+	case s.Window < 24*time.Hour:
+		return s, fmt.Errorf("refresh.window: %s is shorter than one day", r.Window)
+	case s.FullInterval < s.Interval:
+		return s, fmt.Errorf("refresh.full_interval: %s is shorter than refresh.interval %s", r.FullInterval, r.Interval)
+	case r.Concurrency < 1:
+		return s, fmt.Errorf("refresh.concurrency: %d, want at least 1", r.Concurrency)
 	}
+	s.Concurrency = r.Concurrency
 	return s, nil
+}
+
+// start parses history.start: a date (or an RFC 3339 time) in the past.
+func (h historyConfig) start() (time.Time, error) {
+	if h.Start == "" {
+		return time.Time{}, nil
+	}
+	t, err := informatica.ParseTime(h.Start)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("history.start: %q is not a date such as 2025-01-01", h.Start)
+	}
+	t = t.UTC()
+	if !t.Before(time.Now()) {
+		return time.Time{}, fmt.Errorf("history.start: %s is not in the past", h.Start)
+	}
+	return t, nil
 }

@@ -48,7 +48,8 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	r := s.Refresh
 	if r.Interval != time.Hour || r.Lookback != 45*24*time.Hour || r.PollInterval != 15*time.Second ||
-		r.JobTimeout != 30*time.Minute || r.MaxAge != 26*time.Hour {
+		r.JobTimeout != 30*time.Minute || r.MaxAge != 26*time.Hour || r.Window != 3*24*time.Hour ||
+		r.FullInterval != 24*time.Hour || r.Concurrency != 4 || !r.HistoryStart.IsZero() {
 		t.Errorf("refresh = %+v", r)
 	}
 }
@@ -65,7 +66,8 @@ accounts:
 		t.Fatal(err)
 	}
 	if got := s.Refresh; got.Interval != time.Hour || got.Lookback != 45*24*time.Hour || got.MaxAge != 26*time.Hour ||
-		got.PollInterval != 15*time.Second || got.JobTimeout != 30*time.Minute {
+		got.PollInterval != 15*time.Second || got.JobTimeout != 30*time.Minute || got.Window != 3*24*time.Hour ||
+		got.FullInterval != 24*time.Hour || got.Concurrency != 4 || !got.HistoryStart.IsZero() {
 		t.Errorf("default refresh = %+v", got)
 	}
 	a := s.Accounts[0]
@@ -122,6 +124,11 @@ func TestConfigErrors(t *testing.T) {
 		{"lookback too short", account("    password: p\n") + "refresh:\n  lookback: 12h\n", "refresh.lookback"},
 		{"job_timeout below poll", account("    password: p\n") + "refresh:\n  poll_interval: 1m\n  job_timeout: 30s\n", "refresh.job_timeout"},
 		{"max_age not above interval", account("    password: p\n") + "refresh:\n  interval: 2h\n  max_age: 2h\n", "refresh.max_age"},
+		{"window too short", account("    password: p\n") + "refresh:\n  window: 6h\n", "refresh.window: 6h is shorter than one day"},
+		{"full_interval below interval", account("    password: p\n") + "refresh:\n  interval: 2h\n  full_interval: 1h\n", "refresh.full_interval"},
+		{"no concurrency", account("    password: p\n") + "refresh:\n  concurrency: 0\n", "refresh.concurrency: 0"},
+		{"bad history.start", account("    password: p\n") + "history:\n  start: last year\n", "history.start: \"last year\" is not a date"},
+		{"future history.start", account("    password: p\n") + "history:\n  start: 2999-01-01\n", "history.start: 2999-01-01 is not in the past"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -146,6 +153,23 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("error %q spans several lines", msg)
 			}
 		})
+	}
+}
+
+func TestHistoryAndIncrementalConfig(t *testing.T) {
+	s, err := parseConfig([]byte(`
+accounts:
+  - {name: a, login_url: 'https://x.example', username: u, password: p}
+refresh: {window: 2d, full_interval: 12h, concurrency: 2}
+history: {start: 2025-01-15}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Refresh
+	if r.Window != 48*time.Hour || r.FullInterval != 12*time.Hour || r.Concurrency != 2 ||
+		!r.HistoryStart.Equal(time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("refresh = %+v", r)
 	}
 }
 

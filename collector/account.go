@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -28,10 +27,18 @@ type AccountSettings struct {
 // RefreshSettings say when and how much each account exports.
 type RefreshSettings struct {
 	Interval     time.Duration // between runs, jittered ±10%
-	Lookback     time.Duration // days each run requests
+	Lookback     time.Duration // days a full run requests
+	Window       time.Duration // days an incremental run requests
+	FullInterval time.Duration // between full runs
 	PollInterval time.Duration
 	JobTimeout   time.Duration
 	MaxAge       time.Duration // usage older than this is not served
+	// Concurrency is how many accounts may refresh at once, for the whole
+	// exporter; 0 means 4.
+	Concurrency int
+	// HistoryStart, when set, is the first day the table holds: days before
+	// the lookback are loaded once and kept.
+	HistoryStart time.Time
 }
 
 // maxPeriodReach bounds how far back a billing period can extend a run: an
@@ -49,6 +56,10 @@ type account struct {
 	// storageDir, when set, is where the last good data is kept across
 	// restarts.
 	storageDir string
+	// slots is shared by all accounts: a run holds a token while it runs.
+	slots chan struct{}
+	// offset delays the first run of a newly started account.
+	offset time.Duration
 
 	state *accountState
 	snap  *atomic.Pointer[snapshot]
@@ -76,6 +87,8 @@ type accountState struct {
 	rows           int
 	partial        bool
 	loginOrgID     string
+	lastFull       time.Time // when the last full run started
+	historyFrom    time.Time // the oldest day loaded without a gap
 	requests       map[requestKey]uint64
 	lastError      string
 	lastErrorStage informatica.Stage
@@ -97,7 +110,7 @@ func (s *accountState) countRequest(endpoint, code string) {
 	s.mu.Unlock()
 }
 
-func newAccount(set AccountSettings, refresh RefreshSettings, state *accountState, snap *atomic.Pointer[snapshot], logger log.Logger, now func() time.Time, storageDir string) (*account, error) {
+func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, state *accountState, snap *atomic.Pointer[snapshot], slots chan struct{}) (*account, error) {
 	cfg := set.Client
 	cfg.PollInterval = refresh.PollInterval
 	cfg.JobTimeout = refresh.JobTimeout
@@ -110,55 +123,13 @@ func newAccount(set AccountSettings, refresh RefreshSettings, state *accountStat
 		settings:   set,
 		refresh:    refresh,
 		client:     client,
-		logger:     log.With(logger, "account", set.Name),
-		now:        now,
+		logger:     log.With(e.logger, "account", set.Name),
+		now:        e.now,
 		state:      state,
 		snap:       snap,
-		storageDir: storageDir,
+		storageDir: e.storageDir,
+		slots:      slots,
 	}, nil
-}
-
-// restore serves the data stored by an earlier run of the exporter, if it
-// was stored for this account's login. Anything wrong with the file is a
-// warning and an empty start: the next refresh writes a good one.
-func (a *account) restore() {
-	removeTempStates(a.storageDir, a.settings.Name)
-	h, t, err := loadState(a.storageDir, a.settings.Name)
-	switch {
-	case errors.Is(err, errNoState):
-		return
-	case err != nil:
-		level.Warn(a.logger).Log("msg", "Ignoring stored state, starting empty", "err", err)
-		return
-	case h.LoginURL != a.settings.Client.LoginURL || h.Username != a.settings.Client.Username:
-		level.Info(a.logger).Log("msg", "Ignoring stored state of another login", "stored_login_url", h.LoginURL, "stored_username", h.Username)
-		return
-	}
-	a.snap.Store(newSnapshot(a.settings.Name, t, h.Taken))
-	s := a.state
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.attempted, s.up = true, true
-	s.lastSuccess, s.lastAttempt = h.Taken, h.Taken
-	s.rows, s.partial = h.ExportRows, h.Partial
-	if s.loginOrgID == "" {
-		s.loginOrgID = h.LoginOrgID
-	}
-	level.Info(a.logger).Log("msg", "Serving stored state", "taken", h.Taken.UTC().Format(time.RFC3339), "orgs", len(t.Orgs), "entries", len(t.Days))
-}
-
-// persist stores a new snapshot; a failure costs only the restart cache.
-func (a *account) persist(snap *snapshot, res informatica.ExportResult, loginOrgID string) {
-	if a.storageDir == "" {
-		return
-	}
-	err := saveState(a.storageDir, stateHeader{
-		Account: a.settings.Name, LoginURL: a.settings.Client.LoginURL, Username: a.settings.Client.Username,
-		LoginOrgID: loginOrgID, Taken: snap.taken, ExportRows: res.Rows, Partial: res.Partial,
-	}, snap.table)
-	if err != nil {
-		level.Warn(a.logger).Log("msg", "Cannot store state; a restart will start empty", "err", err)
-	}
 }
 
 // start runs the refresher until stop or retire. With a predecessor, the
@@ -217,18 +188,40 @@ func (a *account) run(ctx context.Context) {
 		a.state.mu.Lock()
 		a.state.nextRefresh = a.now().Add(wait)
 		a.state.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !a.sleep(ctx, wait) || !a.acquire(ctx) {
 			return
-		case <-a.retiring:
-			t.Stop()
-			return
-		case <-t.C:
 		}
 		a.runOnce(ctx)
+		<-a.slots
 		wait = jitter(a.refresh.Interval)
+	}
+}
+
+// sleep waits for d; false when the refresher is to end instead.
+func (a *account) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-a.retiring:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// acquire waits for a refresh slot; false when the refresher is to end
+// instead. A slow or failing account holds one slot, never more, so the
+// others go on.
+func (a *account) acquire(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-a.retiring:
+		return false
+	case a.slots <- struct{}{}:
+		return true
 	}
 }
 
@@ -238,130 +231,13 @@ func (a *account) firstDelay() time.Duration {
 	a.state.mu.Lock()
 	defer a.state.mu.Unlock()
 	if a.state.lastAttempt.IsZero() {
-		return 0
+		return a.offset
 	}
-	return max(a.state.lastAttempt.Add(a.refresh.Interval).Sub(a.now()), 0)
+	return max(a.state.lastAttempt.Add(a.refresh.Interval).Sub(a.now()), a.offset)
 }
 
 // jitter spreads runs over ±10% of the interval so that accounts and
 // exporters do not hit Informatica in step.
 func jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
-}
-
-// runOnce performs one refresh and records its outcome.
-func (a *account) runOnce(ctx context.Context) {
-	started := a.now()
-	prev := a.snap.Load()
-	table, res, err := a.export(ctx, prev)
-	if ctx.Err() != nil {
-		return // stopped mid-run: neither a success nor a failure
-	}
-	finished := a.now()
-	duration := finished.Sub(started)
-	if err != nil {
-		stage := informatica.StageOf(err)
-		if stage == "" {
-			stage = informatica.StageParse
-		}
-		a.record(finished, duration, func(s *accountState) {
-			s.up = false
-			s.failures[stage]++
-			s.lastError, s.lastErrorStage = err.Error(), stage
-		})
-		kept := "no previous data"
-		if prev != nil {
-			kept = "serving data from " + prev.taken.UTC().Format(time.RFC3339)
-		}
-		level.Warn(a.logger).Log("msg", "Refresh failed, keeping the last good data", "stage", stage, "kept", kept, "duration", duration, "err", err)
-		return
-	}
-	snap := newSnapshot(a.settings.Name, table, finished)
-	a.snap.Store(snap)
-	loginOrg := a.record(finished, duration, func(s *accountState) {
-		s.up = true
-		s.lastSuccess = finished
-		s.rows = res.Rows
-		s.partial = res.Partial
-		s.lastError, s.lastErrorStage = "", ""
-	})
-	if res.Partial {
-		level.Warn(a.logger).Log("msg", "Export ended PARTIAL_SUCCESS: orgs missing from it keep their previous data", "rows", res.Rows, "jobs", res.Jobs, "message", res.Message)
-	}
-	level.Info(a.logger).Log("msg", "Refresh finished", "rows", res.Rows, "jobs", res.Jobs, "orgs", len(table.Orgs), "meters", len(table.Meters), "duration", duration)
-	a.persist(snap, res, loginOrg)
-}
-
-// record updates the account's state after a run under its lock, so that a
-// scrape sees the outcome of a run whole, and returns the login org's ID.
-func (a *account) record(finished time.Time, duration time.Duration, outcome func(*accountState)) string {
-	s := a.state
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.attempted = true
-	s.lastAttempt = finished
-	s.lastDuration = duration
-	s.refreshes++
-	if org := a.client.OrgID(); org != "" {
-		s.loginOrgID = org
-	}
-	outcome(s)
-	return s.loginOrgID
-}
-
-// export runs the export jobs of one refresh and builds the new table. The
-// range is [now - lookback, now], reaching back to the start of every org's
-// current billing period so that period totals are complete.
-func (a *account) export(ctx context.Context, prev *snapshot) (*Table, informatica.ExportResult, error) {
-	now := a.now().UTC()
-	from := startOfDay(now.Add(-a.refresh.Lookback))
-	if prev != nil {
-		from = a.reachPeriods(prev.table, now, from)
-	}
-	b := NewBuilder()
-	res, err := a.client.ExportUsage(ctx, from, now, b.Add)
-	if err != nil {
-		return nil, res, err
-	}
-	// Before the first refresh the periods are unknown; export the part of
-	// a current period that the lookback missed.
-	if reach := a.reachPeriods(b.Table(), now, from); reach.Before(from) {
-		more, err := a.client.ExportUsage(ctx, reach, from.Add(-time.Second), b.Add)
-		res.Jobs += more.Jobs
-		res.Rows += more.Rows
-		res.Partial = res.Partial || more.Partial
-		if err != nil {
-			return nil, res, err
-		}
-	}
-	if res.Rows == 0 {
-		return nil, res, &informatica.StageError{Stage: informatica.StageParse,
-			Err: errors.New("the export holds no usage rows; an empty export would wipe every series, so it is not used")}
-	}
-	table := b.Table()
-	if res.Partial && prev != nil {
-		table = table.WithOrgsFrom(prev.table)
-	}
-	return table, res, nil
-}
-
-// reachPeriods moves from back to the earliest start of an org's current
-// billing period in t, within maxPeriodReach.
-func (a *account) reachPeriods(t *Table, now, from time.Time) time.Time {
-	limit := startOfDay(now.Add(-maxPeriodReach))
-	views, _ := computeView(t, now)
-	for _, v := range views {
-		if !v.hasPeriod {
-			continue
-		}
-		start := startOfDay(time.Unix(v.period.start, 0))
-		if start.Before(from) && !start.Before(limit) {
-			from = start
-		}
-	}
-	return from
-}
-
-func startOfDay(t time.Time) time.Time {
-	return dayTime(dayNumber(t))
 }

@@ -36,7 +36,13 @@ type Exporter struct {
 	mu       sync.RWMutex
 	accounts []*account // in configuration order, which decides who publishes a shared org
 	refresh  RefreshSettings
+	// slots holds one token per refresh in flight: refresh.concurrency
+	// accounts at most refresh at once.
+	slots chan struct{}
 }
+
+// defaultConcurrency is refresh.concurrency when it is not set.
+const defaultConcurrency = 4
 
 // Option changes how an Exporter is built; tests use them.
 type Option func(*Exporter)
@@ -71,6 +77,15 @@ func (e *Exporter) Apply(s Settings) error {
 	for _, a := range e.accounts {
 		old[a.settings.Name] = a
 	}
+	if s.Refresh.Concurrency <= 0 {
+		s.Refresh.Concurrency = defaultConcurrency
+	}
+	slots := e.slots
+	if slots == nil || cap(slots) != s.Refresh.Concurrency {
+		// Runs in flight keep the tokens of the old channel; every account
+		// restarts with the new one, since its refresh settings changed.
+		slots = make(chan struct{}, s.Refresh.Concurrency)
+	}
 	type change struct{ prev, next *account }
 	var next []*account
 	var changes []change
@@ -89,7 +104,7 @@ func (e *Exporter) Apply(s Settings) error {
 		if keepData {
 			snap = prev.snap
 		}
-		a, err := newAccount(set, s.Refresh, state, snap, e.logger, e.now, e.storageDir)
+		a, err := e.newAccount(set, s.Refresh, state, snap, slots)
 		if err != nil {
 			return err
 		}
@@ -106,7 +121,11 @@ func (e *Exporter) Apply(s Settings) error {
 		go a.logout()
 		level.Info(e.logger).Log("msg", "Account removed", "account", a.settings.Name)
 	}
-	for _, c := range changes {
+	// New accounts start a moment apart, so that a large configuration does
+	// not log in everywhere at the same instant.
+	stagger := min(200*time.Millisecond, s.Refresh.Interval/time.Duration(10*max(len(changes), 1)))
+	for i, c := range changes {
+		c.next.offset = time.Duration(i) * stagger
 		if c.next.settings.Client.InsecureSkipVerify {
 			level.Warn(c.next.logger).Log("msg", "TLS certificate verification of Informatica is off (insecure_skip_verify): the password can be read by anyone in the middle")
 		}
@@ -128,6 +147,7 @@ func (e *Exporter) Apply(s Settings) error {
 	}
 	e.accounts = next
 	e.refresh = s.Refresh
+	e.slots = slots
 	return nil
 }
 

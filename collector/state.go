@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/go-kit/log/level"
+
 	"github.com/ipumon/informatica_exporter/informatica"
 )
 
@@ -30,7 +32,60 @@ type stateHeader struct {
 	Taken      time.Time `json:"taken"`
 	ExportRows int       `json:"export_rows"`
 	Partial    bool      `json:"partial"`
-	Days       int       `json:"days"`
+	// LastFull is when the last full run started; HistoryFrom the oldest day
+	// loaded without a gap up to Taken.
+	LastFull    time.Time `json:"last_full"`
+	HistoryFrom time.Time `json:"history_from"`
+	Days        int       `json:"days"`
+}
+
+// restore serves the data stored by an earlier run of the exporter, if it
+// was stored for this account's login. Anything wrong with the file is a
+// warning and an empty start: the next refresh writes a good one.
+func (a *account) restore() {
+	removeTempStates(a.storageDir, a.settings.Name)
+	h, t, err := loadState(a.storageDir, a.settings.Name)
+	switch {
+	case errors.Is(err, errNoState):
+		return
+	case err != nil:
+		level.Warn(a.logger).Log("msg", "Ignoring stored state, starting empty", "err", err)
+		return
+	case h.LoginURL != a.settings.Client.LoginURL || h.Username != a.settings.Client.Username:
+		level.Info(a.logger).Log("msg", "Ignoring stored state of another login", "stored_login_url", h.LoginURL, "stored_username", h.Username)
+		return
+	}
+	a.snap.Store(newSnapshot(a.settings.Name, t, h.Taken))
+	s := a.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempted, s.up = true, true
+	s.lastSuccess, s.lastAttempt = h.Taken, h.Taken
+	s.rows, s.partial = h.ExportRows, h.Partial
+	s.lastFull, s.historyFrom = h.LastFull, h.HistoryFrom
+	if s.loginOrgID == "" {
+		s.loginOrgID = h.LoginOrgID
+	}
+	level.Info(a.logger).Log("msg", "Serving stored state", "taken", h.Taken.UTC().Format(time.RFC3339), "orgs", len(t.Orgs), "entries", len(t.Days))
+}
+
+// persist stores a snapshot with the state that decides the next runs;
+// a failure costs only the restart cache.
+func (a *account) persist(snap *snapshot) {
+	if a.storageDir == "" {
+		return
+	}
+	s := a.state
+	s.mu.Lock()
+	h := stateHeader{
+		Account: a.settings.Name, LoginURL: a.settings.Client.LoginURL, Username: a.settings.Client.Username,
+		LoginOrgID: s.loginOrgID, Taken: snap.taken, ExportRows: s.rows, Partial: s.partial,
+		LastFull: s.lastFull, HistoryFrom: s.historyFrom,
+	}
+	s.mu.Unlock()
+	if err := saveState(a.storageDir, h, snap.table); err != nil {
+		level.Warn(a.logger).Log("msg", "Cannot store state; a restart will start empty", "err", err)
+	}
 }
 
 // stateRow is one entry of the table: org ID, org name, org type, meter ID,

@@ -1,0 +1,336 @@
+package collector
+
+// Benchmarks behind BENCHMARKS.md; scripts/bench.sh runs them all. Inputs
+// come from internal/exportgen and are written once into $EXPORTGEN_DIR (by
+// default a folder under the system's temporary folder), outside the timed
+// regions.
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/internal/exportgen"
+)
+
+// benchSizes are the row counts of the parse benchmarks.
+var benchSizes = []int{10_000, 100_000, 1_000_000}
+
+// benchExport returns the path of the generated export of rows rows.
+func benchExport(b testing.TB, spec exportgen.Spec) string {
+	b.Helper()
+	dir := os.Getenv("EXPORTGEN_DIR")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "informatica-exportgen")
+	}
+	path, err := exportgen.Cached(dir, spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// openExport opens an export as the client does after a download: a file
+// read through io.ReaderAt.
+func openExport(b testing.TB, path string) (*os.File, int64) {
+	b.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f, st.Size()
+}
+
+// inflate reads every CSV entry of a ZIP to io.Discard: the floor under any
+// parser, since the rows must be inflated before they can be read.
+func inflate(b testing.TB, r io.ReaderAt, size int64) int64 {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += m
+	}
+	return n
+}
+
+// parse reads an export into a per-day table, as a refresh does.
+func parse(b testing.TB, r io.ReaderAt, size int64, sample func()) (*Table, int) {
+	bld := NewBuilder()
+	add := bld.Add
+	if sample != nil {
+		n := 0
+		add = func(u *informatica.UsageRow) error {
+			if n++; n%1024 == 0 {
+				sample()
+			}
+			return bld.Add(u)
+		}
+	}
+	rows, err := informatica.ReadUsageZIP(r, size, informatica.DefaultLimits, add)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := bld.Table()
+	if sample != nil {
+		sample()
+	}
+	runtime.KeepAlive(bld)
+	return t, rows
+}
+
+// heapFigures are what one parse costs in memory, in bytes above the heap
+// before it started.
+type heapFigures struct {
+	peak  uint64 // the most the heap held at any sample
+	table uint64 // what stays live afterwards: the table alone
+}
+
+var heapCache sync.Map // rows -> heapFigures
+
+// measureHeap parses once, sampling the heap every 1024 rows and at the end.
+func measureHeap(b testing.TB, r io.ReaderAt, size int64, rows int) heapFigures {
+	if v, ok := heapCache.Load(rows); ok {
+		return v.(heapFigures)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapAlloc, ms.HeapAlloc
+	t, _ := parse(b, r, size, func() {
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+	})
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	h := heapFigures{peak: peak - base, table: ms.HeapAlloc - base}
+	runtime.KeepAlive(t)
+	heapCache.Store(rows, h)
+	return h
+}
+
+const mib = 1 << 20
+
+// BenchmarkParse reads a generated export into the per-day table, and in
+// the same loop inflates the same ZIP to io.Discard. ns/op, allocs/op and
+// B/op are the parse's own; x-inflate is parse time over inflate time.
+func BenchmarkParse(b *testing.B) {
+	for _, rows := range benchSizes {
+		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
+			f, size := openExport(b, benchExport(b, exportgen.Spec{Rows: rows}))
+			heap := measureHeap(b, f, size, rows)
+			inflate(b, f, size) // warm the page cache
+			var parseNs, inflateNs time.Duration
+			var mallocs, bytes uint64
+			var ms runtime.MemStats
+			b.ResetTimer()
+			for range b.N {
+				start := time.Now()
+				inflate(b, f, size)
+				inflateNs += time.Since(start)
+
+				runtime.ReadMemStats(&ms)
+				m0, b0 := ms.Mallocs, ms.TotalAlloc
+				start = time.Now()
+				t, n := parse(b, f, size, nil)
+				parseNs += time.Since(start)
+				runtime.ReadMemStats(&ms)
+				mallocs += ms.Mallocs - m0
+				bytes += ms.TotalAlloc - b0
+				if n != rows || len(t.Orgs) == 0 {
+					b.Fatalf("read %d rows, want %d", n, rows)
+				}
+			}
+			b.StopTimer()
+			perOp := func(v float64) float64 { return v / float64(b.N) }
+			b.ReportMetric(perOp(float64(parseNs)), "ns/op")
+			b.ReportMetric(perOp(float64(inflateNs)), "inflate-ns/op")
+			b.ReportMetric(float64(parseNs)/float64(inflateNs), "x-inflate")
+			b.ReportMetric(perOp(float64(parseNs))/float64(rows), "ns/row")
+			b.ReportMetric(perOp(float64(mallocs)), "allocs/op")
+			b.ReportMetric(perOp(float64(mallocs))/float64(rows), "allocs/row")
+			b.ReportMetric(perOp(float64(bytes)), "B/op")
+			b.ReportMetric(float64(heap.peak)/mib, "peak-heap-MiB")
+			b.ReportMetric(float64(heap.table)/mib, "table-MiB")
+			b.ReportMetric(float64(heap.peak-min(heap.peak, heap.table))/mib, "work-MiB")
+		})
+	}
+}
+
+// BenchmarkDownloadToSnapshot is the time from a finished download to the
+// new data being served: parse the ZIP into the table, work out how far back
+// the billing periods reach (what a refresh does before it takes the table),
+// take the table, and render the first scrape's metrics.
+func BenchmarkDownloadToSnapshot(b *testing.B) {
+	const rows = 1_000_000
+	spec := exportgen.Spec{Rows: rows}
+	f, size := openExport(b, benchExport(b, spec))
+	now := spec.Last().Add(36 * time.Hour)
+	inflate(b, f, size)
+	b.ResetTimer()
+	for range b.N {
+		bld := NewBuilder()
+		if _, err := informatica.ReadUsageZIP(f, size, informatica.DefaultLimits, bld.Add); err != nil {
+			b.Fatal(err)
+		}
+		computeView(bld.Table(), now)
+		s := newSnapshot("bench", bld.Table(), now)
+		if r := s.metrics(now); len(r.orgs) == 0 {
+			b.Fatal("nothing rendered")
+		}
+	}
+}
+
+// scrapeExporter is an exporter with one account whose snapshot holds 50
+// orgs and 40 meters, 45 days each: what a scrape of a large hierarchy sees.
+func scrapeExporter(b testing.TB) *Exporter {
+	spec := exportgen.Spec{Rows: 50 * 40 * 45}
+	f, size := openExport(b, benchExport(b, spec))
+	t, _ := parse(b, f, size, nil)
+	now := spec.Last().Add(36 * time.Hour)
+	clock := newFixedClock(now)
+	acct := staticAccount("bench", nil, newAccountState(), newSnapshot("bench", t, now))
+	return staticExporter(clock, 26*time.Hour, acct)
+}
+
+// BenchmarkScrape gathers the exporter through a registry and encodes the
+// result in the text format, and in the same loop encodes the same,
+// already gathered, metric families alone. ns/op is the whole scrape;
+// x-encode is it over the encoding alone.
+func BenchmarkScrape(b *testing.B) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(scrapeExporter(b))
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	series := 0
+	for _, mf := range mfs {
+		series += len(mf.Metric)
+	}
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	var buf bytes.Buffer
+	encode := func(mfs []*dto.MetricFamily) {
+		buf.Reset()
+		enc := expfmt.NewEncoder(&buf, format)
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var scrapeNs, encodeNs time.Duration
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		encode(mfs)
+		encodeNs += time.Since(start)
+
+		start = time.Now()
+		got, err := reg.Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		encode(got)
+		scrapeNs += time.Since(start)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(scrapeNs)/float64(b.N), "ns/op")
+	b.ReportMetric(float64(encodeNs)/float64(b.N), "encode-ns/op")
+	b.ReportMetric(float64(scrapeNs)/float64(encodeNs), "x-encode")
+	b.ReportMetric(float64(series), "series")
+	b.ReportMetric(float64(buf.Len()), "body-bytes")
+}
+
+// BenchmarkScrapeHTTP scrapes /metrics over HTTP with 8 concurrent
+// scrapers, the handler and registry set up as main.go does (the exporter,
+// Go and process collectors), and reports the latency percentiles of b.N
+// scrapes. The client asks for gzip, as Prometheus does.
+func BenchmarkScrapeHTTP(b *testing.B) {
+	const scrapers = 8
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(scrapeExporter(b), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: scrapers}}
+	defer client.CloseIdleConnections()
+	scrape := func() {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Errorf("status %d", resp.StatusCode)
+		}
+	}
+	for range scrapers {
+		scrape() // open the connections
+	}
+	latencies := make([]time.Duration, b.N)
+	var next sync.Mutex
+	i := 0
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for range scrapers {
+		wg.Go(func() {
+			for {
+				next.Lock()
+				k := i
+				i++
+				next.Unlock()
+				if k >= len(latencies) {
+					return
+				}
+				start := time.Now()
+				scrape()
+				latencies[k] = time.Since(start)
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	slices.Sort(latencies)
+	q := func(p float64) float64 {
+		return float64(latencies[min(len(latencies)-1, int(p*float64(len(latencies))))]) / 1e6
+	}
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(1), "max-ms")
+}

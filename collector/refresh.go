@@ -1,0 +1,229 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/ipumon/informatica_exporter/informatica"
+)
+
+// runPlan is what one refresh exports.
+type runPlan struct {
+	// full runs export the whole lookback (and every org's current billing
+	// period); the others only the last refresh.window days, merged into
+	// the table.
+	full bool
+	from time.Time
+	// keepFrom is the oldest day the table keeps.
+	keepFrom time.Time
+}
+
+// plan decides between a full and an incremental run. A full run is due
+// without data, and every refresh.full_interval; it also re-reads days that
+// Informatica may have restated since. An incremental run reaches back past
+// the last success, so that no day is skipped after failed runs.
+func (a *account) plan(now time.Time, prev *snapshot) runPlan {
+	fullFrom := startOfDay(now.Add(-a.refresh.Lookback))
+	if prev != nil {
+		fullFrom = a.reachPeriods(prev.table, now, fullFrom)
+	}
+	p := runPlan{full: true, from: fullFrom, keepFrom: fullFrom}
+	if h := a.refresh.HistoryStart; !h.IsZero() && h.Before(p.keepFrom) {
+		p.keepFrom = startOfDay(h)
+	}
+	a.state.mu.Lock()
+	lastFull, lastSuccess := a.state.lastFull, a.state.lastSuccess
+	a.state.mu.Unlock()
+	if prev == nil || lastFull.IsZero() || now.Sub(lastFull) >= a.refresh.FullInterval {
+		return p
+	}
+	p.full = false
+	p.from = startOfDay(now.Add(-a.refresh.Window))
+	if since := startOfDay(lastSuccess.Add(-24 * time.Hour)); since.Before(p.from) {
+		p.from = since
+	}
+	if p.from.Before(fullFrom) {
+		p.from = fullFrom
+	}
+	return p
+}
+
+// runOnce performs one refresh and records its outcome; then, with
+// history.start set, it loads the history still missing.
+func (a *account) runOnce(ctx context.Context) {
+	started := a.now()
+	prev := a.snap.Load()
+	p := a.plan(started, prev)
+	table, res, err := a.export(ctx, prev, p)
+	if ctx.Err() != nil {
+		return // stopped mid-run: neither a success nor a failure
+	}
+	finished := a.now()
+	duration := finished.Sub(started)
+	if err != nil {
+		a.fail(finished, duration, prev, "Refresh failed, keeping the last good data", err)
+		return
+	}
+	snap := newSnapshot(a.settings.Name, table, finished)
+	a.snap.Store(snap)
+	a.record(finished, duration, func(s *accountState) {
+		s.up = true
+		s.lastSuccess = finished
+		s.rows = res.Rows
+		s.partial = res.Partial
+		s.lastError, s.lastErrorStage = "", ""
+		if p.full {
+			s.lastFull = started
+		}
+		if s.historyFrom.IsZero() || p.from.Before(s.historyFrom) {
+			s.historyFrom = p.from
+		}
+	})
+	if res.Partial {
+		level.Warn(a.logger).Log("msg", "Export ended PARTIAL_SUCCESS: orgs missing from it keep their previous data", "rows", res.Rows, "jobs", res.Jobs, "message", res.Message)
+	}
+	level.Info(a.logger).Log("msg", "Refresh finished", "full", p.full, "from", p.from.Format(time.DateOnly),
+		"rows", res.Rows, "jobs", res.Jobs, "orgs", len(table.Orgs), "meters", len(table.Meters), "duration", duration)
+	a.persist(snap)
+	if !a.refresh.HistoryStart.IsZero() {
+		a.loadHistory(ctx, p.keepFrom)
+	}
+}
+
+// fail records a failed run: the last good data stays, the failure is
+// counted by stage and said in one log line.
+func (a *account) fail(finished time.Time, duration time.Duration, prev *snapshot, msg string, err error) {
+	stage := informatica.StageOf(err)
+	if stage == "" {
+		stage = informatica.StageParse
+	}
+	a.record(finished, duration, func(s *accountState) {
+		s.up = false
+		s.failures[stage]++
+		s.lastError, s.lastErrorStage = err.Error(), stage
+	})
+	kept := "no previous data"
+	if prev != nil {
+		kept = "serving data from " + prev.taken.UTC().Format(time.RFC3339)
+	}
+	level.Warn(a.logger).Log("msg", msg, "stage", stage, "kept", kept, "duration", duration, "err", err)
+}
+
+// record updates the account's state after a run under its lock, so that a
+// scrape sees the outcome of a run whole.
+func (a *account) record(finished time.Time, duration time.Duration, outcome func(*accountState)) {
+	s := a.state
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempted = true
+	s.lastAttempt = finished
+	s.lastDuration = duration
+	s.refreshes++
+	if org := a.client.OrgID(); org != "" {
+		s.loginOrgID = org
+	}
+	outcome(s)
+}
+
+// export runs the export jobs of one refresh and merges them into the table.
+// A full run reaches back to the start of every org's current billing period
+// so that period totals are complete; before the first refresh those periods
+// are only known once the lookback is in.
+func (a *account) export(ctx context.Context, prev *snapshot, p runPlan) (*Table, informatica.ExportResult, error) {
+	now := a.now().UTC()
+	b := NewBuilder()
+	res, err := a.client.ExportUsage(ctx, p.from, now, b.Add)
+	if err != nil {
+		return nil, res, err
+	}
+	from := p.from
+	if p.full {
+		if reach := a.reachPeriods(b.Table(), now, from); reach.Before(from) {
+			more, err := a.client.ExportUsage(ctx, reach, from.Add(-time.Second), b.Add)
+			res.Jobs += more.Jobs
+			res.Rows += more.Rows
+			res.Partial = res.Partial || more.Partial
+			if err != nil {
+				return nil, res, err
+			}
+			from = reach
+		}
+	}
+	if res.Rows == 0 {
+		return nil, res, &informatica.StageError{Stage: informatica.StageParse,
+			Err: errors.New("the export holds no usage rows; an empty export would wipe every series, so it is not used")}
+	}
+	var old *Table
+	if prev != nil {
+		old = prev.table
+	}
+	keepFrom := p.keepFrom
+	if from.Before(keepFrom) {
+		keepFrom = from
+	}
+	c := coverage{from: dayNumber(from), to: dayNumber(now), partial: res.Partial}
+	return mergeTables(old, b.Table(), c, dayNumber(keepFrom)), res, nil
+}
+
+// loadHistory exports the days between history.start and the oldest day
+// loaded so far, going back one job of at most 180 days at a time. Each
+// finished job is merged, served and stored at once, so a restart resumes
+// where the last one stopped.
+func (a *account) loadHistory(ctx context.Context, keepFrom time.Time) {
+	start := startOfDay(a.refresh.HistoryStart)
+	for ctx.Err() == nil {
+		a.state.mu.Lock()
+		loaded := a.state.historyFrom
+		a.state.mu.Unlock()
+		if loaded.IsZero() || !loaded.After(start) {
+			return
+		}
+		from := loaded.AddDate(0, 0, -informatica.MaxSummaryDays)
+		if from.Before(start) {
+			from = start
+		}
+		began := a.now()
+		b := NewBuilder()
+		res, err := a.client.ExportUsage(ctx, from, loaded.Add(-time.Second), b.Add)
+		if ctx.Err() != nil {
+			return
+		}
+		prev := a.snap.Load()
+		if err != nil {
+			a.fail(a.now(), a.now().Sub(began), prev, "Loading history failed; the next refresh resumes it", err)
+			return
+		}
+		c := coverage{from: dayNumber(from), to: dayNumber(loaded) - 1, partial: res.Partial}
+		snap := newSnapshot(a.settings.Name, mergeTables(prev.table, b.Table(), c, dayNumber(keepFrom)), prev.taken)
+		a.snap.Store(snap)
+		a.state.mu.Lock()
+		a.state.historyFrom = from
+		a.state.mu.Unlock()
+		level.Info(a.logger).Log("msg", "History loaded", "from", from.Format(time.DateOnly), "to", loaded.AddDate(0, 0, -1).Format(time.DateOnly), "rows", res.Rows)
+		a.persist(snap)
+	}
+}
+
+// reachPeriods moves from back to the earliest start of an org's current
+// billing period in t, within maxPeriodReach.
+func (a *account) reachPeriods(t *Table, now, from time.Time) time.Time {
+	limit := startOfDay(now.Add(-maxPeriodReach))
+	views, _ := computeView(t, now)
+	for _, v := range views {
+		if !v.hasPeriod {
+			continue
+		}
+		start := startOfDay(time.Unix(v.period.start, 0))
+		if start.Before(from) && !start.Before(limit) {
+			from = start
+		}
+	}
+	return from
+}
+
+func startOfDay(t time.Time) time.Time {
+	return dayTime(dayNumber(t))
+}
