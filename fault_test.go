@@ -314,6 +314,7 @@ func (p *exporterProcess) assertNoSecrets(t *testing.T, f *fake.Server) {
 // called, which reports how many scrapes were answered and how many failed.
 func (p *exporterProcess) scrapeContinuously(t *testing.T) func() (ok, failed int64) {
 	var answered, failed atomic.Int64
+	var firstErr atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -326,11 +327,13 @@ func (p *exporterProcess) scrapeContinuously(t *testing.T) func() (ok, failed in
 				return
 			default:
 			}
+			start := time.Now()
 			resp, err := client.Get(p.url + "/metrics")
 			if err == nil && resp.StatusCode == http.StatusOK {
 				answered.Add(1)
 			} else {
 				failed.Add(1)
+				firstErr.CompareAndSwap(nil, fmt.Sprintf("after %s: %v %v", time.Since(start), err, resp))
 			}
 			if err == nil {
 				resp.Body.Close()
@@ -340,7 +343,13 @@ func (p *exporterProcess) scrapeContinuously(t *testing.T) func() (ok, failed in
 	}()
 	var once sync.Once
 	done := func() (int64, int64) {
-		once.Do(func() { close(stop); wg.Wait() })
+		once.Do(func() {
+			close(stop)
+			wg.Wait()
+			if e := firstErr.Load(); e != nil {
+				t.Logf("first failed scrape: %s", e)
+			}
+		})
 		return answered.Load(), failed.Load()
 	}
 	t.Cleanup(func() { done() })
