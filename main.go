@@ -62,16 +62,22 @@ func run(args []string, stderr io.Writer, h hooks) int {
 		logFormat   = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		webFlags    = kingpinflag.AddFlags(app, ":9977")
 	)
+	app.Command("serve", "Run the exporter (the default).").Default()
+	backfill := newBackfillCommand(app)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
-	if _, err := app.Parse(args); err != nil {
+	command, err := app.Parse(args)
+	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", exporterName, err)
 		return 2
 	}
 
 	logger, slogger := newLoggers(stderr, *logLevel, *logFormat)
+	if command == backfill.name() {
+		return backfill.run(logger, *configFile, h.adjust)
+	}
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("build_context", version.BuildContext())
 

@@ -516,7 +516,16 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 // columns is the documented SUMMARY header order.
 var columns = []string{"OrgId", "MeterId", "MeterName", "Date", "BillingPeriodStartDate", "BillingPeriodEndDate", "MeterUsage", "IPU", "Scalar", "MetricCategory", "OrgName", "OrgType", "IPURate"}
 
-// zipRows writes rows as one CSV per meter, or one CSV when combined.
+// ZIP returns rows as an export ZIP in the fake's CSV shape: one CSV per
+// meter, or one CSV when combined. Tests use it to make export files.
+func (s *Server) ZIP(rows []Row, combined bool) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.zipRows(rows, combined)
+}
+
+// zipRows writes rows as one CSV per meter, or one CSV when combined; s.mu
+// must be held.
 func (s *Server) zipRows(rows []Row, combined bool) []byte {
 	files := map[string][]Row{}
 	var names []string

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipumon/informatica_exporter/informatica/fake"
+)
+
+// prometheusOnBlocks turns an OpenMetrics file into TSDB blocks with
+// promtool and starts a real Prometheus on them; it returns the address of
+// its HTTP API.
+func prometheusOnBlocks(t *testing.T, openMetrics string) string {
+	t.Helper()
+	promtool := requireProgram(t, "promtool")
+	prometheus := requireProgram(t, "prometheus")
+	data := t.TempDir()
+	if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", openMetrics, data).CombinedOutput(); err != nil {
+		t.Fatalf("promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := writeFile(t, t.TempDir(), "prometheus.yml", "global:\n  scrape_interval: 1m\n")
+	cmd := exec.Command(prometheus, "--config.file="+cfg, "--storage.tsdb.path="+data,
+		"--storage.tsdb.retention.time=100y", "--web.listen-address="+addr)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, 60*time.Second, "Prometheus to be ready", func() bool {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return "http://" + addr
+}
+
+// promQuery runs an instant query and returns each series' value by the
+// given label's value.
+func promQuery(t *testing.T, api, query string, at time.Time, by string) map[string]float64 {
+	t.Helper()
+	u := api + "/api/v1/query?" + url.Values{"query": {query}, "time": {strconv.FormatInt(at.Unix(), 10)}}.Encode()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string
+		Data   struct {
+			Result []struct {
+				Metric map[string]string
+				Value  [2]any
+			}
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || r.Status != "success" {
+		t.Fatalf("query %s: %v %+v", query, err, r)
+	}
+	out := map[string]float64{}
+	for _, s := range r.Data.Result {
+		v, _ := strconv.ParseFloat(s.Value[1].(string), 64)
+		out[s.Metric[by]] = v
+	}
+	return out
+}
+
+// TestBackfillYearIntoPrometheus exports a year of history from the fake
+// through the backfill command, turns it into blocks with promtool, and asks
+// a Prometheus started on them for days of that year.
+func TestBackfillYearIntoPrometheus(t *testing.T) {
+	t.Parallel()
+	f := startFake(t, fake.Options{Days: 400})
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "1h", accountYAML("acme", f, ""))
+	now := time.Now().UTC()
+	yesterday := day(now.AddDate(0, 0, -1))
+	from := yesterday.AddDate(-1, 0, 1)
+	output := filepath.Join(dir, "backfill.om")
+	logs := &syncBuffer{}
+	args := []string{"backfill", "--config.file=" + cfg, "--from=" + from.Format(time.DateOnly), "--output=" + output}
+	if code := run(args, logs, hooks{}); code != 0 {
+		t.Fatalf("backfill exited %d:\n%s", code, logs)
+	}
+	if n := f.Calls(fake.EndpointExport); n != 3 {
+		t.Errorf("a year took %d export jobs, want 3 of at most 180 days", n)
+	}
+	body, err := os.ReadFile(output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(body), "# EOF\n") {
+		t.Errorf("the OpenMetrics file does not end in # EOF")
+	}
+	api := prometheusOnBlocks(t, output)
+
+	data := f.Dataset()
+	prod := fake.DemoOrgs[0]
+	subOrgs := fake.DemoMeters[len(fake.DemoMeters)-1] // a row every day
+	days := promQuery(t, api, fmt.Sprintf(`count_over_time(informatica_ipu_day_consumed_ipus{org_id=%q,meter_id=%q}[400d])`, prod.ID, subOrgs.ID), now, "org_id")
+	if got, want := days[prod.ID], yesterday.Sub(from).Hours()/24+1; got != want {
+		t.Errorf("Prometheus holds %v days of a meter that reports every day, want %v", got, want)
+	}
+	for _, d := range []time.Time{from, from.AddDate(0, 3, 17), yesterday} {
+		want := map[string]float64{}
+		for _, r := range data.Rows(data.Orgs, d, d) {
+			if r.Org.ID == prod.ID {
+				want[r.Meter.ID] = r.IPU
+			}
+		}
+		got := promQuery(t, api, fmt.Sprintf(`informatica_ipu_day_consumed_ipus{org_id=%q}`, prod.ID), d, "meter_id")
+		if len(got) != len(want) {
+			t.Errorf("%s: %d meters in Prometheus, %d served", d.Format(time.DateOnly), len(got), len(want))
+		}
+		for meter, w := range want {
+			if got[meter] != w {
+				t.Errorf("%s meter %s: Prometheus has %v, the fake served %v", d.Format(time.DateOnly), meter, got[meter], w)
+			}
+		}
+	}
+	if got := promQuery(t, api, `informatica_ipu_day_consumed_ipus`, from.AddDate(0, 0, -1), "org_id"); len(got) != 0 {
+		t.Errorf("samples before --from: %v", got)
+	}
+}
+
+// TestBackfillFromZIPs reads downloaded exports without credentials; where
+// two overlap, the later one's days win rather than add up.
+func TestBackfillFromZIPs(t *testing.T) {
+	t.Parallel()
+	f := startFake(t, fake.Options{Days: 60})
+	data := f.Dataset()
+	last := data.Last.AddDate(0, 0, -1)
+	older := data.Rows(data.Orgs, last.AddDate(0, 0, -20), last.AddDate(0, 0, -5))
+	data.Generation = 1 // the newer export restates the overlapping days
+	newer := data.Rows(data.Orgs, last.AddDate(0, 0, -9), last)
+	dir := t.TempDir()
+	zip1 := filepath.Join(dir, "older.zip")
+	zip2 := filepath.Join(dir, "newer.zip")
+	os.WriteFile(zip1, f.ZIP(older, false), 0o600)
+	os.WriteFile(zip2, f.ZIP(newer, true), 0o600)
+	output := filepath.Join(dir, "backfill.om")
+	logs := &syncBuffer{}
+	args := []string{"backfill", "--zip=" + zip1, "--zip=" + zip2, "--from=" + last.AddDate(0, 0, -20).Format(time.DateOnly),
+		"--to=" + last.Format(time.DateOnly), "--output=" + output}
+	if code := run(args, logs, hooks{}); code != 0 {
+		t.Fatalf("backfill exited %d:\n%s", code, logs)
+	}
+	api := prometheusOnBlocks(t, output)
+	for _, c := range []struct {
+		day  time.Time
+		rows []fake.Row
+	}{{last.AddDate(0, 0, -15), older}, {last.AddDate(0, 0, -7), newer}, {last, newer}} {
+		want := 0.0
+		for _, r := range c.rows {
+			if r.Date.Equal(c.day) {
+				want += r.IPU
+			}
+		}
+		got := promQuery(t, api, `sum(informatica_ipu_day_consumed_ipus)`, c.day, "")[""]
+		if diff := got - want; diff > 1e-9*want || diff < -1e-9*want {
+			t.Errorf("%s: Prometheus sums %v, the exports hold %v", c.day.Format(time.DateOnly), got, want)
+		}
+	}
+}
+
+func TestBackfillBadArguments(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"backfill", "--output=-"}, 2, "required flag(s) '--from' not provided"},
+		{[]string{"backfill", "--from=yesterday", "--output=-"}, 2, `--from: \"yesterday\" is not a date`},
+		{[]string{"backfill", "--from=2025-02-01", "--to=2025-01-01", "--output=-"}, 2, "before --from"},
+		{[]string{"backfill", "--from=2025-01-01", "--output=-", "--zip=does-not-exist.zip"}, 2, "does-not-exist.zip"},
+		{[]string{"backfill", "--from=2025-01-01", "--output=-", "--config.file=does-not-exist.yml"}, 1, "does-not-exist.yml"},
+	} {
+		logs := &syncBuffer{}
+		if code := run(c.args, logs, hooks{}); code != c.code || !strings.Contains(logs.String(), c.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s", c.args, code, c.code, c.want, logs)
+		}
+	}
+}
