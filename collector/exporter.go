@@ -86,7 +86,10 @@ func (e *Exporter) Apply(s Settings) error {
 		// restarts with the new one, since its refresh settings changed.
 		slots = make(chan struct{}, s.Refresh.Concurrency)
 	}
-	type change struct{ prev, next *account }
+	type change struct {
+		prev, next *account
+		restore    bool // load stored state: the data of prev, if any, is of another login
+	}
 	var next []*account
 	var changes []change
 	for _, set := range s.Accounts {
@@ -108,11 +111,8 @@ func (e *Exporter) Apply(s Settings) error {
 		if err != nil {
 			return err
 		}
-		if !keepData && e.storageDir != "" {
-			a.restore()
-		}
 		next = append(next, a)
-		changes = append(changes, change{prev: prev, next: a})
+		changes = append(changes, change{prev: prev, next: a, restore: !keepData && e.storageDir != ""})
 		delete(old, set.Name)
 	}
 	// What is left in old was removed from the configuration.
@@ -129,21 +129,24 @@ func (e *Exporter) Apply(s Settings) error {
 		if c.next.settings.Client.InsecureSkipVerify {
 			level.Warn(c.next.logger).Log("msg", "TLS certificate verification of Informatica is off (insecure_skip_verify): the password can be read by anyone in the middle")
 		}
+		var predecessor *account
 		switch {
 		case c.prev == nil:
-			c.next.start(e.ctx, nil)
 		case sameLogin(c.prev.settings, c.next.settings):
 			// The same org: let the job in flight finish and feed the
 			// shared data, and start the new settings after it, rather
 			// than leave an abandoned job running at Informatica.
 			c.prev.retire()
-			c.next.start(e.ctx, c.prev)
+			predecessor = c.prev
 			go func() { <-c.prev.done; c.prev.logout() }()
 		default:
 			c.prev.stop()
 			go c.prev.logout()
-			c.next.start(e.ctx, nil)
 		}
+		if c.restore {
+			c.next.restore()
+		}
+		c.next.start(e.ctx, predecessor)
 	}
 	e.accounts = next
 	e.refresh = s.Refresh
