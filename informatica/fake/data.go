@@ -66,6 +66,8 @@ type Dataset struct {
 	// AnnualFrom, when set, makes billing periods annual, starting each year
 	// on this date's month and day; otherwise they are calendar months.
 	AnnualFrom time.Time
+	// Projects is how many projects each org has.
+	Projects int
 	// Generation, when not 0, scales all usage by (1 + Generation/1000) and
 	// names it in every org name, so that tests can tell apart data from
 	// different refreshes.
@@ -155,4 +157,48 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// ProjectRow is one day of one org's use of one meter in one project folder,
+// as a PROJECT_FOLDER export reports it.
+type ProjectRow struct {
+	Org             Org
+	Meter           Meter
+	Date            time.Time
+	Project, Folder string
+	IPU             float64
+}
+
+// projectNames are the demo projects; with more projects than names, the
+// rest are numbered.
+var projectNames = []string{"Finance ETL", "Sales Sync", "Customer 360", "Data Lake Ingest"}
+
+// projectFolders are the folders of every project.
+var projectFolders = []string{"Daily", "Monthly", "Default"}
+
+// ProjectRows returns PROJECT_FOLDER rows for the given orgs with a Date in
+// [from, to]: the IPU of each summary row spread over projects and folders.
+func (d *Dataset) ProjectRows(orgs []Org, from, to time.Time) []ProjectRow {
+	var out []ProjectRow
+	for _, r := range d.Rows(orgs, from, to) {
+		for p := 0; p < d.Projects; p++ {
+			name := fmt.Sprintf("Project %02d", p+1)
+			if p < len(projectNames) {
+				name = projectNames[p]
+			}
+			for _, folder := range projectFolders {
+				share := unit(r.Org.ID+name, r.Meter.ID+folder, r.Date)
+				if share < 0.3 {
+					continue
+				}
+				out = append(out, ProjectRow{Org: r.Org, Meter: r.Meter, Date: r.Date, Project: name, Folder: folder,
+					IPU: round(r.IPU*share/float64(d.Projects*len(projectFolders)), 6)})
+			}
+		}
+		// Usage of deleted assets: no project, no folder.
+		if unit(r.Org.ID, r.Meter.ID+"deleted", r.Date) < 0.1 {
+			out = append(out, ProjectRow{Org: r.Org, Meter: r.Meter, Date: r.Date, IPU: round(r.IPU*0.01, 6)})
+		}
+	}
+	return out
 }

@@ -61,6 +61,9 @@ type Options struct {
 	// GenerationPerJob gives every job the next generation of data (see
 	// Dataset.Generation), so that each export differs from the last.
 	GenerationPerJob bool
+	// Projects is how many projects each org has in PROJECT_FOLDER exports,
+	// default 4.
+	Projects int
 }
 
 // Server is a running fake. All methods are safe for concurrent use.
@@ -70,20 +73,22 @@ type Server struct {
 	srv  *http.Server
 	url  string
 
-	mu         sync.Mutex
-	data       Dataset
-	sessions   map[string]time.Time // ID -> last use
-	issued     []string
-	jobs       map[string]*job
-	jobOrder   []string
-	calls      map[string]int
-	faults     []*Fault
-	outcomes   []Outcome
-	nextID     uint64
-	served     []Row
-	requests   []Request
-	rng        *rand.Rand
-	generation int
+	mu       sync.Mutex
+	data     Dataset
+	sessions map[string]time.Time // ID -> last use
+	issued   []string
+	jobs     map[string]*job
+	jobOrder []string
+	calls    map[string]int
+	faults   []*Fault
+	outcomes []Outcome
+	nextID   uint64
+	served   []Row
+	// servedProjects are the rows of PROJECT_FOLDER downloads.
+	servedProjects []ProjectRow
+	requests       []Request
+	rng            *rand.Rand
+	generation     int
 }
 
 // Request records one call the fake answered, for tests that check what the
@@ -101,6 +106,7 @@ type job struct {
 	created    time.Time
 	start, end time.Time
 	combined   bool
+	projects   bool // a PROJECT_FOLDER job
 	orgs       []Org
 	outcome    Outcome
 	generation int
@@ -164,7 +170,10 @@ func New(opts Options) *Server {
 		calls:    map[string]int{},
 		rng:      rand.New(rand.NewPCG(1, 2)),
 	}
-	s.data = Dataset{Orgs: opts.Orgs, Meters: opts.Meters, AnnualFrom: opts.AnnualFrom}
+	if opts.Projects == 0 {
+		opts.Projects = 4
+	}
+	s.data = Dataset{Orgs: opts.Orgs, Meters: opts.Meters, AnnualFrom: opts.AnnualFrom, Projects: opts.Projects}
 	s.data.Last = day(opts.Now())
 	s.data.First = s.data.Last.AddDate(0, 0, 1-opts.Days)
 
@@ -234,6 +243,14 @@ func (s *Server) Served() []Row {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Row(nil), s.served...)
+}
+
+// ServedProjects returns every row the fake has put into a downloaded
+// PROJECT_FOLDER ZIP, in order.
+func (s *Server) ServedProjects() []ProjectRow {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]ProjectRow(nil), s.servedProjects...)
 }
 
 // ResetServed forgets the rows served so far.
@@ -399,19 +416,25 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "MTR_002", "startDate and endDate must be ISO 8601 date/times with startDate before endDate.")
 		return
 	}
-	if end.Sub(start) > 180*24*time.Hour {
-		writeError(w, http.StatusBadRequest, "MTR_003", "The date range can be a maximum of 180 days.")
-		return
-	}
 	orgs := s.opts.Orgs
+	jobType := "SUMMARY"
 	if strings.HasSuffix(r.URL.Path, "/ExportMeteringData") {
-		if jt := fmt.Sprint(body["jobType"]); jt != "SUMMARY" {
-			writeError(w, http.StatusBadRequest, "MTR_004", "The fake serves jobType SUMMARY only, not "+jt+".")
+		jobType = fmt.Sprint(body["jobType"])
+		if jobType != "SUMMARY" && jobType != "PROJECT_FOLDER" {
+			writeError(w, http.StatusBadRequest, "MTR_004", "The fake serves jobType SUMMARY and PROJECT_FOLDER, not "+jobType+".")
 			return
 		}
 		if !flag(body["allLinkedOrgs"]) {
 			orgs = orgs[:1]
 		}
+	}
+	maxDays := 180
+	if jobType == "PROJECT_FOLDER" {
+		maxDays = 30
+	}
+	if end.Sub(start) > time.Duration(maxDays)*24*time.Hour {
+		writeError(w, http.StatusBadRequest, "MTR_003", fmt.Sprintf("The date range can be a maximum of %d days.", maxDays))
+		return
 	}
 	now := s.opts.Now()
 	if s.activeJobs(now) >= s.opts.MaxActiveJobs {
@@ -422,7 +445,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		s.generation++
 	}
 	j := &job{
-		id: s.newID(), created: now, start: start, end: end,
+		id: s.newID(), created: now, start: start, end: end, projects: jobType == "PROJECT_FOLDER",
 		combined: flag(body["combinedMeterUsage"]), orgs: orgs, generation: s.generation,
 	}
 	if len(s.outcomes) > 0 {
@@ -505,11 +528,17 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 	}
 	data := s.data
 	data.Generation = j.generation
-	rows := data.Rows(orgs, j.start, j.end)
-	j.downloads++
-	s.served = append(s.served, rows...)
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+j.id+`.zip"`)
+	j.downloads++
+	if j.projects {
+		rows := data.ProjectRows(orgs, j.start, j.end)
+		s.servedProjects = append(s.servedProjects, rows...)
+		w.Write(s.projectZIP(rows))
+		return
+	}
+	rows := data.Rows(orgs, j.start, j.end)
+	s.served = append(s.served, rows...)
 	w.Write(s.zipRows(rows, j.combined))
 }
 
@@ -610,6 +639,30 @@ func (s *Server) csvRecord(cols []string, r Row, i int) []string {
 		}
 	}
 	return rec
+}
+
+// projectColumns is a PROJECT_FOLDER header as public code reads it; the
+// real one is not documented. Meter columns show that unknown ones are
+// tolerated.
+var projectColumns = []string{"Date", "Project", "Folder", "Org ID", "Org Type", "Meter ID", "Meter Name", "Consumption (IPUs)"}
+
+// projectZIP writes project rows as one CSV; s.mu must be held.
+func (s *Server) projectZIP(rows []ProjectRow) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	f, _ := zw.Create("IPU_Usage_Project_Folder.csv")
+	if s.opts.BOM {
+		f.Write([]byte{0xEF, 0xBB, 0xBF})
+	}
+	cw := csv.NewWriter(f)
+	cw.Write(projectColumns)
+	for _, r := range rows {
+		cw.Write([]string{r.Date.Format(s.opts.DateLayout), r.Project, r.Folder, r.Org.ID, r.Org.Type,
+			r.Meter.ID, r.Meter.Name, strconv.FormatFloat(r.IPU, 'f', -1, 64)})
+	}
+	cw.Flush()
+	zw.Close()
+	return buf.Bytes()
 }
 
 // newID returns a 22-character ID like Informatica's; s.mu must be held.
