@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -64,38 +65,55 @@ type ExportResult struct {
 // CSV row, in file order. A range over 180 days runs as consecutive jobs, one
 // at a time. fn must copy any string it keeps: the row is reused.
 func (c *Client) ExportUsage(ctx context.Context, from, to time.Time, fn func(*UsageRow) error) (ExportResult, error) {
+	return c.export(ctx, c.summaryJob(), from, to, func(f *os.File, size int64) (int, error) {
+		return ReadUsageZIP(f, size, c.cfg.Limits, fn)
+	})
+}
+
+// jobKind is a type of export job: the resource that starts it, the fields
+// that select it, and the longest range one job may cover.
+type jobKind struct {
+	resource string
+	fields   map[string]string
+	maxDays  int
+}
+
+// summaryJob is the summary export of the configured resource.
+func (c *Client) summaryJob() jobKind {
+	combined := boolFlag(c.cfg.CombinedMeterUsage)
+	if c.cfg.SummaryAPI == ExportMeteringData {
+		return jobKind{resource: "ExportMeteringData", maxDays: MaxSummaryDays, fields: map[string]string{
+			"jobType": "SUMMARY", "allLinkedOrgs": "TRUE", "combinedMeterUsage": combined}}
+	}
+	return jobKind{resource: "ExportMeteringDataAllLinkedOrgsAcrossRegion", maxDays: MaxSummaryDays,
+		fields: map[string]string{"combinedMeterUsage": combined}}
+}
+
+// export runs consecutive jobs of one kind over [from, to], one at a time,
+// and reads each job's ZIP with read.
+func (c *Client) export(ctx context.Context, kind jobKind, from, to time.Time, read func(*os.File, int64) (int, error)) (ExportResult, error) {
 	var res ExportResult
-	for _, r := range SplitRange(from.UTC(), to.UTC(), MaxSummaryDays) {
-		job, err := c.runJob(ctx, r, fn)
+	for _, r := range SplitRange(from.UTC(), to.UTC(), kind.maxDays) {
 		res.Jobs++
-		res.Rows += job.Rows
-		if job.Partial {
-			res.Partial = true
-			res.Message = job.Message
+		id, err := c.startJob(ctx, kind, r)
+		if err != nil {
+			return res, err
 		}
+		status, err := c.WaitForJob(ctx, id)
+		if err != nil {
+			return res, err
+		}
+		if status.Status == StatusPartialSuccess {
+			res.Partial = true
+			res.Message = status.ErrorMessage
+		}
+		rows, err := c.download(ctx, id, read)
+		res.Rows += rows
 		if err != nil {
 			return res, err
 		}
 	}
 	return res, nil
-}
-
-func (c *Client) runJob(ctx context.Context, r Range, fn func(*UsageRow) error) (ExportResult, error) {
-	res := ExportResult{Jobs: 1}
-	id, err := c.StartExport(ctx, r)
-	if err != nil {
-		return res, err
-	}
-	status, err := c.WaitForJob(ctx, id)
-	if err != nil {
-		return res, err
-	}
-	if status.Status == StatusPartialSuccess {
-		res.Partial = true
-		res.Message = status.ErrorMessage
-	}
-	res.Rows, err = c.Download(ctx, id, fn)
-	return res, err
 }
 
 // JobStatus is the part of a job's JSON this client uses. JSON field matching
@@ -109,17 +127,16 @@ type JobStatus struct {
 
 // StartExport starts a summary export job for r and returns its ID.
 func (c *Client) StartExport(ctx context.Context, r Range) (string, error) {
+	return c.startJob(ctx, c.summaryJob(), r)
+}
+
+// startJob starts an export job of a kind for r and returns its ID.
+func (c *Client) startJob(ctx context.Context, kind jobKind, r Range) (string, error) {
 	body := map[string]string{
-		"startDate":          r.Start.UTC().Format(apiTime),
-		"endDate":            r.End.UTC().Format(apiTime),
-		"combinedMeterUsage": boolFlag(c.cfg.CombinedMeterUsage),
+		"startDate": r.Start.UTC().Format(apiTime),
+		"endDate":   r.End.UTC().Format(apiTime),
 	}
-	resource := "ExportMeteringDataAllLinkedOrgsAcrossRegion"
-	if c.cfg.SummaryAPI == ExportMeteringData {
-		resource = "ExportMeteringData"
-		body["jobType"] = "SUMMARY"
-		body["allLinkedOrgs"] = "TRUE"
-	}
+	maps.Copy(body, kind.fields)
 	fail := func(err error) (string, error) {
 		return "", withStage(StageExport, fmt.Errorf("start export %s to %s: %w",
 			r.Start.UTC().Format(apiTime), r.End.UTC().Format(apiTime), err))
@@ -131,7 +148,7 @@ func (c *Client) StartExport(ctx context.Context, r Range) (string, error) {
 	resp, err := c.call(ctx, request{
 		endpoint: EndpointExport,
 		method:   http.MethodPost,
-		path:     meteringPath + resource,
+		path:     meteringPath + kind.resource,
 		body:     payload,
 		accept:   "application/json",
 		timeout:  c.cfg.RequestTimeout,
@@ -217,10 +234,19 @@ func (c *Client) jobMessage(msg string) string {
 	return msg
 }
 
-// Download fetches a finished job's ZIP and calls fn for every usage row in
-// its CSV files. The ZIP is spooled to a temporary file, so memory stays flat
-// whatever its size.
+// Download fetches a finished summary job's ZIP and calls fn for every usage
+// row in its CSV files.
 func (c *Client) Download(ctx context.Context, id string, fn func(*UsageRow) error) (int, error) {
+	return c.download(ctx, id, func(f *os.File, size int64) (int, error) {
+		return ReadUsageZIP(f, size, c.cfg.Limits, fn)
+	})
+}
+
+// download fetches a finished job's ZIP and reads it with read. The ZIP is
+// spooled to a temporary file, so memory stays flat whatever its size.
+// Errors of the archive itself count as stage download, those of its rows
+// as stage parse.
+func (c *Client) download(ctx context.Context, id string, read func(*os.File, int64) (int, error)) (int, error) {
 	fail := func(stage Stage, err error) (int, error) {
 		return 0, withStage(stage, fmt.Errorf("download export %s: %w", id, err))
 	}
@@ -254,7 +280,7 @@ func (c *Client) Download(ctx context.Context, id string, fn func(*UsageRow) err
 	if err := checkZIPMagic(f, n, resp.Header.Get("Content-Type"), c.redact); err != nil {
 		return fail(StageDownload, err)
 	}
-	rows, err := ReadUsageZIP(f, n, c.cfg.Limits, fn)
+	rows, err := read(f, n)
 	if err != nil {
 		var ze *ZIPError
 		if errors.As(err, &ze) {
