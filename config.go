@@ -43,6 +43,9 @@ type accountConfig struct {
 	IPUEntitlement     *float64          `yaml:"ipu_entitlement"`
 	CAFile             string            `yaml:"ca_file"`
 	InsecureSkipVerify bool              `yaml:"insecure_skip_verify"`
+	Breakdowns         []string          `yaml:"breakdowns"`
+	BreakdownInterval  string            `yaml:"breakdown_interval"`
+	BreakdownMaxSeries *int              `yaml:"breakdown_max_series"`
 }
 
 // refreshConfig holds durations as text, parsed in settings, so that a bad
@@ -179,9 +182,14 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 			return collector.AccountSettings{}, fmt.Errorf("ca_file: %w", err)
 		}
 	}
+	breakdown, err := a.breakdown()
+	if err != nil {
+		return collector.AccountSettings{}, err
+	}
 	return collector.AccountSettings{
 		Name:        a.Name,
 		Entitlement: a.IPUEntitlement,
+		Breakdown:   breakdown,
 		Client: informatica.Config{
 			LoginURL:           a.LoginURL,
 			Username:           a.Username,
@@ -192,6 +200,31 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 			InsecureSkipVerify: a.InsecureSkipVerify,
 		},
 	}, nil
+}
+
+// breakdown reads the optional per-project breakdown of an account.
+func (a accountConfig) breakdown() (collector.BreakdownSettings, error) {
+	b := collector.BreakdownSettings{Interval: 24 * time.Hour, MaxSeries: 500}
+	for _, kind := range a.Breakdowns {
+		if kind != "project_folder" {
+			return b, fmt.Errorf("breakdowns: %q is not a breakdown; the one there is: project_folder", kind)
+		}
+		b.ProjectFolder = true
+	}
+	if a.BreakdownInterval != "" {
+		d, err := model.ParseDuration(a.BreakdownInterval)
+		if err != nil || d <= 0 {
+			return b, fmt.Errorf("breakdown_interval: %q is not a duration such as 6h or 1d", a.BreakdownInterval)
+		}
+		b.Interval = time.Duration(d)
+	}
+	if a.BreakdownMaxSeries != nil {
+		if *a.BreakdownMaxSeries < 1 {
+			return b, fmt.Errorf("breakdown_max_series: %d, want at least 1", *a.BreakdownMaxSeries)
+		}
+		b.MaxSeries = *a.BreakdownMaxSeries
+	}
+	return b, nil
 }
 
 // password returns the account's password from password or password_file,

@@ -124,6 +124,9 @@ func TestConfigErrors(t *testing.T) {
 		{"lookback too short", account("    password: p\n") + "refresh:\n  lookback: 12h\n", "refresh.lookback"},
 		{"job_timeout below poll", account("    password: p\n") + "refresh:\n  poll_interval: 1m\n  job_timeout: 30s\n", "refresh.job_timeout"},
 		{"max_age not above interval", account("    password: p\n") + "refresh:\n  interval: 2h\n  max_age: 2h\n", "refresh.max_age"},
+		{"unknown breakdown", account("    password: p\n    breakdowns: [asset]\n"), `breakdowns: "asset" is not a breakdown`},
+		{"bad breakdown_interval", account("    password: p\n    breakdown_interval: daily\n"), `breakdown_interval: "daily" is not a duration`},
+		{"breakdown_max_series 0", account("    password: p\n    breakdown_max_series: 0\n"), "breakdown_max_series: 0, want at least 1"},
 		{"window too short", account("    password: p\n") + "refresh:\n  window: 6h\n", "refresh.window: 6h is shorter than one day"},
 		{"full_interval below interval", account("    password: p\n") + "refresh:\n  interval: 2h\n  full_interval: 1h\n", "refresh.full_interval"},
 		{"no concurrency", account("    password: p\n") + "refresh:\n  concurrency: 0\n", "refresh.concurrency: 0"},
@@ -170,6 +173,23 @@ history: {start: 2025-01-15}
 	if r.Window != 48*time.Hour || r.FullInterval != 12*time.Hour || r.Concurrency != 2 ||
 		!r.HistoryStart.Equal(time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("refresh = %+v", r)
+	}
+}
+
+func TestBreakdownConfig(t *testing.T) {
+	s, err := parseConfig([]byte(`
+accounts:
+  - {name: a, login_url: 'https://x.example', username: u, password: p, breakdowns: [project_folder], breakdown_interval: 6h, breakdown_max_series: 50}
+  - {name: b, login_url: 'https://x.example', username: u2, password: p}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Accounts[0].Breakdown; !got.ProjectFolder || got.Interval != 6*time.Hour || got.MaxSeries != 50 {
+		t.Errorf("breakdown = %+v", got)
+	}
+	if got := s.Accounts[1].Breakdown; got.ProjectFolder || got.Interval != 24*time.Hour || got.MaxSeries != 500 {
+		t.Errorf("default breakdown = %+v", got)
 	}
 }
 

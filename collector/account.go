@@ -22,6 +22,8 @@ type AccountSettings struct {
 	// Client configures the connection to Informatica. The exporter sets its
 	// poll settings from RefreshSettings and its OnRequest hook itself.
 	Client informatica.Config
+	// Breakdown configures the optional per-project breakdown.
+	Breakdown BreakdownSettings
 }
 
 // RefreshSettings say when and how much each account exports.
@@ -63,6 +65,8 @@ type account struct {
 
 	state *accountState
 	snap  *atomic.Pointer[snapshot]
+	// breakdown, like snap, is shared with the instance this one replaced.
+	breakdown *atomic.Pointer[breakdown]
 
 	cancel   context.CancelFunc
 	retiring chan struct{}
@@ -72,26 +76,40 @@ type account struct {
 	predecessor atomic.Pointer[account]
 }
 
+// accountData is an account's published data, which a reload that keeps
+// the login hands on to the new instance.
+type accountData struct {
+	snap      *atomic.Pointer[snapshot]
+	breakdown *atomic.Pointer[breakdown]
+}
+
+func newAccountData() accountData {
+	return accountData{snap: &atomic.Pointer[snapshot]{}, breakdown: &atomic.Pointer[breakdown]{}}
+}
+
 // accountState is what outlives a reload that changes an account's settings:
 // counters keep counting and the last good data keeps being served.
 type accountState struct {
-	mu             sync.Mutex
-	attempted      bool // a first refresh has finished, successful or not
-	up             bool
-	lastSuccess    time.Time
-	lastAttempt    time.Time
-	lastDuration   time.Duration
-	nextRefresh    time.Time
-	refreshes      uint64
-	failures       map[informatica.Stage]uint64
-	rows           int
-	partial        bool
-	loginOrgID     string
-	lastFull       time.Time // when the last full run started
-	historyFrom    time.Time // the oldest day loaded without a gap
-	requests       map[requestKey]uint64
-	lastError      string
-	lastErrorStage informatica.Stage
+	mu           sync.Mutex
+	attempted    bool // a first refresh has finished, successful or not
+	up           bool
+	lastSuccess  time.Time
+	lastAttempt  time.Time
+	lastDuration time.Duration
+	nextRefresh  time.Time
+	refreshes    uint64
+	failures     map[informatica.Stage]uint64
+	rows         int
+	partial      bool
+	loginOrgID   string
+	lastFull     time.Time // when the last full run started
+	historyFrom  time.Time // the oldest day loaded without a gap
+
+	lastBreakdownAttempt time.Time
+	lastBreakdownSuccess time.Time
+	requests             map[requestKey]uint64
+	lastError            string
+	lastErrorStage       informatica.Stage
 }
 
 type requestKey struct{ endpoint, code string }
@@ -110,7 +128,7 @@ func (s *accountState) countRequest(endpoint, code string) {
 	s.mu.Unlock()
 }
 
-func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, state *accountState, snap *atomic.Pointer[snapshot], slots chan struct{}) (*account, error) {
+func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, state *accountState, data accountData, slots chan struct{}) (*account, error) {
 	cfg := set.Client
 	cfg.PollInterval = refresh.PollInterval
 	cfg.JobTimeout = refresh.JobTimeout
@@ -126,7 +144,8 @@ func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, stat
 		logger:     log.With(e.logger, "account", set.Name),
 		now:        e.now,
 		state:      state,
-		snap:       snap,
+		snap:       data.snap,
+		breakdown:  data.breakdown,
 		storageDir: e.storageDir,
 		slots:      slots,
 	}, nil
@@ -192,6 +211,9 @@ func (a *account) run(ctx context.Context) {
 			return
 		}
 		a.runOnce(ctx)
+		if a.breakdownDue(a.now()) {
+			a.runBreakdown(ctx)
+		}
 		<-a.slots
 		wait = jitter(a.refresh.Interval)
 	}

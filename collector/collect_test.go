@@ -3,7 +3,6 @@ package collector
 import (
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,10 +16,12 @@ import (
 // staticAccount is an account without a refresher: its state and snapshot
 // are set by the test.
 func staticAccount(name string, entitlement *float64, state *accountState, snap *snapshot) *account {
+	data := newAccountData()
 	a := &account{
-		settings: AccountSettings{Name: name, Entitlement: entitlement},
-		state:    state,
-		snap:     &atomic.Pointer[snapshot]{},
+		settings:  AccountSettings{Name: name, Entitlement: entitlement},
+		state:     state,
+		snap:      data.snap,
+		breakdown: data.breakdown,
 	}
 	if snap != nil {
 		a.snap.Store(snap)
@@ -180,8 +181,8 @@ func TestDescribeCoversEveryMetric(t *testing.T) {
 			t.Errorf("collected but not described: %s", m.Desc())
 		}
 	}
-	if len(described) != 19 {
-		t.Errorf("%d descriptions, want the 19 metrics of design.md other than build_info", len(described))
+	if len(described) != 21 {
+		t.Errorf("%d descriptions, want the 19 metrics of design.md other than build_info, and the 2 of the project breakdown", len(described))
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"context"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -99,15 +98,15 @@ func (e *Exporter) Apply(s Settings) error {
 			delete(old, set.Name)
 			continue
 		}
-		state, snap := newAccountState(), &atomic.Pointer[snapshot]{}
+		state, data := newAccountState(), newAccountData()
 		keepData := prev != nil && sameLogin(prev.settings, set)
 		if prev != nil {
 			state = prev.state
 		}
 		if keepData {
-			snap = prev.snap
+			data = accountData{snap: prev.snap, breakdown: prev.breakdown}
 		}
-		a, err := e.newAccount(set, s.Refresh, state, snap, slots)
+		a, err := e.newAccount(set, s.Refresh, state, data, slots)
 		if err != nil {
 			return err
 		}
@@ -245,6 +244,7 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	now := e.now()
 	orgsSeen := map[string]bool{}
 	metersSeen := map[MeterInfo]bool{}
+	breakdownSeen := map[string]bool{}
 	for _, a := range accounts {
 		a.collectHealth(ch)
 		snap := a.snap.Load()
@@ -252,19 +252,22 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		r := snap.metrics(now)
-		for _, o := range r.orgs {
-			if orgsSeen[o.id] {
-				continue
-			}
-			orgsSeen[o.id] = true
-			for _, m := range o.metrics {
-				ch <- m
-			}
-		}
+		r.collect(ch, orgsSeen)
 		for _, m := range r.meters {
 			if !metersSeen[m.info] {
 				metersSeen[m.info] = true
 				ch <- m.metric
+			}
+		}
+		if b := a.breakdown.Load(); b != nil && now.Sub(b.taken) <= maxAge {
+			for _, o := range b.orgs {
+				if breakdownSeen[o.id] {
+					continue
+				}
+				breakdownSeen[o.id] = true
+				for _, m := range o.metrics {
+					ch <- m
+				}
 			}
 		}
 	}
@@ -299,6 +302,9 @@ func (a *account) collectHealth(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range s.requests {
 		counter(apiRequestsDesc, v, name, k.endpoint, k.code)
+	}
+	if !s.lastBreakdownSuccess.IsZero() {
+		gauge(lastBreakdownDesc, unixSeconds(s.lastBreakdownSuccess), name)
 	}
 	if a.settings.Entitlement != nil && s.loginOrgID != "" {
 		gauge(entitlementDesc, *a.settings.Entitlement, name, s.loginOrgID)

@@ -95,7 +95,15 @@ func TestIncrementalRefresh(t *testing.T) {
 
 	g.allow(t, 1)
 	full := rows()
-	afterFull := gatherSamples(t, reg).with(usageNames...)
+	// Billing-period sums: the last complete day moves with the clock.
+	periodNames := []string{"informatica_ipu_billing_period_consumed_ipus", "informatica_meter_billing_period_usage"}
+	afterFull := gatherSamples(t, reg).with(periodNames...)
+	// Run 2 has planned its range once its first request waits at the gate;
+	// moving the clock then makes run 3, not run 2, the one after
+	// full_interval.
+	waitFor(t, "run 2 to start", func() bool { return g.waiting.Load() > 0 })
+	wantStart := startOfDay(clock.Now().Add(-refresh.Window)).Format("2006-01-02T15:04:05Z")
+	clock.Jump(25 * time.Hour)
 	g.allow(t, 2)
 	incremental := rows() - full
 	t.Logf("rows downloaded: full run %d, incremental run %d", full, incremental)
@@ -106,14 +114,12 @@ func TestIncrementalRefresh(t *testing.T) {
 		t.Errorf("export_rows = %v, want the incremental run's %d", got, incremental)
 	}
 	starts := exportStarts(f)
-	wantStart := startOfDay(clock.Now().Add(-refresh.Window)).Format("2006-01-02T15:04:05Z")
 	if starts[len(starts)-1] != wantStart {
 		t.Errorf("incremental export starts %s, want %s (window of 3 days)", starts[len(starts)-1], wantStart)
 	}
 	// The merged table serves what the full run served.
-	assertSamples(t, gatherSamples(t, reg).with(usageNames...), afterFull)
+	assertSamples(t, gatherSamples(t, reg).with(periodNames...), afterFull)
 
-	clock.Jump(25 * time.Hour)
 	before := rows()
 	g.allow(t, 3)
 	if got := rows() - before; got*2 < full {

@@ -17,6 +17,10 @@ type coverage struct {
 // rows, keeping old's other days. Days before keepFrom are dropped, so that
 // the table does not grow without bound. Neither input changes.
 func mergeTables(old, fresh *Table, c coverage, keepFrom int32) *Table {
+	// Nothing to merge: the fresh table is the result, as it is.
+	if first, ok := fresh.firstDay(); old == nil && (!ok || first >= keepFrom) {
+		return fresh
+	}
 	b := NewBuilder()
 	freshDays := map[int32]bool{}
 	freshOrgs := map[string]bool{}

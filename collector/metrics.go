@@ -96,5 +96,5 @@ var allDescs = []*prometheus.Desc{
 	billingPeriodConsumedDesc, lastDayConsumedDesc, meterUsageDesc, meterRateDesc,
 	periodStartDesc, periodEndDesc, lastDayTimestampDesc, entitlementDesc, orgInfoDesc, meterInfoDesc,
 	upDesc, lastSuccessDesc, lastDurationDesc, nextRefreshDesc, refreshesDesc, failuresDesc,
-	exportRowsDesc, exportPartialDesc, apiRequestsDesc,
+	exportRowsDesc, exportPartialDesc, apiRequestsDesc, projectConsumedDesc, lastBreakdownDesc,
 }

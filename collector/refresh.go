@@ -96,20 +96,31 @@ func (a *account) runOnce(ctx context.Context) {
 // fail records a failed run: the last good data stays, the failure is
 // counted by stage and said in one log line.
 func (a *account) fail(finished time.Time, duration time.Duration, prev *snapshot, msg string, err error) {
-	stage := informatica.StageOf(err)
-	if stage == "" {
-		stage = informatica.StageParse
-	}
+	stage := stageOf(err)
 	a.record(finished, duration, func(s *accountState) {
 		s.up = false
-		s.failures[stage]++
-		s.lastError, s.lastErrorStage = err.Error(), stage
+		s.noteFailure(stage, err)
 	})
 	kept := "no previous data"
 	if prev != nil {
 		kept = "serving data from " + prev.taken.UTC().Format(time.RFC3339)
 	}
 	level.Warn(a.logger).Log("msg", msg, "stage", stage, "kept", kept, "duration", duration, "err", err)
+}
+
+// stageOf is the stage an error counts for; an error that names none came
+// from the data, after the download.
+func stageOf(err error) informatica.Stage {
+	if stage := informatica.StageOf(err); stage != "" {
+		return stage
+	}
+	return informatica.StageParse
+}
+
+// noteFailure counts a failure; s.mu must be held.
+func (s *accountState) noteFailure(stage informatica.Stage, err error) {
+	s.failures[stage]++
+	s.lastError, s.lastErrorStage = err.Error(), stage
 }
 
 // record updates the account's state after a run under its lock, so that a

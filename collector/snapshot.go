@@ -1,6 +1,9 @@
 package collector
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,8 +26,32 @@ type snapshot struct {
 // rendered holds ready-made metrics, valid for instants in [from, until).
 type rendered struct {
 	from, until time.Time
-	orgs        []renderedOrg
+	orgs        []renderedOrg // sorted by org ID
 	meters      []renderedMeter
+	// families holds the same usage metrics as orgs, family by family,
+	// each in the order the registry sorts it in: sent in that order, a
+	// scrape's sort finds them sorted, which costs a fraction of sorting
+	// them.
+	families [numFamilies][]familyMetric
+}
+
+// The families of the usage metrics that render makes.
+const (
+	famOrgInfo = iota
+	famPeriodStart
+	famPeriodEnd
+	famLastDayTimestamp
+	famConsumed
+	famUsage
+	famLastDayConsumed
+	famRate
+	numFamilies
+)
+
+// familyMetric is a metric and the index of its org in rendered.orgs.
+type familyMetric struct {
+	org    int
+	metric prometheus.Metric
 }
 
 // renderedOrg groups one org's series so that an org two accounts both
@@ -37,6 +64,25 @@ type renderedOrg struct {
 type renderedMeter struct {
 	info   MeterInfo
 	metric prometheus.Metric
+}
+
+// collect sends the usage metrics of the orgs that are not in seen yet,
+// family by family, and adds those orgs to seen: an org several accounts
+// export is published by the first of them.
+func (r *rendered) collect(ch chan<- prometheus.Metric, seen map[string]bool) {
+	publish := make([]bool, len(r.orgs))
+	for i, o := range r.orgs {
+		if !seen[o.id] {
+			seen[o.id], publish[i] = true, true
+		}
+	}
+	for _, family := range r.families {
+		for _, m := range family {
+			if publish[m.org] {
+				ch <- m.metric
+			}
+		}
+	}
 }
 
 func newSnapshot(account string, t *Table, taken time.Time) *snapshot {
@@ -58,35 +104,80 @@ func (s *snapshot) render(now time.Time) *rendered {
 	views, until := computeView(s.table, now)
 	r := &rendered{from: now, until: until}
 	t := s.table
-	for _, v := range views {
-		org := t.Orgs[v.org]
-		ro := renderedOrg{id: org.ID}
-		add := func(desc *prometheus.Desc, value float64, labels ...string) {
-			ro.metrics = append(ro.metrics, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, value, labels...))
+	// Orgs in ID order, so that the families of one label, org_id, come
+	// out sorted.
+	slices.SortFunc(views, func(a, b orgView) int { return strings.Compare(t.Orgs[a.org].ID, t.Orgs[b.org].ID) })
+
+	// First what each family holds, then the metrics, made family by family
+	// in the order they are sent: a scrape then reads them from memory in
+	// the order they lie in.
+	type value struct {
+		org   int   // index into views and r.orgs
+		meter int32 // index into t.Meters; -1 for an org's own metrics
+		v     float64
+	}
+	var values [numFamilies][]value
+	for i, v := range views {
+		add := func(family int, meter int32, x float64) {
+			values[family] = append(values[family], value{org: i, meter: meter, v: x})
 		}
-		add(orgInfoDesc, 1, s.account, org.ID, org.Name, org.Type)
+		add(famOrgInfo, -1, 1)
 		if v.hasPeriod {
-			add(periodStartDesc, float64(v.period.start), org.ID)
-			add(periodEndDesc, float64(v.period.end), org.ID)
+			add(famPeriodStart, -1, float64(v.period.start))
+			add(famPeriodEnd, -1, float64(v.period.end))
 		}
 		if v.hasLastDay {
-			add(lastDayTimestampDesc, float64(dayTime(v.lastDay).Unix()), org.ID)
+			add(famLastDayTimestamp, -1, float64(dayTime(v.lastDay).Unix()))
 		}
 		for _, sv := range v.series {
-			meter := t.Meters[sv.meter]
-			labels := []string{org.ID, org.Name, meter.ID, meter.Name}
 			if v.hasPeriod {
-				add(billingPeriodConsumedDesc, sv.periodIPU, labels...)
-				add(meterUsageDesc, sv.periodUsage, labels...)
+				add(famConsumed, sv.meter, sv.periodIPU)
+				add(famUsage, sv.meter, sv.periodUsage)
 			}
 			if v.hasLastDay {
-				add(lastDayConsumedDesc, sv.lastDayIPU, labels...)
+				add(famLastDayConsumed, sv.meter, sv.lastDayIPU)
 			}
 			if sv.hasRate {
-				add(meterRateDesc, sv.rate, labels...)
+				add(famRate, sv.meter, sv.rate)
 			}
 		}
-		r.orgs = append(r.orgs, ro)
+	}
+	descs := [numFamilies]*prometheus.Desc{
+		famOrgInfo: orgInfoDesc, famPeriodStart: periodStartDesc, famPeriodEnd: periodEndDesc,
+		famLastDayTimestamp: lastDayTimestampDesc, famConsumed: billingPeriodConsumedDesc, famUsage: meterUsageDesc,
+		famLastDayConsumed: lastDayConsumedDesc, famRate: meterRateDesc,
+	}
+	r.orgs = make([]renderedOrg, len(views))
+	for i, v := range views {
+		r.orgs[i].id = t.Orgs[v.org].ID
+	}
+	for f, vals := range values {
+		// The registry sorts a family by its label values in the order of
+		// the label names: meter_id, meter_name, org_id, org_name for the
+		// usage series. They are in org ID order already; a stable sort by
+		// meter does the rest.
+		if len(vals) > 0 && vals[0].meter >= 0 {
+			slices.SortStableFunc(vals, func(a, b value) int {
+				ma, mb := &t.Meters[a.meter], &t.Meters[b.meter]
+				return cmp.Or(strings.Compare(ma.ID, mb.ID), strings.Compare(ma.Name, mb.Name))
+			})
+		}
+		r.families[f] = make([]familyMetric, len(vals))
+		for k, x := range vals {
+			org := t.Orgs[views[x.org].org]
+			var m prometheus.Metric
+			switch {
+			case f == famOrgInfo:
+				m = prometheus.MustNewConstMetric(descs[f], prometheus.GaugeValue, x.v, s.account, org.ID, org.Name, org.Type)
+			case x.meter < 0:
+				m = prometheus.MustNewConstMetric(descs[f], prometheus.GaugeValue, x.v, org.ID)
+			default:
+				meter := &t.Meters[x.meter]
+				m = prometheus.MustNewConstMetric(descs[f], prometheus.GaugeValue, x.v, org.ID, org.Name, meter.ID, meter.Name)
+			}
+			r.families[f][k] = familyMetric{org: x.org, metric: m}
+			r.orgs[x.org].metrics = append(r.orgs[x.org].metrics, m)
+		}
 	}
 	for _, m := range t.Meters {
 		r.meters = append(r.meters, renderedMeter{
@@ -94,5 +185,10 @@ func (s *snapshot) render(now time.Time) *rendered {
 			metric: prometheus.MustNewConstMetric(meterInfoDesc, prometheus.GaugeValue, 1, m.ID, m.Name, m.Scalar, m.Category),
 		})
 	}
+	// meter_id, meter_name, metric_category, scalar.
+	slices.SortFunc(r.meters, func(a, b renderedMeter) int {
+		return cmp.Or(strings.Compare(a.info.ID, b.info.ID), strings.Compare(a.info.Name, b.info.Name),
+			strings.Compare(a.info.Category, b.info.Category), strings.Compare(a.info.Scalar, b.info.Scalar))
+	})
 	return r
 }

@@ -1,7 +1,9 @@
 package collector
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -52,39 +54,56 @@ func computeView(t *Table, now time.Time) ([]orgView, time.Time) {
 	today := dayNumber(now)
 	validUntil := dayTime(today + 1).Unix()
 	var views []orgView
-	t.orgRanges(func(org int32, days []DayUsage) {
-		v := orgView{org: org}
-		v.period, v.hasPeriod = currentPeriod(days, nowUnix)
-		for _, d := range days {
-			if d.Day < today && (!v.hasLastDay || d.Day > v.lastDay) {
-				v.lastDay, v.hasLastDay = d.Day, true
+	orgRanges(t.Days, func(days []DayUsage) {
+		v := orgView{org: days[0].Org}
+		v.period, v.hasPeriod = t.currentPeriod(days, nowUnix)
+		meterRanges(days, func(days []DayUsage) {
+			// A series' days are sorted: its last complete day is the last
+			// one before today.
+			if i, _ := slices.BinarySearchFunc(days, today, func(d DayUsage, day int32) int { return cmp.Compare(d.Day, day) }); i > 0 {
+				if d := days[i-1].Day; !v.hasLastDay || d > v.lastDay {
+					v.lastDay, v.hasLastDay = d, true
+				}
 			}
-			if d.PeriodStart != 0 || d.PeriodEnd != 0 {
-				p := billingPeriod{d.PeriodStart, d.PeriodEnd}
-				for _, boundary := range []int64{p.start, p.endExclusive()} {
+		})
+		t.eachAttr(days, func(a dayAttr) {
+			if p, ok := a.period(); ok {
+				for _, boundary := range [2]int64{p.start, p.endExclusive()} {
 					if boundary > nowUnix && boundary < validUntil {
 						validUntil = boundary
 					}
 				}
 			}
-		}
-		v.series = seriesOf(days, v)
+		})
+		v.series = t.seriesOf(days, v)
 		views = append(views, v)
 	})
 	return views, time.Unix(validUntil, 0)
 }
 
+// eachAttr calls fn with the attributes of days, once for each run of days
+// that share them: they change rarely from one day to the next.
+func (t *Table) eachAttr(days []DayUsage, fn func(dayAttr)) {
+	last := uint32(math.MaxUint32)
+	for _, d := range days {
+		if d.attr != last {
+			last = d.attr
+			fn(t.attrs[d.attr])
+		}
+	}
+}
+
 // currentPeriod picks the billing period that holds now; when several do
 // (one period's end date is the next one's start), the later one; when none
 // does, the latest period in the rows.
-func currentPeriod(days []DayUsage, now int64) (billingPeriod, bool) {
+func (t *Table) currentPeriod(days []DayUsage, now int64) (billingPeriod, bool) {
 	var best billingPeriod
 	found, bestContains := false, false
-	for _, d := range days {
-		if d.PeriodStart == 0 && d.PeriodEnd == 0 {
-			continue
+	t.eachAttr(days, func(a dayAttr) {
+		p, ok := a.period()
+		if !ok {
+			return
 		}
-		p := billingPeriod{d.PeriodStart, d.PeriodEnd}
 		c := p.contains(now)
 		better := !found ||
 			(c && !bestContains) ||
@@ -92,39 +111,43 @@ func currentPeriod(days []DayUsage, now int64) (billingPeriod, bool) {
 		if better {
 			best, found, bestContains = p, true, c
 		}
-	}
+	})
 	return best, found
 }
 
 // seriesOf sums an org's days per meter. A meter is shown when it has rows
 // in the current billing period or on the last complete day.
-func seriesOf(days []DayUsage, v orgView) []seriesView {
+func (t *Table) seriesOf(days []DayUsage, v orgView) []seriesView {
 	var out []seriesView
-	for start := 0; start < len(days); {
-		end := start + 1
-		for end < len(days) && days[end].Meter == days[start].Meter {
-			end++
-		}
-		s := seriesView{meter: days[start].Meter}
-		shown, rateDay := false, int32(math.MinInt32)
-		for _, d := range days[start:end] {
-			if v.hasPeriod && d.PeriodStart == v.period.start && d.PeriodEnd == v.period.end {
-				s.periodIPU += d.IPU
-				s.periodUsage += d.Usage
+	meterRanges(days, func(days []DayUsage) {
+		sv := seriesView{meter: days[0].Meter}
+		shown := false
+		inPeriod, lastAttr := false, uint32(math.MaxUint32)
+		for _, d := range days {
+			if d.attr != lastAttr {
+				lastAttr = d.attr
+				a := t.attrs[d.attr]
+				p, ok := a.period()
+				inPeriod = v.hasPeriod && ok && p == v.period
+				// Days are sorted, so the last one with a rate is the
+				// newest.
+				if a.hasRate {
+					sv.rate, sv.hasRate = a.rateValue(), true
+				}
+			}
+			if inPeriod {
+				sv.periodIPU += d.IPU
+				sv.periodUsage += d.Usage
 				shown = true
 			}
 			if v.hasLastDay && d.Day == v.lastDay {
-				s.lastDayIPU += d.IPU
+				sv.lastDayIPU += d.IPU
 				shown = true
-			}
-			if d.HasRate && d.Day >= rateDay {
-				s.rate, s.hasRate, rateDay = d.Rate, true, d.Day
 			}
 		}
 		if shown {
-			out = append(out, s)
+			out = append(out, sv)
 		}
-		start = end
-	}
+	})
 	return out
 }

@@ -92,8 +92,9 @@ func TestBuilderSumsRowsOfTheSameDay(t *testing.T) {
 		t.Fatalf("table has %d orgs, %d meters, %d days; want 2, 2, 4", len(tab.Orgs), len(tab.Meters), len(tab.Days))
 	}
 	type cell struct{ org, meter, day string }
-	got := map[cell]DayUsage{}
-	for i, d := range tab.Days {
+	got := map[cell]Entry{}
+	for i := range tab.Days {
+		d := tab.Entry(i)
 		if i > 0 {
 			p := tab.Days[i-1]
 			if p.Org > d.Org || (p.Org == d.Org && (p.Meter > d.Meter || (p.Meter == d.Meter && p.Day >= d.Day))) {

@@ -31,6 +31,15 @@ func (e *ZIPError) Unwrap() error { return e.Err }
 // are not .csv files are skipped. The inflated size of all entries together
 // is bounded by limits.MaxUncompressedBytes, whatever their headers claim.
 func ReadUsageZIP(r io.ReaderAt, size int64, limits Limits, fn func(*UsageRow) error) (int, error) {
+	// The files share one read buffer and one set of strings.
+	state := newCSVState()
+	return readZIP(r, size, limits, func(name string, r io.Reader) (int, error) {
+		return state.read(name, r, fn)
+	})
+}
+
+// readZIP calls read for every CSV file in an export ZIP, in archive order.
+func readZIP(r io.ReaderAt, size int64, limits Limits, read func(name string, r io.Reader) (int, error)) (int, error) {
 	zr, err := zip.NewReader(r, size)
 	// ErrInsecurePath only warns about entry names; nothing is written to
 	// disk, so such an archive is as readable as any other.
@@ -40,21 +49,24 @@ func ReadUsageZIP(r io.ReaderAt, size int64, limits Limits, fn func(*UsageRow) e
 	if limits.MaxZIPEntries > 0 && len(zr.File) > limits.MaxZIPEntries {
 		return 0, &ZIPError{Err: fmt.Errorf("%d entries, more than the limit of %d", len(zr.File), limits.MaxZIPEntries)}
 	}
-	budget := &inflateBudget{left: limits.MaxUncompressedBytes}
-	rows, files := 0, 0
+	var entries []*zip.File
 	for _, f := range zr.File {
-		if !isUsageCSV(f) {
-			continue
+		if isUsageCSV(f) {
+			entries = append(entries, f)
 		}
-		files++
-		n, err := readEntry(f, budget, fn)
+	}
+	if len(entries) == 0 {
+		return 0, &ZIPError{Err: fmt.Errorf("no .csv file among %d entries", len(zr.File))}
+	}
+	ra := newReadAhead(entries, &inflateBudget{left: limits.MaxUncompressedBytes})
+	defer ra.close()
+	rows := 0
+	for i, f := range entries {
+		n, err := read(f.Name, ra.entry(i))
 		rows += n
 		if err != nil {
 			return rows, err
 		}
-	}
-	if files == 0 {
-		return 0, &ZIPError{Err: fmt.Errorf("no .csv file among %d entries", len(zr.File))}
 	}
 	return rows, nil
 }
@@ -68,14 +80,124 @@ func isUsageCSV(f *zip.File) bool {
 		!strings.HasPrefix(base, "._")
 }
 
-func readEntry(f *zip.File, budget *inflateBudget, fn func(*UsageRow) error) (int, error) {
+// readAhead inflates the entries of an export, one after the other, on a
+// goroutine of its own, a few chunks ahead of the parser, so that inflating
+// and parsing run on two cores at once: a parse then takes about as long as
+// the inflating alone. Its memory is the chunks, whatever the size of the
+// export.
+type readAhead struct {
+	full, free chan *chunk
+	cur        *chunk
+	off        int
+	stop       chan struct{} // closed by close: the reader is done
+	stopped    chan struct{} // closed by the goroutine as it ends
+}
+
+// chunk is the next part of entry: buf[:n], then err. The last chunk of an
+// entry has end set, and err nil when the entry was read whole.
+type chunk struct {
+	entry int
+	buf   []byte
+	n     int
+	end   bool
+	err   error
+}
+
+const (
+	readAheadChunks = 4
+	readAheadSize   = 64 << 10
+)
+
+func newReadAhead(entries []*zip.File, budget *inflateBudget) *readAhead {
+	ra := &readAhead{
+		full:    make(chan *chunk, readAheadChunks),
+		free:    make(chan *chunk, readAheadChunks),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	for range readAheadChunks {
+		ra.free <- &chunk{buf: make([]byte, readAheadSize)}
+	}
+	go ra.inflate(entries, budget)
+	return ra
+}
+
+func (ra *readAhead) inflate(entries []*zip.File, budget *inflateBudget) {
+	defer close(ra.stopped)
+	for i, f := range entries {
+		if !ra.inflateEntry(i, f, budget) {
+			return
+		}
+	}
+}
+
+// inflateEntry sends one entry in chunks, and reports whether to go on.
+func (ra *readAhead) inflateEntry(i int, f *zip.File, budget *inflateBudget) bool {
 	rc, err := f.Open()
 	if err != nil {
-		return 0, &ZIPError{Entry: f.Name, Err: err}
+		ra.full <- &chunk{entry: i, end: true, err: &ZIPError{Entry: f.Name, Err: err}}
+		return false
 	}
 	defer rc.Close()
-	n, err := ReadUsageCSV(f.Name, &entryReader{r: rc, name: f.Name, budget: budget}, fn)
-	return n, err
+	r := &entryReader{r: rc, name: f.Name, budget: budget}
+	for {
+		var c *chunk
+		select {
+		case c = <-ra.free:
+		case <-ra.stop:
+			return false
+		}
+		c.entry = i
+		c.n, c.err = io.ReadFull(r, c.buf)
+		c.end = c.err != nil
+		if c.err == io.EOF || c.err == io.ErrUnexpectedEOF {
+			c.err = nil
+		}
+		ra.full <- c // never blocks: the channel has room for every chunk
+		if c.end {
+			return c.err == nil
+		}
+	}
+}
+
+// entry returns a reader of entry i, which must be read after entry i-1 and
+// up to its end.
+func (ra *readAhead) entry(i int) io.Reader { return &entryStream{ra: ra, entry: i} }
+
+type entryStream struct {
+	ra    *readAhead
+	entry int
+}
+
+// Read returns what the goroutine inflated of the entry, in order, and then
+// io.EOF or its error.
+func (s *entryStream) Read(p []byte) (int, error) {
+	ra := s.ra
+	for ra.cur == nil || ra.off == ra.cur.n {
+		if c := ra.cur; c != nil && c.entry == s.entry && c.end {
+			if c.err != nil {
+				return 0, c.err
+			}
+			return 0, io.EOF
+		}
+		if ra.cur != nil {
+			ra.free <- ra.cur
+		}
+		ra.cur, ra.off = <-ra.full, 0
+		if ra.cur.entry != s.entry {
+			panic("informatica: ZIP entries read out of order")
+		}
+	}
+	n := copy(p, ra.cur.buf[ra.off:ra.cur.n])
+	ra.off += n
+	return n, nil
+}
+
+// close stops the goroutine and waits for it, so that no entry is still
+// being inflated once ReadUsageZIP returns.
+func (ra *readAhead) close() {
+	close(ra.stop)
+	<-ra.stopped
 }
 
 // inflateBudget is shared by all entries of one archive, so that many small
