@@ -115,11 +115,18 @@ func (d *Dataset) row(o Org, m Meter, date time.Time) (Row, bool) {
 
 // period returns the first and last day of the billing period holding date.
 func (d *Dataset) period(date time.Time) (time.Time, time.Time) {
-	if d.AnnualFrom.IsZero() {
+	return BillingPeriod(date, d.AnnualFrom)
+}
+
+// BillingPeriod returns the first and last day of the billing period that
+// holds date: the calendar month, or with annualFrom set, the year starting
+// on its month and day.
+func BillingPeriod(date, annualFrom time.Time) (time.Time, time.Time) {
+	if annualFrom.IsZero() {
 		start := time.Date(date.Year(), date.Month(), 1, 0, 0, 0, 0, time.UTC)
 		return start, start.AddDate(0, 1, -1)
 	}
-	start := time.Date(date.Year(), d.AnnualFrom.Month(), d.AnnualFrom.Day(), 0, 0, 0, 0, time.UTC)
+	start := time.Date(date.Year(), annualFrom.Month(), annualFrom.Day(), 0, 0, 0, 0, time.UTC)
 	if start.After(date) {
 		start = start.AddDate(-1, 0, 0)
 	}

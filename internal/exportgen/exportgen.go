@@ -35,6 +35,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ipumon/informatica_exporter/informatica/fake"
 )
 
 // Header is the documented SUMMARY header, in the documented order.
@@ -237,7 +239,7 @@ func (g *generator) file(zw *zip.Writer, name string, m int) error {
 					continue
 				}
 				org, meter := g.orgs[o], g.meters[mm]
-				start, end := period(org, date)
+				start, end := fake.BillingPeriod(date, org.Anniversary)
 				usage := round(meter.Daily*org.Scale*(0.55+unit(o, mm, d)), 4)
 				ipu := round(usage*meter.Rate, 6)
 				rec[0], rec[1], rec[2], rec[3] = org.ID, meter.ID, meter.Name, dateText
@@ -256,20 +258,6 @@ func (g *generator) file(zw *zip.Writer, name string, m int) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// period returns the first and last day of the billing period of org that
-// holds date.
-func period(o Org, date time.Time) (time.Time, time.Time) {
-	if o.Anniversary.IsZero() {
-		start := time.Date(date.Year(), date.Month(), 1, 0, 0, 0, 0, time.UTC)
-		return start, start.AddDate(0, 1, -1)
-	}
-	start := time.Date(date.Year(), o.Anniversary.Month(), o.Anniversary.Day(), 0, 0, 0, 0, time.UTC)
-	if start.After(date) {
-		start = start.AddDate(-1, 0, 0)
-	}
-	return start, start.AddDate(1, 0, -1)
 }
 
 // id returns a 22-character ID like Informatica's, the same for the same
