@@ -404,23 +404,6 @@ func meterRanges(days []DayUsage, fn func(days []DayUsage)) {
 	}
 }
 
-// WithOrgsFrom returns t plus the days of every org that old has and t has
-// not. A PARTIAL_SUCCESS export lacks some linked orgs; their last good data
-// is kept rather than dropped.
-func (t *Table) WithOrgsFrom(old *Table) *Table {
-	if old == nil {
-		return t
-	}
-	b := NewBuilder()
-	present := map[string]bool{}
-	t.each(func(r *informatica.UsageRow) { present[r.OrgID] = true; b.Add(r) })
-	old.each(func(r *informatica.UsageRow) {
-		if !present[r.OrgID] {
-			b.Add(r)
-		}
-	})
-	return b.Table()
-}
 
 // each calls fn with every entry of t as an export row.
 func (t *Table) each(fn func(*informatica.UsageRow)) {

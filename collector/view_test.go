@@ -342,26 +342,6 @@ func TestOrgsWithAnnualAndMonthlyPeriods(t *testing.T) {
 	views["annual"].wantSeries(t, "m", 28, 56, 16)
 }
 
-func TestWithOrgsFrom(t *testing.T) {
-	old := buildTable(t,
-		row{org: "a", meter: "m", date: "2025-03-08", start: mar, end: marEnd, ipu: 1},
-		row{org: "b", meter: "m", date: "2025-03-08", start: mar, end: marEnd, usage: 3, ipu: 2, rate: 0.5, hasRate: true},
-	)
-	partial := buildTable(t, row{org: "a", meter: "m", date: "2025-03-09", start: mar, end: marEnd, ipu: 4})
-	merged := partial.WithOrgsFrom(old)
-	views, _ := viewsAt(t, merged, "2025-03-10T12:00:00Z")
-	// Org a is in the new export: its old days are not mixed in.
-	views["a"].wantSeries(t, "m", 4, 0, 4)
-	views["b"].wantPeriod(t, mar, marEnd)
-	views["b"].wantSeries(t, "m", 2, 3, 2)
-	if s := views["b"].series["m"]; !s.hasRate || s.rate != 0.5 {
-		t.Errorf("org b kept rate %v (has %v), want 0.5", s.rate, s.hasRate)
-	}
-	if got := partial.WithOrgsFrom(nil); got != partial {
-		t.Error("WithOrgsFrom(nil) does not return the table itself")
-	}
-}
-
 // metricList is a collector of fixed metrics, to gather rendered ones.
 type metricList []prometheus.Metric
 
