@@ -404,7 +404,6 @@ func meterRanges(days []DayUsage, fn func(days []DayUsage)) {
 	}
 }
 
-
 // each calls fn with every entry of t as an export row.
 func (t *Table) each(fn func(*informatica.UsageRow)) {
 	var r informatica.UsageRow
