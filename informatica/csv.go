@@ -102,7 +102,14 @@ var (
 	errEmptyValue    = errors.New("value is required")
 	errNotNumber     = errors.New("not a finite number")
 	errNotDate       = errors.New("not a date in a known format (2006-01-02, RFC 3339, 2006-01-02 15:04:05, 1/2/2006)")
+	errDateRange     = errors.New("not a date between 1970 and 9999")
 )
+
+// plausibleDate rejects dates no metering data can have. The zero time, year
+// 1, also stands for a missing date, so it must never be read as one.
+func plausibleDate(t time.Time) bool {
+	return t.Year() >= 1970 && t.Year() <= 9999
+}
 
 // maxRecordBytes bounds one CSV record. A summary row is a few hundred
 // bytes; a record this long is an unterminated quote swallowing the file,
@@ -454,6 +461,9 @@ func (p *usageParser) time(line, c int, rec *recordReader) (time.Time, bool, err
 		if t, err = ParseTime(string(v)); err != nil {
 			return time.Time{}, false, p.errorAt(line, c, rec, errNotDate)
 		}
+	}
+	if !plausibleDate(t) {
+		return time.Time{}, false, p.errorAt(line, c, rec, errDateRange)
 	}
 	if c == colDate {
 		t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)

@@ -145,6 +145,9 @@ func readProjectCSV(rr *recordReader, file string, r io.Reader, fn func(*Project
 		if err != nil {
 			return rows, bad(line, dateCol, projectDate.names[0], errNotDate)
 		}
+		if !plausibleDate(day) {
+			return rows, bad(line, dateCol, projectDate.names[0], errDateRange)
+		}
 		row.Date = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 		if v := text(ipuCol); v != "" {
 			f, err := strconv.ParseFloat(v, 64)

@@ -100,3 +100,22 @@ func TestReadProjectCSV(t *testing.T) {
 		}
 	}
 }
+
+// TestImplausibleDates: a year before 1970 is bad data in both readers (the
+// zero time, year 1, also stands for a missing date).
+func TestImplausibleDates(t *testing.T) {
+	const header = "OrgId,MeterId,MeterName,Date,BillingPeriodStartDate,BillingPeriodEndDate,MeterUsage,IPU,Scalar,MetricCategory,OrgName,OrgType,IPURate\n"
+	for _, row := range []string{
+		"o,m,M,0001-01-01,,,1,1,S,C,O,T,1\n",
+		"o,m,M,2025-06-01,1900-01-01,2025-06-30,1,1,S,C,O,T,1\n",
+	} {
+		_, err := informatica.ReadUsageCSV("u.csv", strings.NewReader(header+row), func(*informatica.UsageRow) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "not a date between 1970 and 9999") {
+			t.Errorf("%q: error %v", row, err)
+		}
+	}
+	_, err := informatica.ReadProjectCSV("p.csv", strings.NewReader("Date,Project,Org ID,IPU\n1969-12-31,P,o,1\n"), func(*informatica.ProjectRow) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "not a date between 1970 and 9999") {
+		t.Errorf("project row from 1969: error %v", err)
+	}
+}
