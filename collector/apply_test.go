@@ -70,8 +70,10 @@ func TestApply(t *testing.T) {
 		t.Fatalf("usage missing after the first refreshes:\n%s", s)
 	}
 
-	// A's second run is under way when the configuration is reloaded.
+	// The second runs of a and b are under way when the configuration is
+	// reloaded.
 	waitFor(t, "account a's second run to start", func() bool { return gA.waiting.Load() > 0 })
+	waitFor(t, "account b's second run to start", func() bool { return gB.waiting.Load() > 0 })
 	instanceA, instanceB := accountNamed(e, "a"), accountNamed(e, "b")
 	accountC := accountFor("c", fC, gC)
 	apply(accountA(), accountB(200), accountC)
@@ -108,14 +110,22 @@ func TestApply(t *testing.T) {
 		if got := s[key("informatica_ipu_entitlement_ipus", "account", "b", "org_id", "b-org")]; got != 200 {
 			t.Errorf("entitlement{account=b} = %v, want the new 200", got)
 		}
-		// The old client logs out; the new one logs in for its first run.
-		waitFor(t, "account b's old session to log out", logouts(fB, 1))
+		// The old instance finishes its run in flight on its session, then
+		// logs out; the new one logs in for its first run.
+		if n := fB.Calls(fake.EndpointLogout); n != 0 {
+			t.Errorf("account b logged out with a run in flight")
+		}
 		gB.allow(t, 2)
+		waitFor(t, "account b's old session to log out", logouts(fB, 1))
+		if n := fB.Calls(fake.EndpointLogin); n != 1 {
+			t.Errorf("account b logged in %d times for the run in flight, want 1", n)
+		}
+		gB.allow(t, 3)
 		if n := fB.Calls(fake.EndpointLogin); n != 2 {
 			t.Errorf("account b logged in %d times, want 2", n)
 		}
-		if got := gatherSamples(t, reg)[key("informatica_exporter_refreshes_total", "account", "b")]; got != 2 {
-			t.Errorf("refreshes_total{account=b} = %v, want 2", got)
+		if got := gatherSamples(t, reg)[key("informatica_exporter_refreshes_total", "account", "b")]; got != 3 {
+			t.Errorf("refreshes_total{account=b} = %v, want 3", got)
 		}
 	})
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -38,6 +39,9 @@ type Exporter struct {
 	// slots holds one token per refresh in flight: refresh.concurrency
 	// accounts at most refresh at once.
 	slots chan struct{}
+	// dataGathered is set once Gatherer serves the data metrics, so that
+	// Collect leaves them out.
+	dataGathered atomic.Bool
 }
 
 // defaultConcurrency is refresh.concurrency when it is not set.
@@ -233,33 +237,43 @@ func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect publishes the health of every account and the usage of every
-// account whose data is younger than refresh.max_age. An org exported by
-// several accounts is published by the first of them in the configuration,
-// since its usage series carry no account label.
+// Collect publishes the health of every account and, unless Gatherer
+// serves them, the data of every account whose data is younger than
+// refresh.max_age.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	accounts, maxAge := e.current()
+	for _, a := range accounts {
+		a.collectHealth(ch)
+	}
+	if !e.dataGathered.Load() {
+		e.collectData(ch, accounts, maxAge, e.now())
+	}
+}
+
+func (e *Exporter) current() ([]*account, time.Duration) {
 	e.mu.RLock()
-	accounts, maxAge := e.accounts, e.refresh.MaxAge
-	e.mu.RUnlock()
-	now := e.now()
+	defer e.mu.RUnlock()
+	return e.accounts, e.refresh.MaxAge
+}
+
+// collectData sends the metrics computed from export data. An org exported
+// by several accounts is published by the first of them in the
+// configuration, since its usage series carry no account label.
+func (e *Exporter) collectData(ch chan<- prometheus.Metric, accounts []*account, maxAge time.Duration, now time.Time) {
 	orgsSeen := map[string]bool{}
 	metersSeen := map[MeterInfo]bool{}
 	breakdownSeen := map[string]bool{}
 	for _, a := range accounts {
-		a.collectHealth(ch)
-		snap := a.snap.Load()
-		if snap == nil || now.Sub(snap.taken) > maxAge {
-			continue
-		}
-		r := snap.metrics(now)
-		r.collect(ch, orgsSeen)
-		for _, m := range r.meters {
-			if !metersSeen[m.info] {
-				metersSeen[m.info] = true
-				ch <- m.metric
+		if r := a.rendered(now, maxAge); r != nil {
+			r.collect(ch, orgsSeen)
+			for _, m := range r.meters {
+				if !metersSeen[m.info] {
+					metersSeen[m.info] = true
+					ch <- m.metric
+				}
 			}
 		}
-		if b := a.breakdown.Load(); b != nil && now.Sub(b.taken) <= maxAge {
+		if b := a.freshBreakdown(now, maxAge); b != nil {
 			for _, o := range b.orgs {
 				if breakdownSeen[o.id] {
 					continue
@@ -271,6 +285,25 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+}
+
+// rendered returns the account's usage metrics as of now, or nil when it has
+// none younger than maxAge.
+func (a *account) rendered(now time.Time, maxAge time.Duration) *rendered {
+	snap := a.snap.Load()
+	if snap == nil || now.Sub(snap.taken) > maxAge {
+		return nil
+	}
+	return snap.metrics(now)
+}
+
+// freshBreakdown returns the account's breakdown, or nil when it has none
+// younger than maxAge.
+func (a *account) freshBreakdown(now time.Time, maxAge time.Duration) *breakdown {
+	if b := a.breakdown.Load(); b != nil && now.Sub(b.taken) <= maxAge {
+		return b
+	}
+	return nil
 }
 
 func (a *account) collectHealth(ch chan<- prometheus.Metric) {

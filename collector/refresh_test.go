@@ -21,7 +21,11 @@ func TestFirstRefreshAtStart(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, fake.Options{}, false) // interval 1h: only the first run happens
 	applied := h.now()
-	waitFor(t, "the first refresh", h.exp.Ready)
+	// Ready comes with the outcome; the log line and the next refresh time
+	// follow a moment later.
+	waitFor(t, "the first refresh", func() bool {
+		return h.exp.Ready() && len(h.logs.lines("Refresh finished")) == 1 && h.exp.Status()[0].NextRefresh.After(applied.Add(time.Minute))
+	})
 	finished := h.now()
 
 	served := h.fake.Served()
