@@ -54,11 +54,9 @@ type familyMetric struct {
 	metric prometheus.Metric
 }
 
-// renderedOrg groups one org's series so that an org two accounts both
-// export is published once.
+// renderedOrg is an org of the rendering; its metrics are in families.
 type renderedOrg struct {
-	id      string
-	metrics []prometheus.Metric
+	id string
 }
 
 type renderedMeter struct {
@@ -176,7 +174,6 @@ func (s *snapshot) render(now time.Time) *rendered {
 				m = prometheus.MustNewConstMetric(descs[f], prometheus.GaugeValue, x.v, org.ID, org.Name, meter.ID, meter.Name)
 			}
 			r.families[f][k] = familyMetric{org: x.org, metric: m}
-			r.orgs[x.org].metrics = append(r.orgs[x.org].metrics, m)
 		}
 	}
 	for _, m := range t.Meters {

@@ -342,27 +342,15 @@ func TestOrgsWithAnnualAndMonthlyPeriods(t *testing.T) {
 	views["annual"].wantSeries(t, "m", 28, 56, 16)
 }
 
-// metricList is a collector of fixed metrics, to gather rendered ones.
-type metricList []prometheus.Metric
-
-func (metricList) Describe(chan<- *prometheus.Desc) {}
-func (l metricList) Collect(ch chan<- prometheus.Metric) {
-	for _, m := range l {
-		ch <- m
-	}
-}
-
 func renderedSamples(t *testing.T, r *rendered) samples {
 	t.Helper()
-	var l metricList
-	for _, o := range r.orgs {
-		l = append(l, o.metrics...)
-	}
-	for _, m := range r.meters {
-		l = append(l, m.metric)
-	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(l)
+	reg.MustRegister(collectFunc(func(ch chan<- prometheus.Metric) {
+		r.collect(ch, map[string]bool{})
+		for _, m := range r.meters {
+			ch <- m.metric
+		}
+	}))
 	return gatherSamples(t, reg)
 }
 
