@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipumon/informatica_exporter/collector"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
 // faultAttempts is how often the exporter tries a request in the fault
@@ -269,14 +270,14 @@ func TestFaultMatrix(t *testing.T) {
 			}
 
 			logs := p.logs.String()[logStart:]
-			warnings := linesWith(logs, "level=warn", `account=acme`)
+			warnings := testkit.LinesWith(logs, "level=warn", `account=acme`)
 			switch {
 			case c.stage != "":
-				if n := len(linesWith(logs, "level=warn", "stage="+c.stage)); n != 1 || len(warnings) != 1 {
+				if n := len(testkit.LinesWith(logs, "level=warn", "stage="+c.stage)); n != 1 || len(warnings) != 1 {
 					t.Errorf("want exactly one warning, naming stage %s; got:\n%s", c.stage, strings.Join(warnings, "\n"))
 				}
 			case c.name == "PARTIAL_SUCCESS":
-				if n := len(linesWith(logs, "level=warn", "PARTIAL_SUCCESS")); n != 1 || len(warnings) != 1 {
+				if n := len(testkit.LinesWith(logs, "level=warn", "PARTIAL_SUCCESS")); n != 1 || len(warnings) != 1 {
 					t.Errorf("want exactly one warning about the partial export; got:\n%s", strings.Join(warnings, "\n"))
 				}
 			default:
@@ -404,19 +405,4 @@ func sumFailures(s map[string]float64) float64 {
 		sum += v
 	}
 	return sum
-}
-
-// linesWith returns the lines of text that contain every part.
-func linesWith(text string, parts ...string) []string {
-	var out []string
-	for _, line := range strings.Split(text, "\n") {
-		all := line != ""
-		for _, p := range parts {
-			all = all && strings.Contains(line, p)
-		}
-		if all {
-			out = append(out, line)
-		}
-	}
-	return out
 }

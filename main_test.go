@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,25 +20,10 @@ import (
 
 	"github.com/ipumon/informatica_exporter/collector"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
-// syncBuffer collects the exporter's log while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.SyncBuffer
 
 // exporterProcess is the exporter's run function serving on a free port.
 type exporterProcess struct {
@@ -378,19 +362,10 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// requireProgram finds a program the test needs. Outside CI a missing one
-// skips the test, loudly; in CI (.ci/run installs them all) it fails.
+// requireProgram finds a program of Debian's prometheus package.
 func requireProgram(t *testing.T, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed, and CI must run every test: install Debian's prometheus package", name)
-	}
-	t.Skipf("SKIPPED: %s is not installed (apt-get install prometheus); this check did not run", name)
-	return ""
+	return testkit.RequireProgram(t, name, "prometheus")
 }
 
 func TestEndpoints(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
 // testCA is a certificate authority made for one test.
@@ -142,7 +143,7 @@ func TestTLSToInformatica(t *testing.T) {
 		f := startTLSFake(t, ca)
 		p := startExporter(t, nil, "--config.file="+writeConfig(t, t.TempDir(), "1h", accountYAML("acme", f, "    insecure_skip_verify: true\n")))
 		waitFor(t, 20*time.Second, "a successful refresh", func() bool { return p.scrape()[up] == 1 })
-		if len(linesWith(p.logs.String(), "level=warn", "insecure_skip_verify", "account=acme")) != 1 {
+		if len(testkit.LinesWith(p.logs.String(), "level=warn", "insecure_skip_verify", "account=acme")) != 1 {
 			t.Errorf("no warning about insecure_skip_verify at start:\n%s", p.logs)
 		}
 	})

@@ -229,7 +229,7 @@ func TestReadyAfterFailedFirstRefresh(t *testing.T) {
 	if _, ok := s[key("informatica_exporter_last_refresh_success_timestamp_seconds", "account", "prod")]; ok {
 		t.Error("a last success time without a success")
 	}
-	if w := logs.lines("level=warn"); len(w) != 1 || !strings.Contains(w[0], "no previous data") {
+	if w := logs.Lines("level=warn"); len(w) != 1 || !strings.Contains(w[0], "no previous data") {
 		t.Errorf("want one warning that there is no previous data, got %q", w)
 	}
 	if strings.Contains(logs.String(), "wrong-secret") {

@@ -144,7 +144,7 @@ func TestProjectBreakdownFailure(t *testing.T) {
 	if s[key("informatica_up", "account", "prod")] != 1 {
 		t.Error("informatica_up is 0 after a failed breakdown; the summary refresh succeeded")
 	}
-	if got := logs.lines("level=warn", "breakdown failed", "stage=poll"); len(got) != 1 {
+	if got := logs.Lines("level=warn", "breakdown failed", "stage=poll"); len(got) != 1 {
 		t.Errorf("want one warning about the breakdown:\n%s", logs)
 	}
 }

@@ -199,7 +199,7 @@ func (h *harness) run(n uint64)       { h.t.Helper(); h.gate.allow(h.t, n) }
 func (h *harness) samples() samples   { h.t.Helper(); return gatherSamples(h.t, h.reg) }
 func (h *harness) snap() *snapshot    { return accountNamed(h.exp, "prod").snap.Load() }
 func (h *harness) usage() samples     { h.t.Helper(); return h.samples().with(usageNames...) }
-func (h *harness) warnings() []string { return h.logs.lines("level=warn") }
+func (h *harness) warnings() []string { return h.logs.Lines("level=warn") }
 func (h *harness) health(name string, labels ...string) float64 {
 	h.t.Helper()
 	k := key(name, append([]string{"account", "prod"}, labels...)...)

@@ -1,12 +1,10 @@
 package collector
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
 // date parses "2006-01-02" or RFC 3339 as UTC; test input is always valid.
@@ -39,38 +38,7 @@ func newFixedClock(t time.Time) *fixedClock {
 func (c *fixedClock) Now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *fixedClock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
 
-// syncBuffer is a log destination that tests can read while refreshers write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// lines returns the log lines that contain every one of parts.
-func (b *syncBuffer) lines(parts ...string) []string {
-	var out []string
-	for _, l := range strings.Split(b.String(), "\n") {
-		match := l != ""
-		for _, p := range parts {
-			match = match && strings.Contains(l, p)
-		}
-		if match {
-			out = append(out, l)
-		}
-	}
-	return out
-}
+type syncBuffer = testkit.SyncBuffer
 
 func newTestLogger() (log.Logger, *syncBuffer) {
 	buf := &syncBuffer{}

@@ -154,7 +154,7 @@ func TestHistoryLoadsAndResumes(t *testing.T) {
 	if err := first.Apply(settings); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the failed history job", func() bool { return len(logs.lines("Loading history failed")) == 1 })
+	waitFor(t, "the failed history job", func() bool { return len(logs.Lines("Loading history failed")) == 1 })
 	stoppedAt := historyFrom(first)
 	first.Stop()
 	starts := exportStarts(f)

@@ -24,7 +24,7 @@ func TestFirstRefreshAtStart(t *testing.T) {
 	// Ready comes with the outcome; the log line and the next refresh time
 	// follow a moment later.
 	waitFor(t, "the first refresh", func() bool {
-		return h.exp.Ready() && len(h.logs.lines("Refresh finished")) == 1 && h.exp.Status()[0].NextRefresh.After(applied.Add(time.Minute))
+		return h.exp.Ready() && len(h.logs.Lines("Refresh finished")) == 1 && h.exp.Status()[0].NextRefresh.After(applied.Add(time.Minute))
 	})
 	finished := h.now()
 
@@ -91,7 +91,7 @@ func TestFirstRefreshAtStart(t *testing.T) {
 	if w := h.warnings(); len(w) != 0 {
 		t.Errorf("warnings after a good refresh: %q", w)
 	}
-	if n := len(h.logs.lines("level=info", "Refresh finished")); n != 1 {
+	if n := len(h.logs.Lines("level=info", "Refresh finished")); n != 1 {
 		t.Errorf("%d 'Refresh finished' lines, want 1:\n%s", n, h.logs)
 	}
 }

@@ -165,7 +165,7 @@ func TestRestartServesStoredState(t *testing.T) {
 	if n := f.Calls(fake.EndpointExport); n != exports {
 		t.Errorf("the restarted exporter exported at once although its stored state is younger than refresh.interval")
 	}
-	if len(logs.lines("Serving stored state")) != 1 {
+	if len(logs.Lines("Serving stored state")) != 1 {
 		t.Errorf("no log line says stored state is served:\n%s", logs)
 	}
 }
@@ -233,7 +233,7 @@ func TestUnusableStoredStateStartsEmpty(t *testing.T) {
 			if got := samplesOf(t, e).with(usageNames...); len(got) != 0 {
 				t.Errorf("unusable state was served:\n%s", got)
 			}
-			if len(logs.lines(c.log)) != 1 {
+			if len(logs.Lines(c.log)) != 1 {
 				t.Errorf("want one log line with %q:\n%s", c.log, logs)
 			}
 		})

@@ -1,7 +1,6 @@
 package mixin_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,26 +13,17 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
-// requireProgram finds a program the test needs. Outside CI a missing one
-// skips the test, loudly; in CI (.ci/run installs them all) it fails.
 func requireProgram(t *testing.T, name, pkg string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed, and CI must run every test: install Debian's %s package (.ci/run does)", name, pkg)
-	}
-	t.Skipf("SKIPPED: %s is not installed (apt-get install %s); this monitoring-stack test did not run", name, pkg)
-	return ""
+	return testkit.RequireProgram(t, name, pkg)
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -47,24 +37,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// syncBuffer collects a process' output; the process writes it while the
-// test may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testkit.SyncBuffer
 
 // process is a program started by a test, killed when the test ends.
 type process struct {
