@@ -33,7 +33,7 @@ func newBackfillCommand(app *kingpin.Application) *backfillCommand {
 	c := &backfillCommand{cmd: app.Command("backfill",
 		"Write one sample per org, meter and day (informatica_ipu_day_consumed_ipus, at 00:00 UTC of the day) as OpenMetrics, "+
 			"from Informatica (the accounts of --config.file) or from downloaded export ZIPs (--zip).")}
-	c.from = c.cmd.Flag("from", "First day to write, e.g. 2025-01-01.").Required().String()
+	c.from = c.cmd.Flag("from", "First day to write, e.g. 2025-01-01; default the configuration's history.start.").String()
 	c.to = c.cmd.Flag("to", "Last day to write, inclusive; default yesterday (UTC).").String()
 	c.output = c.cmd.Flag("output", "File to write; - for standard output.").Required().String()
 	c.zips = c.cmd.Flag("zip", "Read this export ZIP instead of calling Informatica; repeatable. Where ZIPs overlap, the later one's days win.").ExistingFiles()
@@ -46,7 +46,18 @@ func (c *backfillCommand) name() string { return c.cmd.FullCommand() }
 func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(*collector.Settings)) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	from, to, err := c.days()
+	var settings collector.Settings
+	if len(*c.zips) == 0 {
+		var err error
+		if settings, err = loadConfig(configFile); err != nil {
+			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
+			return 1
+		}
+		if adjust != nil {
+			adjust(&settings)
+		}
+	}
+	from, to, err := c.days(settings.Refresh.HistoryStart)
 	if err != nil {
 		level.Error(logger).Log("msg", "Invalid backfill range", "err", err)
 		return 2
@@ -59,24 +70,15 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 			return 1
 		}
 		tables = append(tables, t)
-	} else {
-		settings, err := loadConfig(configFile)
+	}
+	for _, a := range settings.Accounts {
+		t, err := exportAccount(ctx, a, settings.Refresh, from, to)
 		if err != nil {
-			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
+			level.Error(logger).Log("msg", "Export failed", "account", a.Name, "stage", informatica.StageOf(err), "err", err)
 			return 1
 		}
-		if adjust != nil {
-			adjust(&settings)
-		}
-		for _, a := range settings.Accounts {
-			t, err := exportAccount(ctx, a, settings.Refresh, from, to)
-			if err != nil {
-				level.Error(logger).Log("msg", "Export failed", "account", a.Name, "stage", informatica.StageOf(err), "err", err)
-				return 1
-			}
-			level.Info(logger).Log("msg", "Exported", "account", a.Name, "orgs", len(t.Orgs), "meters", len(t.Meters))
-			tables = append(tables, t)
-		}
+		level.Info(logger).Log("msg", "Exported", "account", a.Name, "orgs", len(t.Orgs), "meters", len(t.Meters))
+		tables = append(tables, t)
 	}
 	n, err := writeOutput(*c.output, func(w io.Writer) (int, error) {
 		return collector.WriteOpenMetrics(w, tables, from, to)
@@ -91,15 +93,22 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 	return 0
 }
 
-// days parses --from and --to as UTC days.
-func (c *backfillCommand) days() (time.Time, time.Time, error) {
-	from, err := informatica.ParseTime(*c.from)
-	if err != nil {
-		return from, from, fmt.Errorf("--from: %q is not a date such as 2025-01-01", *c.from)
+// days parses --from and --to as UTC days; without --from, history.start
+// (historyStart) is the first day.
+func (c *backfillCommand) days(historyStart time.Time) (time.Time, time.Time, error) {
+	from := historyStart
+	if *c.from != "" {
+		var err error
+		if from, err = informatica.ParseTime(*c.from); err != nil {
+			return from, from, fmt.Errorf("--from: %q is not a date such as 2025-01-01", *c.from)
+		}
+	} else if from.IsZero() {
+		return from, from, errors.New("--from is required, unless the configuration sets history.start")
 	}
 	now := time.Now().UTC()
 	to := time.Date(now.Year(), now.Month(), now.Day()-1, 0, 0, 0, 0, time.UTC)
 	if *c.to != "" {
+		var err error
 		if to, err = informatica.ParseTime(*c.to); err != nil {
 			return from, to, fmt.Errorf("--to: %q is not a date such as 2025-12-31", *c.to)
 		}

@@ -91,13 +91,15 @@ func TestBackfillYearIntoPrometheus(t *testing.T) {
 	t.Parallel()
 	f := startFake(t, fake.Options{Days: 400})
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "1h", accountYAML("acme", f, ""))
 	now := time.Now().UTC()
 	yesterday := day(now.AddDate(0, 0, -1))
 	from := yesterday.AddDate(-1, 0, 1)
+	// history.start a year back: the backfill's default first day.
+	cfg := writeConfig(t, dir, "1h", accountYAML("acme", f, ""))
+	writeFile(t, dir, "config.yml", readFile(t, cfg)+"history:\n  start: "+from.Format(time.DateOnly)+"\n")
 	output := filepath.Join(dir, "backfill.om")
 	logs := &syncBuffer{}
-	args := []string{"backfill", "--config.file=" + cfg, "--from=" + from.Format(time.DateOnly), "--output=" + output}
+	args := []string{"backfill", "--config.file=" + cfg, "--output=" + output}
 	if code := run(args, logs, hooks{}); code != 0 {
 		t.Fatalf("backfill exited %d:\n%s", code, logs)
 	}
@@ -182,15 +184,26 @@ func TestBackfillFromZIPs(t *testing.T) {
 	}
 }
 
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestBackfillBadArguments(t *testing.T) {
+	noHistory := writeFile(t, t.TempDir(), "config.yml", "accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\n")
 	for _, c := range []struct {
 		args []string
 		code int
 		want string
 	}{
-		{[]string{"backfill", "--output=-"}, 2, "required flag(s) '--from' not provided"},
-		{[]string{"backfill", "--from=yesterday", "--output=-"}, 2, `--from: \"yesterday\" is not a date`},
-		{[]string{"backfill", "--from=2025-02-01", "--to=2025-01-01", "--output=-"}, 2, "before --from"},
+		{[]string{"backfill", "--output=-", "--config.file=" + noHistory}, 2, "--from is required, unless the configuration sets history.start"},
+		{[]string{"backfill", "--output=-", "--zip=" + noHistory}, 2, "--from is required"},
+		{[]string{"backfill", "--from=yesterday", "--output=-", "--config.file=" + noHistory}, 2, `--from: \"yesterday\" is not a date`},
+		{[]string{"backfill", "--from=2025-02-01", "--to=2025-01-01", "--output=-", "--config.file=" + noHistory}, 2, "before --from"},
 		{[]string{"backfill", "--from=2025-01-01", "--output=-", "--zip=does-not-exist.zip"}, 2, "does-not-exist.zip"},
 		{[]string{"backfill", "--from=2025-01-01", "--output=-", "--config.file=does-not-exist.yml"}, 1, "does-not-exist.yml"},
 	} {
