@@ -2,8 +2,6 @@ package collector
 
 import "github.com/prometheus/client_golang/prometheus"
 
-const namespace = "informatica"
-
 // cached ends the HELP of every gauge computed from export data: the value is
 // as old as the last export, not as old as the scrape.
 const cached = " Cached from an Informatica export job refreshed every refresh.interval."

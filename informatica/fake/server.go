@@ -78,11 +78,9 @@ type Server struct {
 	sessions map[string]time.Time // ID -> last use
 	issued   []string
 	jobs     map[string]*job
-	jobOrder []string
 	calls    map[string]int
 	faults   []*Fault
 	outcomes []Outcome
-	nextID   uint64
 	served   []Row
 	// servedProjects are the rows of PROJECT_FOLDER downloads.
 	servedProjects []ProjectRow
@@ -110,7 +108,6 @@ type job struct {
 	orgs       []Org
 	outcome    Outcome
 	generation int
-	downloads  int
 }
 
 // Outcome sets how the next job ends.
@@ -452,7 +449,6 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		j.outcome, s.outcomes = s.outcomes[0], s.outcomes[1:]
 	}
 	s.jobs[j.id] = j
-	s.jobOrder = append(s.jobOrder, j.id)
 	writeJSON(w, s.opts.CreateStatus, s.jobJSON(j, "CREATED"))
 }
 
@@ -530,7 +526,6 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 	data.Generation = j.generation
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+j.id+`.zip"`)
-	j.downloads++
 	if j.projects {
 		rows := data.ProjectRows(orgs, j.start, j.end)
 		s.servedProjects = append(s.servedProjects, rows...)
@@ -668,7 +663,6 @@ func (s *Server) projectZIP(rows []ProjectRow) []byte {
 // newID returns a 22-character ID like Informatica's; s.mu must be held.
 func (s *Server) newID() string {
 	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	s.nextID++
 	b := make([]byte, 22)
 	for i := range b {
 		b[i] = alphabet[s.rng.IntN(len(alphabet))]
