@@ -108,14 +108,19 @@ type accountState struct {
 	lastBreakdownAttempt time.Time
 	lastBreakdownSuccess time.Time
 	requests             map[requestKey]uint64
+	ignored              map[string]uint64 // export rows not used, by reason
 	lastError            string
 	lastErrorStage       informatica.Stage
+	// consecutiveFailures counts the runs that failed since the last
+	// success; it sets the backoff of the next run.
+	consecutiveFailures int
 }
 
 type requestKey struct{ endpoint, code string }
 
 func newAccountState() *accountState {
-	s := &accountState{failures: map[informatica.Stage]uint64{}, requests: map[requestKey]uint64{}}
+	s := &accountState{failures: map[informatica.Stage]uint64{}, requests: map[requestKey]uint64{},
+		ignored: map[string]uint64{ignoredFutureDate: 0}}
 	for _, st := range informatica.Stages {
 		s.failures[st] = 0
 	}
@@ -215,8 +220,36 @@ func (a *account) run(ctx context.Context) {
 			a.runBreakdown(ctx)
 		}
 		<-a.slots
-		wait = jitter(a.refresh.Interval)
+		wait = a.nextWait()
 	}
+}
+
+// retryBase is the wait after a first failed run; it doubles with every
+// further failure, up to refresh.interval.
+const retryBase = time.Minute
+
+// nextWait is the time until the next run: refresh.interval after a
+// success; after failures, a backoff that starts at retryBase, so that a
+// refresh that failed at start or on a passing fault at Informatica does
+// not leave the data an hour older than it need be.
+func (a *account) nextWait() time.Duration {
+	a.state.mu.Lock()
+	failed := a.state.consecutiveFailures
+	a.state.mu.Unlock()
+	if failed == 0 {
+		return jitter(a.refresh.Interval)
+	}
+	return retryDelay(failed, a.refresh.Interval)
+}
+
+// retryDelay is the wait after the given number of consecutive failed
+// runs: retryBase, twice that, four times, ..., never more than interval.
+func retryDelay(failures int, interval time.Duration) time.Duration {
+	d := retryBase
+	for i := 1; i < failures && d < interval; i++ {
+		d *= 2
+	}
+	return min(d, interval)
 }
 
 // sleep waits for d; false when the refresher is to end instead.
@@ -247,15 +280,23 @@ func (a *account) acquire(ctx context.Context) bool {
 	}
 }
 
-// firstDelay continues the schedule across a reload: an account whose last
-// refresh is recent waits for its turn instead of exporting again at once.
+// firstDelay continues the schedule across a reload or a restart: an
+// account whose last refresh is recent waits for its turn (its backoff, when
+// that refresh failed) instead of exporting again at once.
 func (a *account) firstDelay() time.Duration {
 	a.state.mu.Lock()
 	defer a.state.mu.Unlock()
 	if a.state.lastAttempt.IsZero() {
 		return a.offset
 	}
-	return max(a.state.lastAttempt.Add(a.refresh.Interval).Sub(a.now()), a.offset)
+	gap := a.refresh.Interval
+	if f := a.state.consecutiveFailures; f > 0 {
+		gap = retryDelay(f, gap)
+	}
+	// A last attempt in the future (the clock was set back) waits one gap,
+	// not until the clock catches up.
+	wait := min(a.state.lastAttempt.Add(gap).Sub(a.now()), gap)
+	return max(wait, a.offset)
 }
 
 // jitter spreads runs over ±10% of the interval so that accounts and

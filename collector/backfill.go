@@ -34,7 +34,7 @@ func MergeExports(tables ...*Table) *Table {
 			d := dayNumber(r.Date)
 			from, to = min(from, d), max(to, d)
 		})
-		merged = mergeTables(merged, t, coverage{from: from, to: to, partial: true}, math.MinInt32)
+		merged = mergeTables(merged, t, coverage{from: from, to: to}, math.MinInt32)
 	}
 	if merged == nil {
 		merged = NewBuilder().Table()

@@ -271,8 +271,8 @@ func BenchmarkDownloadToSnapshot(b *testing.B) {
 		}
 		computeView(bld.Table(), now)
 		t := mergeTables(old, bld.Table(), coverage{from: dayNumber(from), to: dayNumber(now)}, dayNumber(spec.First))
-		if r := newSnapshot("bench", t, now).metrics(now); len(r.orgs) == 0 {
-			b.Fatal("nothing rendered")
+		if r, err := newSnapshot("bench", t, now).metrics(now); err != nil || len(r.orgs) == 0 {
+			b.Fatalf("nothing rendered: %v", err)
 		}
 		return t
 	}

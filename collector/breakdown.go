@@ -3,6 +3,7 @@ package collector
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -123,7 +124,14 @@ func (a *account) runBreakdown(ctx context.Context) {
 		level.Warn(a.logger).Log("msg", "Project and folder breakdown failed, keeping the last good one", "stage", stageOf(err), "duration", a.now().Sub(started), "err", err)
 		return
 	}
-	b := newBreakdown(sums, a.settings.Breakdown.MaxSeries, a.now())
+	b, err := newBreakdown(sums, a.settings.Breakdown.MaxSeries, a.now())
+	if err != nil {
+		a.state.mu.Lock()
+		a.state.noteFailure(informatica.StageParse, err)
+		a.state.mu.Unlock()
+		level.Warn(a.logger).Log("msg", "Project and folder breakdown failed, keeping the last good one", "stage", informatica.StageParse, "err", err)
+		return
+	}
 	a.breakdown.Store(b)
 	a.state.mu.Lock()
 	a.state.lastBreakdownSuccess = b.taken
@@ -134,7 +142,7 @@ func (a *account) runBreakdown(ctx context.Context) {
 // newBreakdown keeps the maxSeries largest series and sums the rest per org
 // into project "other", so that an org with thousands of folders cannot
 // flood Prometheus.
-func newBreakdown(sums map[projectKey]float64, maxSeries int, taken time.Time) *breakdown {
+func newBreakdown(sums map[projectKey]float64, maxSeries int, taken time.Time) (*breakdown, error) {
 	keys := make([]projectKey, 0, len(sums))
 	for k := range sums {
 		keys = append(keys, k)
@@ -159,7 +167,11 @@ func newBreakdown(sums map[projectKey]float64, maxSeries int, taken time.Time) *
 			b.orgs = append(b.orgs, breakdownOrg{id: k.org})
 		}
 		o := &b.orgs[len(b.orgs)-1]
-		o.metrics = append(o.metrics, prometheus.MustNewConstMetric(projectConsumedDesc, prometheus.GaugeValue, kept[k], k.org, k.project, k.folder))
+		m, err := prometheus.NewConstMetric(projectConsumedDesc, prometheus.GaugeValue, kept[k], k.org, k.project, k.folder)
+		if err != nil {
+			return nil, fmt.Errorf("render the project breakdown: %w", err)
+		}
+		o.metrics = append(o.metrics, m)
 	}
-	return b
+	return b, nil
 }

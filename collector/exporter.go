@@ -294,7 +294,17 @@ func (a *account) rendered(now time.Time, maxAge time.Duration) *rendered {
 	if snap == nil || now.Sub(snap.taken) > maxAge {
 		return nil
 	}
-	return snap.metrics(now)
+	r, err := snap.metrics(now)
+	if err != nil {
+		// Leave this account out rather than fail every scrape; its
+		// refresh rendered the same table, so this cannot happen unless a
+		// new day brings metrics that were not rendered before.
+		if snap.renderFailed.CompareAndSwap(false, true) {
+			level.Error(a.logger).Log("msg", "Cannot serve the account's usage metrics", "err", err)
+		}
+		return nil
+	}
+	return r
 }
 
 // freshBreakdown returns the account's breakdown, or nil when it has none
@@ -335,6 +345,9 @@ func (a *account) collectHealth(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range s.requests {
 		counter(apiRequestsDesc, v, name, k.endpoint, k.code)
+	}
+	for reason, v := range s.ignored {
+		counter(rowsIgnoredDesc, v, name, reason)
 	}
 	if !s.lastBreakdownSuccess.IsZero() {
 		gauge(lastBreakdownDesc, unixSeconds(s.lastBreakdownSuccess), name)

@@ -33,17 +33,22 @@ func TestMergeTables(t *testing.T) {
 		row{org: "o1", meter: "m", date: "2025-06-03", ipu: 3},
 		row{org: "o2", meter: "m", date: "2025-06-03", ipu: 30},
 		row{org: "o1", meter: "m", date: "2025-06-05", ipu: 5},
+		row{org: "o1", meter: "n", date: "2025-06-05", ipu: 50},
+		row{org: "o2", meter: "m", date: "2025-06-05", ipu: 500},
+		// Dated in the future when it was exported.
+		row{org: "o1", meter: "m", date: "2025-06-09", ipu: 9},
 	)
 	fresh := buildTable(t,
 		row{org: "o1", meter: "m", date: "2025-06-03", ipu: 3.5},
 		row{org: "o1", meter: "m", date: "2025-06-04", ipu: 4},
-		// A day outside the range asked for replaces the old one too.
+		// A day outside the range asked for replaces its own org, meter and
+		// day, and nothing else.
 		row{org: "o1", meter: "m", date: "2025-06-05", ipu: 5.5},
 	)
 	day := func(s string) int32 { return dayNumber(date(s)) }
 	ipus := func(tb *Table) map[string]float64 {
 		out := map[string]float64{}
-		tb.each(func(r *informatica.UsageRow) { out[r.OrgID+" "+r.Date.Format(time.DateOnly)] = r.IPU })
+		tb.each(func(r *informatica.UsageRow) { out[r.OrgID+" "+r.MeterID+" "+r.Date.Format(time.DateOnly)] = r.IPU })
 		return out
 	}
 	cases := []struct {
@@ -52,12 +57,19 @@ func TestMergeTables(t *testing.T) {
 		keepFrom string
 		want     map[string]float64
 	}{
-		{"covered days replaced, others kept", coverage{from: day("2025-06-03"), to: day("2025-06-04")}, "2025-01-01",
-			map[string]float64{"o1 2025-06-01": 1, "o1 2025-06-02": 2, "o1 2025-06-03": 3.5, "o1 2025-06-04": 4, "o1 2025-06-05": 5.5}},
-		{"partial keeps the missing org", coverage{from: day("2025-06-03"), to: day("2025-06-04"), partial: true}, "2025-01-01",
-			map[string]float64{"o1 2025-06-01": 1, "o1 2025-06-02": 2, "o1 2025-06-03": 3.5, "o1 2025-06-04": 4, "o1 2025-06-05": 5.5, "o2 2025-06-03": 30}},
-		{"old days dropped", coverage{from: day("2025-06-03"), to: day("2025-06-04")}, "2025-06-02",
-			map[string]float64{"o1 2025-06-02": 2, "o1 2025-06-03": 3.5, "o1 2025-06-04": 4, "o1 2025-06-05": 5.5}},
+		{"covered days of every org replaced, stray row replaces only its own entry", coverage{from: day("2025-06-03"), to: day("2025-06-04"), all: true}, "2025-01-01",
+			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4,
+				"o1 m 2025-06-05": 5.5, "o1 n 2025-06-05": 50, "o2 m 2025-06-05": 500, "o1 m 2025-06-09": 9}},
+		{"orgs the export did not return keep their days", coverage{from: day("2025-06-03"), to: day("2025-06-04")}, "2025-01-01",
+			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4,
+				"o1 m 2025-06-05": 5.5, "o1 n 2025-06-05": 50, "o2 m 2025-06-03": 30, "o2 m 2025-06-05": 500, "o1 m 2025-06-09": 9}},
+		{"a full run is authoritative from its start onward: future rows go", coverage{from: day("2025-06-03"), to: onward, all: true}, "2025-01-01",
+			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5}},
+		{"an incremental run onward keeps the orgs it did not return", coverage{from: day("2025-06-03"), to: onward}, "2025-01-01",
+			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5,
+				"o2 m 2025-06-03": 30, "o2 m 2025-06-05": 500}},
+		{"old days dropped", coverage{from: day("2025-06-03"), to: onward, all: true}, "2025-06-02",
+			map[string]float64{"o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -69,6 +81,12 @@ func TestMergeTables(t *testing.T) {
 	}
 	if got := ipus(mergeTables(nil, fresh, coverage{from: day("2025-06-03"), to: day("2025-06-04")}, day("2025-01-01"))); len(got) != 3 {
 		t.Errorf("merge into nothing = %v", got)
+	}
+	// An export without rows changes nothing when it is not authoritative
+	// for every org: Informatica has not published the window yet.
+	empty := NewBuilder().Table()
+	if got, want := ipus(mergeTables(old, empty, coverage{from: day("2025-06-03"), to: onward}, day("2025-01-01"))), ipus(old); !reflect.DeepEqual(got, want) {
+		t.Errorf("merging an empty incremental export = %v\nwant %v", got, want)
 	}
 }
 

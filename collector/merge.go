@@ -1,33 +1,57 @@
 package collector
 
 import (
+	"math"
+
 	"github.com/ipumon/informatica_exporter/informatica"
 )
 
-// coverage says which part of the table an export replaces: the days from
-// from to to (day numbers, inclusive), for every org, or with partial only
-// for the orgs the export holds. A PARTIAL_SUCCESS export lacks some linked
-// orgs; their last good data is kept rather than dropped.
+// coverage says which part of the table an export is authoritative for:
+// the days from from to to (day numbers, inclusive), for the orgs the
+// export returned, or with all set, for every org. A day the export lacks
+// inside that part no longer exists; outside it, the export's rows replace
+// only their own org, meter and day.
 type coverage struct {
 	from, to int32
-	partial  bool
+	// all is set for a complete full export: an org it no longer returns
+	// has no usage from its start onward. A PARTIAL_SUCCESS export lacks
+	// some linked orgs, and an incremental one the orgs without new rows;
+	// both leave the data of orgs they did not return as it was.
+	all bool
 }
 
-// mergeTables returns old with the days that fresh covers replaced by fresh's
-// rows, keeping old's other days. Days before keepFrom are dropped, so that
-// the table does not grow without bound. Neither input changes.
+// onward is the last day of a coverage that reaches from its start to
+// whatever the future holds: a refresh exports up to now, so rows dated
+// later in an older table (clock skew, restated data) are its to replace.
+const onward = math.MaxInt32
+
+// seriesDay names one entry of a table across tables.
+type seriesDay struct {
+	org, meter string
+	day        int32
+}
+
+// mergeTables returns old with the part that fresh covers replaced by
+// fresh's rows, keeping old's other entries. Days before keepFrom are
+// dropped, so that the table does not grow without bound. Neither input
+// changes.
 func mergeTables(old, fresh *Table, c coverage, keepFrom int32) *Table {
 	// Nothing to merge: the fresh table is the result, as it is.
 	if first, ok := fresh.firstDay(); old == nil && (!ok || first >= keepFrom) {
 		return fresh
 	}
+	covered := func(day int32) bool { return day >= c.from && day <= c.to }
 	b := NewBuilder()
-	freshDays := map[int32]bool{}
 	freshOrgs := map[string]bool{}
+	// Rows outside the coverage are few: a day just outside the range asked
+	// for, a correction Informatica attached.
+	stray := map[seriesDay]bool{}
 	fresh.each(func(r *informatica.UsageRow) {
 		day := dayNumber(r.Date)
-		freshDays[day] = true
 		freshOrgs[r.OrgID] = true
+		if !covered(day) {
+			stray[seriesDay{r.OrgID, r.MeterID, day}] = true
+		}
 		if day >= keepFrom {
 			b.Add(r)
 		}
@@ -35,11 +59,9 @@ func mergeTables(old, fresh *Table, c coverage, keepFrom int32) *Table {
 	if old != nil {
 		old.each(func(r *informatica.UsageRow) {
 			day := dayNumber(r.Date)
-			// An export may hold days just outside the range it was asked
-			// for; those replace the old ones as well, never add to them.
-			replaced := (day >= c.from && day <= c.to) || freshDays[day]
-			if c.partial && !freshOrgs[r.OrgID] {
-				replaced = false
+			replaced := covered(day) && (c.all || freshOrgs[r.OrgID])
+			if !replaced && len(stray) > 0 {
+				replaced = stray[seriesDay{r.OrgID, r.MeterID, day}]
 			}
 			if !replaced && day >= keepFrom {
 				b.Add(r)

@@ -88,11 +88,15 @@ var (
 		"informatica_exporter_api_requests_total",
 		"Requests sent to Informatica, by endpoint and HTTP status code (\"error\" when no answer arrived).",
 		[]string{"account", "endpoint", "code"}, nil)
+	rowsIgnoredDesc = prometheus.NewDesc(
+		"informatica_exporter_rows_ignored_total",
+		"Export rows read but not used as usage, by reason: future_date for rows dated after tomorrow (UTC).",
+		[]string{"account", "reason"}, nil)
 )
 
 var allDescs = []*prometheus.Desc{
 	billingPeriodConsumedDesc, lastDayConsumedDesc, meterUsageDesc, meterRateDesc,
 	periodStartDesc, periodEndDesc, lastDayTimestampDesc, entitlementDesc, orgInfoDesc, meterInfoDesc,
 	upDesc, lastSuccessDesc, lastDurationDesc, nextRefreshDesc, refreshesDesc, failuresDesc,
-	exportRowsDesc, exportPartialDesc, apiRequestsDesc, projectConsumedDesc, lastBreakdownDesc,
+	exportRowsDesc, exportPartialDesc, apiRequestsDesc, rowsIgnoredDesc, projectConsumedDesc, lastBreakdownDesc,
 }

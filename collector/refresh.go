@@ -68,9 +68,13 @@ func (a *account) runOnce(ctx context.Context) {
 		return
 	}
 	snap := newSnapshot(a.settings.Name, table, finished)
-	a.snap.Store(snap)
+	if err := a.publish(snap); err != nil {
+		a.fail(finished, duration, prev, "Refresh failed, keeping the last good data", err)
+		return
+	}
 	a.record(finished, duration, func(s *accountState) {
 		s.up = true
+		s.consecutiveFailures = 0
 		s.lastSuccess = finished
 		s.rows = res.Rows
 		s.partial = res.Partial
@@ -93,12 +97,24 @@ func (a *account) runOnce(ctx context.Context) {
 	}
 }
 
+// publish makes snap the account's data, once it has been rendered: a table
+// that cannot become metrics is a failed refresh of this account, never a
+// failed scrape of every account.
+func (a *account) publish(snap *snapshot) error {
+	if _, err := snap.metrics(a.now()); err != nil {
+		return &informatica.StageError{Stage: informatica.StageParse, Err: err}
+	}
+	a.snap.Store(snap)
+	return nil
+}
+
 // fail records a failed run: the last good data stays, the failure is
 // counted by stage and said in one log line.
 func (a *account) fail(finished time.Time, duration time.Duration, prev *snapshot, msg string, err error) {
 	stage := stageOf(err)
 	a.record(finished, duration, func(s *accountState) {
 		s.up = false
+		s.consecutiveFailures++
 		s.noteFailure(stage, err)
 	})
 	kept := "no previous data"
@@ -146,14 +162,15 @@ func (a *account) record(finished time.Time, duration time.Duration, outcome fun
 func (a *account) export(ctx context.Context, prev *snapshot, p runPlan) (*Table, informatica.ExportResult, error) {
 	now := a.now().UTC()
 	b := NewBuilder()
-	res, err := a.client.ExportUsage(ctx, p.from, now, b.Add)
+	add := a.usable(now, b.Add)
+	res, err := a.client.ExportUsage(ctx, p.from, now, add)
 	if err != nil {
 		return nil, res, err
 	}
 	from := p.from
 	if p.full {
 		if reach := a.reachPeriods(b.Table(), now, from); reach.Before(from) {
-			more, err := a.client.ExportUsage(ctx, reach, from.Add(-time.Second), b.Add)
+			more, err := a.client.ExportUsage(ctx, reach, from.Add(-time.Second), add)
 			res.Jobs += more.Jobs
 			res.Rows += more.Rows
 			res.Partial = res.Partial || more.Partial
@@ -163,7 +180,10 @@ func (a *account) export(ctx context.Context, prev *snapshot, p runPlan) (*Table
 			from = reach
 		}
 	}
-	if res.Rows == 0 {
+	fresh := b.Table()
+	if len(fresh.Days) == 0 && p.full {
+		// An incremental export without rows is nothing new: Informatica
+		// has not published the window yet. A full one is suspect.
 		return nil, res, &informatica.StageError{Stage: informatica.StageParse,
 			Err: errors.New("the export holds no usage rows; an empty export would wipe every series, so it is not used")}
 	}
@@ -175,8 +195,28 @@ func (a *account) export(ctx context.Context, prev *snapshot, p runPlan) (*Table
 	if from.Before(keepFrom) {
 		keepFrom = from
 	}
-	c := coverage{from: dayNumber(from), to: dayNumber(now), partial: res.Partial}
-	return mergeTables(old, b.Table(), c, dayNumber(keepFrom)), res, nil
+	c := coverage{from: dayNumber(from), to: onward, all: p.full && !res.Partial}
+	return mergeTables(old, fresh, c, dayNumber(keepFrom)), res, nil
+}
+
+// Reasons why export rows are not used, the label reason of
+// informatica_exporter_rows_ignored_total.
+const ignoredFutureDate = "future_date"
+
+// usable passes on to add the rows that can be usage: a row dated after
+// tomorrow (UTC) cannot be, whatever the clocks say, and is counted instead.
+// Tomorrow is allowed for an Informatica whose clock or time zone runs ahead.
+func (a *account) usable(now time.Time, add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error {
+	latest := dayNumber(now) + 1
+	return func(r *informatica.UsageRow) error {
+		if dayNumber(r.Date) > latest {
+			a.state.mu.Lock()
+			a.state.ignored[ignoredFutureDate]++
+			a.state.mu.Unlock()
+			return nil
+		}
+		return add(r)
+	}
 }
 
 // loadHistory exports the days between history.start and the oldest day
@@ -198,7 +238,7 @@ func (a *account) loadHistory(ctx context.Context, keepFrom time.Time) {
 		}
 		began := a.now()
 		b := NewBuilder()
-		res, err := a.client.ExportUsage(ctx, from, loaded.Add(-time.Second), b.Add)
+		res, err := a.client.ExportUsage(ctx, from, loaded.Add(-time.Second), a.usable(began, b.Add))
 		if ctx.Err() != nil {
 			return
 		}
@@ -207,9 +247,12 @@ func (a *account) loadHistory(ctx context.Context, keepFrom time.Time) {
 			a.fail(a.now(), a.now().Sub(began), prev, "Loading history failed; the next refresh resumes it", err)
 			return
 		}
-		c := coverage{from: dayNumber(from), to: dayNumber(loaded) - 1, partial: res.Partial}
+		c := coverage{from: dayNumber(from), to: dayNumber(loaded) - 1, all: !res.Partial}
 		snap := newSnapshot(a.settings.Name, mergeTables(prev.table, b.Table(), c, dayNumber(keepFrom)), prev.taken)
-		a.snap.Store(snap)
+		if err := a.publish(snap); err != nil {
+			a.fail(a.now(), a.now().Sub(began), prev, "Loading history failed; the next refresh resumes it", err)
+			return
+		}
 		a.state.mu.Lock()
 		a.state.historyFrom = from
 		a.state.mu.Unlock()

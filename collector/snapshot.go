@@ -2,6 +2,7 @@ package collector
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -21,6 +22,8 @@ type snapshot struct {
 	// rendered caches the metrics for the current UTC day; they only change
 	// at midnight or at a billing period boundary.
 	rendered atomic.Pointer[rendered]
+	// renderFailed is set once a failed rendering has been logged.
+	renderFailed atomic.Bool
 }
 
 // rendered holds ready-made metrics, valid for instants in [from, until).
@@ -88,17 +91,22 @@ func newSnapshot(account string, t *Table, taken time.Time) *snapshot {
 }
 
 // metrics returns the usage metrics as of now, rendering them again only when
-// the cached ones have expired.
-func (s *snapshot) metrics(now time.Time) *rendered {
+// the cached ones have expired. The refresher renders a snapshot before it
+// publishes it, so a table that cannot become metrics fails its refresh
+// rather than a scrape.
+func (s *snapshot) metrics(now time.Time) (*rendered, error) {
 	if r := s.rendered.Load(); r != nil && !now.Before(r.from) && now.Before(r.until) {
-		return r
+		return r, nil
 	}
-	r := s.render(now)
+	r, err := s.render(now)
+	if err != nil {
+		return nil, fmt.Errorf("render the metrics of account %q: %w", s.account, err)
+	}
 	s.rendered.Store(r)
-	return r
+	return r, nil
 }
 
-func (s *snapshot) render(now time.Time) *rendered {
+func (s *snapshot) render(now time.Time) (*rendered, error) {
 	views, until := computeView(s.table, now)
 	r := &rendered{from: now, until: until}
 	t := s.table
@@ -163,29 +171,34 @@ func (s *snapshot) render(now time.Time) *rendered {
 		r.families[f] = make([]familyMetric, len(vals))
 		for k, x := range vals {
 			org := t.Orgs[views[x.org].org]
-			var m prometheus.Metric
+			var labels []string
 			switch {
 			case f == famOrgInfo:
-				m = prometheus.MustNewConstMetric(descs[f], prometheus.GaugeValue, x.v, s.account, org.ID, org.Name, org.Type)
+				labels = []string{s.account, org.ID, org.Name, org.Type}
 			case x.meter < 0:
-				m = prometheus.MustNewConstMetric(descs[f], prometheus.GaugeValue, x.v, org.ID)
+				labels = []string{org.ID}
 			default:
 				meter := &t.Meters[x.meter]
-				m = prometheus.MustNewConstMetric(descs[f], prometheus.GaugeValue, x.v, org.ID, org.Name, meter.ID, meter.Name)
+				labels = []string{org.ID, org.Name, meter.ID, meter.Name}
+			}
+			m, err := prometheus.NewConstMetric(descs[f], prometheus.GaugeValue, x.v, labels...)
+			if err != nil {
+				return nil, err
 			}
 			r.families[f][k] = familyMetric{org: x.org, metric: m}
 		}
 	}
 	for _, m := range t.Meters {
-		r.meters = append(r.meters, renderedMeter{
-			info:   m,
-			metric: prometheus.MustNewConstMetric(meterInfoDesc, prometheus.GaugeValue, 1, m.ID, m.Name, m.Scalar, m.Category),
-		})
+		metric, err := prometheus.NewConstMetric(meterInfoDesc, prometheus.GaugeValue, 1, m.ID, m.Name, m.Scalar, m.Category)
+		if err != nil {
+			return nil, err
+		}
+		r.meters = append(r.meters, renderedMeter{info: m, metric: metric})
 	}
 	// meter_id, meter_name, metric_category, scalar.
 	slices.SortFunc(r.meters, func(a, b renderedMeter) int {
 		return cmp.Or(strings.Compare(a.info.ID, b.info.ID), strings.Compare(a.info.Name, b.info.Name),
 			strings.Compare(a.info.Category, b.info.Category), strings.Compare(a.info.Scalar, b.info.Scalar))
 	})
-	return r
+	return r, nil
 }

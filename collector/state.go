@@ -55,18 +55,32 @@ func (a *account) restore() {
 		level.Info(a.logger).Log("msg", "Ignoring stored state of another login", "stored_login_url", h.LoginURL, "stored_username", h.Username)
 		return
 	}
-	a.snap.Store(newSnapshot(a.settings.Name, t, h.Taken))
+	// State stored while the clock ran ahead is taken now: served for
+	// max_age from now, never for max_age after an instant still to come.
+	// Its real age is unknown, so it is refreshed at once.
+	taken, future := h.Taken, false
+	if now := a.now(); taken.After(now) {
+		level.Warn(a.logger).Log("msg", "Stored state is dated in the future; the clock was ahead when it was written, so it counts as taken now and is refreshed at once", "taken", taken.UTC().Format(time.RFC3339))
+		taken, future = now, true
+	}
+	a.snap.Store(newSnapshot(a.settings.Name, t, taken))
 	s := a.state
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.attempted, s.up = true, true
-	s.lastSuccess, s.lastAttempt = h.Taken, h.Taken
+	s.lastSuccess = taken
+	if !future {
+		s.lastAttempt = taken
+	}
 	s.rows, s.partial = h.ExportRows, h.Partial
 	s.lastFull, s.historyFrom = h.LastFull, h.HistoryFrom
+	if s.lastFull.After(taken) {
+		s.lastFull = time.Time{} // a full run is due
+	}
 	if s.loginOrgID == "" {
 		s.loginOrgID = h.LoginOrgID
 	}
-	level.Info(a.logger).Log("msg", "Serving stored state", "taken", h.Taken.UTC().Format(time.RFC3339), "orgs", len(t.Orgs), "entries", len(t.Days))
+	level.Info(a.logger).Log("msg", "Serving stored state", "taken", taken.UTC().Format(time.RFC3339), "orgs", len(t.Orgs), "entries", len(t.Days))
 }
 
 // persist stores a snapshot with the state that decides the next runs;

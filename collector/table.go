@@ -44,11 +44,30 @@ type DayUsage struct {
 	IPU, Usage float64
 }
 
+// canonicalPeriod spells a billing period one way: 00:00 UTC of its first
+// and of its last day. Informatica's files write the end as a date (the last
+// day), as the last instant of it (23:59:59), or as the first instant after
+// it (00:00 of the next day); all three are the same period, and must compare
+// equal when one export mixes them. A midnight end on the same day of the
+// month as the start is the first instant after the period: periods run
+// whole months or years, so a last day never falls on the start's day of
+// the month.
+func canonicalPeriod(start, end time.Time) (int64, int64) {
+	start, end = start.UTC(), end.UTC()
+	first := startOfDay(start)
+	last := startOfDay(end)
+	if end.Equal(last) && last.After(first) && last.Day() == first.Day() {
+		last = last.AddDate(0, 0, -1)
+	}
+	return first.Unix(), last.Unix()
+}
+
 // dayAttr is what an entry says besides its sums: its billing period and
 // its IPU rate.
 type dayAttr struct {
-	// start and end are the billing period's bounds as reported, in Unix
-	// seconds; both 0 when the rows gave none.
+	// start and end are 00:00 UTC of the billing period's first and last
+	// day (see canonicalPeriod), in Unix seconds; both 0 when the rows gave
+	// none.
 	start, end int64
 	rate       uint64 // math.Float64bits of the rate, valid when hasRate
 	hasRate    bool
@@ -64,7 +83,7 @@ func (a dayAttr) rateValue() float64 { return math.Float64frombits(a.rate) }
 type Entry struct {
 	Org, Meter int32 // indexes into Table.Orgs and Table.Meters
 	Day        int32 // days since 1970-01-01 UTC
-	// PeriodStart and PeriodEnd are the billing period's bounds as reported,
+	// PeriodStart and PeriodEnd are 00:00 UTC of the billing period's first and last day,
 	// in Unix seconds; both 0 when the rows gave none.
 	PeriodStart, PeriodEnd int64
 	IPU, Usage             float64
@@ -183,7 +202,7 @@ func (b *Builder) Add(r *informatica.UsageRow) error {
 	day := dayNumber(r.Date)
 	var ra dayAttr
 	if !r.BillingPeriodStart.IsZero() && !r.BillingPeriodEnd.IsZero() {
-		ra.start, ra.end = r.BillingPeriodStart.Unix(), r.BillingPeriodEnd.Unix()
+		ra.start, ra.end = canonicalPeriod(r.BillingPeriodStart, r.BillingPeriodEnd)
 	}
 	if r.HasIPURate {
 		ra.rate, ra.hasRate = math.Float64bits(r.IPURate), true

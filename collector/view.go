@@ -32,14 +32,10 @@ type seriesView struct {
 
 type billingPeriod struct{ start, end int64 }
 
-// endExclusive is the first instant after the period. Informatica may give
-// the end as a date (the period's last day) or as an instant; a value at
-// 00:00 UTC is read as a date, so the period runs through that whole day.
+// endExclusive is the first instant after the period: the period runs
+// through the whole of its last day.
 func (p billingPeriod) endExclusive() int64 {
-	if p.end%secondsPerDay == 0 {
-		return p.end + secondsPerDay
-	}
-	return p.end + 1
+	return p.end + secondsPerDay
 }
 
 func (p billingPeriod) contains(t int64) bool {

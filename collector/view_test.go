@@ -127,22 +127,63 @@ func TestBuilderSumsRowsOfTheSameDay(t *testing.T) {
 }
 
 func TestBillingPeriodContains(t *testing.T) {
-	asDate := billingPeriod{date(mar).Unix(), date(marEnd).Unix()}
-	asInstant := billingPeriod{date(mar).Unix(), date("2025-03-31T23:59:59Z").Unix()}
-	for _, p := range []billingPeriod{asDate, asInstant} {
-		for at, want := range map[string]bool{
-			"2025-02-28T23:59:59Z": false,
-			"2025-03-01T00:00:00Z": true,
-			"2025-03-31T00:00:00Z": true,
-			"2025-03-31T18:00:00Z": true,
-			"2025-03-31T23:59:59Z": true,
-			"2025-04-01T00:00:00Z": false,
-		} {
-			if got := p.contains(date(at).Unix()); got != want {
-				t.Errorf("period ending %s contains %s = %v, want %v", time.Unix(p.end, 0).UTC(), at, got, want)
-			}
+	p := billingPeriod{date(mar).Unix(), date(marEnd).Unix()}
+	for at, want := range map[string]bool{
+		"2025-02-28T23:59:59Z": false,
+		"2025-03-01T00:00:00Z": true,
+		"2025-03-31T00:00:00Z": true,
+		"2025-03-31T18:00:00Z": true,
+		"2025-03-31T23:59:59Z": true,
+		"2025-04-01T00:00:00Z": false,
+	} {
+		if got := p.contains(date(at).Unix()); got != want {
+			t.Errorf("March contains %s = %v, want %v", at, got, want)
 		}
 	}
+}
+
+// TestOnePeriodOneSpelling: an end written as the last day, as its last
+// second, or as the first instant after it, is the same period; so is a
+// start written as an instant.
+func TestOnePeriodOneSpelling(t *testing.T) {
+	for _, c := range []struct{ start, end string }{
+		{mar, marEnd},
+		{mar, "2025-03-31T23:59:59Z"},
+		{mar, "2025-04-01T00:00:00Z"},
+		{"2025-03-01T00:00:00Z", "2025-03-31T00:00:00Z"},
+		{"2025-03-01T06:00:00Z", "2025-03-31T23:59:59Z"},
+	} {
+		start, end := canonicalPeriod(date(c.start), date(c.end))
+		if start != date(mar).Unix() || end != date(marEnd).Unix() {
+			t.Errorf("period %s to %s = %s to %s, want %s to %s", c.start, c.end,
+				time.Unix(start, 0).UTC(), time.Unix(end, 0).UTC(), mar, marEnd)
+		}
+	}
+	// Annual periods, and a period whose last day is not its start's day
+	// of the month.
+	for _, c := range []struct{ start, end, wantEnd string }{
+		{"2024-10-20", "2025-10-19", "2025-10-19"},
+		{"2024-10-20", "2025-10-20T00:00:00Z", "2025-10-19"},
+		{"2024-10-20", "2025-10-19T23:59:59Z", "2025-10-19"},
+		{"2025-02-01", "2025-02-28", "2025-02-28"},
+		{"2025-02-01", "2025-03-01T00:00:00Z", "2025-02-28"},
+	} {
+		if _, end := canonicalPeriod(date(c.start), date(c.end)); end != date(c.wantEnd).Unix() {
+			t.Errorf("period %s to %s ends %s, want %s", c.start, c.end, time.Unix(end, 0).UTC(), c.wantEnd)
+		}
+	}
+
+	// Three files of one export, each spelling March its own way: one
+	// period, whose sums hold every row.
+	tab := buildTable(t,
+		row{org: "a", meter: "m", date: "2025-03-02", start: mar, end: marEnd, usage: 2, ipu: 1},
+		row{org: "a", meter: "n", date: "2025-03-02", start: mar, end: "2025-03-31T23:59:59Z", usage: 4, ipu: 2},
+		row{org: "a", meter: "m", date: "2025-03-03", start: "2025-03-01T00:00:00Z", end: "2025-04-01T00:00:00Z", usage: 8, ipu: 4},
+	)
+	views, _ := viewsAt(t, tab, "2025-03-31T23:59:59Z")
+	views["a"].wantPeriod(t, mar, marEnd)
+	views["a"].wantSeries(t, "m", 5, 10, 4)
+	views["a"].wantSeries(t, "n", 2, 4, 0)
 }
 
 func TestCurrentBillingPeriod(t *testing.T) {
@@ -167,9 +208,9 @@ func TestCurrentBillingPeriod(t *testing.T) {
 			row{org: "a", meter: "x", date: "2025-03-31", start: apr, end: "2025-04-30T23:59:59Z", usage: 64, ipu: 32},
 		)
 		views, _ := viewsAt(t, tab, "2025-03-31T23:59:59Z")
-		views["a"].wantPeriod(t, mar, "2025-03-31T23:59:59Z")
+		views["a"].wantPeriod(t, mar, marEnd)
 		views, _ = viewsAt(t, tab, "2025-04-01T00:00:00Z")
-		views["a"].wantPeriod(t, apr, "2025-04-30T23:59:59Z")
+		views["a"].wantPeriod(t, apr, aprEnd)
 	})
 	t.Run("two periods hold now: the later one", func(t *testing.T) {
 		// March's end date is April's start date, so April 1 is in both.
@@ -306,23 +347,6 @@ func TestViewValidUntil(t *testing.T) {
 		}
 	}
 
-	// Periods that turn over at 18:00 UTC: the view changes then, before
-	// midnight.
-	shifted := buildTable(t,
-		row{org: "a", meter: "m", date: "2025-03-09", start: "2025-02-10T18:00:00Z", end: "2025-03-10T17:59:59Z", ipu: 1},
-		row{org: "b", meter: "m", date: "2025-03-09", start: "2025-03-10T18:00:00Z", end: "2025-04-10T17:59:59Z", ipu: 2},
-	)
-	views, until := viewsAt(t, shifted, "2025-03-10T12:00:00Z")
-	if want := date("2025-03-10T18:00:00Z"); !until.Equal(want) {
-		t.Errorf("valid until %s, want %s", until.UTC(), want)
-	}
-	if !views["a"].period.contains(date("2025-03-10T12:00:00Z").Unix()) {
-		t.Errorf("org a's period does not hold now")
-	}
-	_, until = viewsAt(t, shifted, "2025-03-10T18:00:00Z")
-	if want := date("2025-03-11T00:00:00Z"); !until.Equal(want) {
-		t.Errorf("after the boundary valid until %s, want %s", until.UTC(), want)
-	}
 }
 
 func TestOrgsWithAnnualAndMonthlyPeriods(t *testing.T) {
@@ -362,14 +386,14 @@ func TestSnapshotRendersUntilTheViewChanges(t *testing.T) {
 	s := newSnapshot("acct", tab, date("2025-03-10T11:00:00Z"))
 	lastDay := key("informatica_ipu_last_day_timestamp_seconds", "org_id", "a")
 
-	r1 := s.metrics(date("2025-03-10T12:00:00Z"))
+	r1 := mustRender(t, s, date("2025-03-10T12:00:00Z"))
 	if got := renderedSamples(t, r1)[lastDay]; got != float64(date("2025-03-09").Unix()) {
 		t.Errorf("last day timestamp = %v, want 2025-03-09", got)
 	}
-	if r2 := s.metrics(date("2025-03-10T23:59:59Z")); r2 != r1 {
+	if r2 := mustRender(t, s, date("2025-03-10T23:59:59Z")); r2 != r1 {
 		t.Error("rendered again before the view changed")
 	}
-	r3 := s.metrics(date("2025-03-11T00:00:00Z"))
+	r3 := mustRender(t, s, date("2025-03-11T00:00:00Z"))
 	if r3 == r1 {
 		t.Fatal("not rendered again at midnight")
 	}
@@ -377,9 +401,19 @@ func TestSnapshotRendersUntilTheViewChanges(t *testing.T) {
 		t.Errorf("after midnight last day timestamp = %v, want 2025-03-10", got)
 	}
 	// A clock that goes back gets a rendering for its own instant.
-	if r4 := s.metrics(date("2025-03-10T12:00:00Z")); r4 == r3 {
+	if r4 := mustRender(t, s, date("2025-03-10T12:00:00Z")); r4 == r3 {
 		t.Error("a rendering for a later instant was served for an earlier one")
 	} else if got := renderedSamples(t, r4)[lastDay]; got != float64(date("2025-03-09").Unix()) {
 		t.Errorf("back before midnight last day timestamp = %v, want 2025-03-09", got)
 	}
+}
+
+// mustRender renders s as of now, failing the test on an error.
+func mustRender(t *testing.T, s *snapshot, now time.Time) *rendered {
+	t.Helper()
+	r, err := s.metrics(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
