@@ -47,6 +47,12 @@ type hooks struct {
 	// adjust changes the settings after each load, e.g. to shorten timeouts
 	// that the configuration file does not expose.
 	adjust func(*collector.Settings)
+	// now, when set, replaces the exporter's clock: tests run it on any
+	// calendar day.
+	now func() time.Time
+	// after, when set, replaces the refreshers' timer: tests start each
+	// run themselves.
+	after func(time.Duration) <-chan time.Time
 }
 
 // run is main without the process.
@@ -111,6 +117,12 @@ func run(args []string, stderr io.Writer, h hooks) int {
 		return 1
 	}
 	var options []collector.Option
+	if h.now != nil {
+		options = append(options, collector.WithClock(h.now))
+	}
+	if h.after != nil {
+		options = append(options, collector.WithTimer(h.after))
+	}
 	if *storagePath != "" {
 		if err := os.MkdirAll(*storagePath, 0o700); err != nil {
 			level.Error(logger).Log("msg", "Cannot use --storage.path", "err", err)

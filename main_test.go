@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,9 +44,23 @@ var listenAddr = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 // it loads.
 func startExporter(t *testing.T, adjust func(*collector.Settings), args ...string) *exporterProcess {
 	t.Helper()
-	p := &exporterProcess{t: t, logs: &syncBuffer{}, stop: make(chan struct{}), code: make(chan int, 1), adjust: adjust}
+	return startExporterWith(t, hooks{adjust: adjust}, args...)
+}
+
+// startExporterAt is startExporter with the exporter's clock set to now.
+func startExporterAt(t *testing.T, now func() time.Time, adjust func(*collector.Settings), args ...string) *exporterProcess {
+	t.Helper()
+	return startExporterWith(t, hooks{adjust: adjust, now: now}, args...)
+}
+
+// startExporterWith is startExporter with test hooks; its stop is the
+// process'.
+func startExporterWith(t *testing.T, h hooks, args ...string) *exporterProcess {
+	t.Helper()
+	p := &exporterProcess{t: t, logs: &syncBuffer{}, stop: make(chan struct{}), code: make(chan int, 1), adjust: h.adjust}
+	h.stop = p.stop
 	args = append([]string{"--web.listen-address=127.0.0.1:0"}, args...)
-	go func() { p.code <- run(args, p.logs, hooks{stop: p.stop, adjust: p.adjust}) }()
+	go func() { p.code <- run(args, p.logs, h) }()
 	waitFor(t, 10*time.Second, "the exporter to listen", func() bool {
 		select {
 		case code := <-p.code:
@@ -197,35 +212,94 @@ func accountYAML(name string, f *fake.Server, extra string) string {
 		name, f.URL(), f.Username(), f.Password(), extra)
 }
 
-// expectedUsage computes, independently of the exporter's code, the usage
-// gauges design.md defines from the rows the fake served: per org and meter,
-// the IPU and usage sums in the billing period holding now, and the IPU on
-// the latest day before today.
+// expectedUsage computes, from the rows the fake served and independently
+// of the exporter's code, the usage gauges that the README's "Data rules"
+// define at the instant now:
+//   - rows dated after tomorrow (UTC) are not usage;
+//   - an org's current billing period is the period of its rows that holds
+//     now (a period runs through the whole of its last day); if none does,
+//     the latest one;
+//   - its last complete day is the latest day before today with rows;
+//   - a meter is shown for an org when it has rows in the current period or
+//     on the last complete day; a shown meter has every usage gauge, 0 where
+//     it has no rows, and the rate of its newest row.
 func expectedUsage(rows []fake.Row, now time.Time) map[string]float64 {
+	now = now.UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	lastDay := map[string]time.Time{}
+	tomorrow := today.AddDate(0, 0, 1)
+	type period struct{ start, last time.Time }
+	holdsNow := func(p period) bool { return !now.Before(p.start) && now.Before(p.last.AddDate(0, 0, 1)) }
+	usable := rows[:0:0]
 	for _, r := range rows {
-		if r.Date.Before(today) && r.Date.After(lastDay[r.Org.ID]) {
-			lastDay[r.Org.ID] = r.Date
+		if !r.Date.After(tomorrow) {
+			usable = append(usable, r)
+		}
+	}
+	current := map[string]period{}
+	lastDay := map[string]time.Time{}
+	for _, r := range usable {
+		org := r.Org.ID
+		p := period{r.BillingPeriodStart, r.BillingPeriodEnd}
+		c, seen := current[org]
+		switch {
+		case !seen, holdsNow(p) && !holdsNow(c),
+			holdsNow(p) == holdsNow(c) && (p.start.After(c.start) || p.start.Equal(c.start) && p.last.After(c.last)):
+			current[org] = p
+		}
+		if r.Date.Before(today) && r.Date.After(lastDay[org]) {
+			lastDay[org] = r.Date
+		}
+	}
+	type series struct{ org, meter string }
+	inPeriod := func(r fake.Row) bool {
+		return r.BillingPeriodStart.Equal(current[r.Org.ID].start) && r.BillingPeriodEnd.Equal(current[r.Org.ID].last)
+	}
+	onLastDay := func(r fake.Row) bool { d, ok := lastDay[r.Org.ID]; return ok && r.Date.Equal(d) }
+	shown := map[series]bool{}
+	for _, r := range usable {
+		if inPeriod(r) || onLastDay(r) {
+			shown[series{r.Org.ID, r.Meter.ID}] = true
 		}
 	}
 	want := map[string]float64{}
-	for _, r := range rows {
-		labels := []string{"org_id", r.Org.ID, "org_name", r.Org.Name, "meter_id", r.Meter.ID, "meter_name", r.Meter.Name}
-		// The fake's periods end on their last day, which counts in full.
-		if !now.Before(r.BillingPeriodStart) && now.Before(r.BillingPeriodEnd.AddDate(0, 0, 1)) {
-			want[key("informatica_ipu_billing_period_consumed_ipus", labels...)] += r.IPU
-			want[key("informatica_meter_billing_period_usage", labels...)] += r.MeterUsage
-			want[key("informatica_meter_ipu_rate", labels...)] = r.Meter.Rate
+	for _, r := range usable {
+		if !shown[series{r.Org.ID, r.Meter.ID}] {
+			continue
 		}
-		if r.Date.Equal(lastDay[r.Org.ID]) {
-			want[key("informatica_ipu_last_day_consumed_ipus", labels...)] += r.IPU
+		labels := []string{"org_id", r.Org.ID, "org_name", r.Org.Name, "meter_id", r.Meter.ID, "meter_name", r.Meter.Name}
+		consumed, usage := key("informatica_ipu_billing_period_consumed_ipus", labels...), key("informatica_meter_billing_period_usage", labels...)
+		want[consumed] += 0
+		want[usage] += 0
+		want[key("informatica_meter_ipu_rate", labels...)] = r.Meter.Rate
+		if inPeriod(r) {
+			want[consumed] += r.IPU
+			want[usage] += r.MeterUsage
+		}
+		if _, ok := lastDay[r.Org.ID]; ok {
+			lastConsumed := key("informatica_ipu_last_day_consumed_ipus", labels...)
+			want[lastConsumed] += 0
+			if onLastDay(r) {
+				want[lastConsumed] += r.IPU
+			}
 		}
 	}
 	for org, d := range lastDay {
 		want[key("informatica_ipu_last_day_timestamp_seconds", "org_id", org)] = float64(d.Unix())
 	}
+	for org, p := range current {
+		want[key("informatica_ipu_billing_period_start_timestamp_seconds", "org_id", org)] = float64(p.start.Unix())
+		want[key("informatica_ipu_billing_period_end_timestamp_seconds", "org_id", org)] = float64(p.last.Unix())
+	}
 	return want
+}
+
+// usageFamilies are the families computed from export data, which
+// expectedUsage predicts in full.
+var usageFamilies = []string{
+	"informatica_ipu_billing_period_consumed_ipus", "informatica_ipu_last_day_consumed_ipus",
+	"informatica_meter_billing_period_usage", "informatica_meter_ipu_rate",
+	"informatica_ipu_billing_period_start_timestamp_seconds", "informatica_ipu_billing_period_end_timestamp_seconds",
+	"informatica_ipu_last_day_timestamp_seconds",
 }
 
 // compareUsage checks every expected usage sample against the scrape, and
@@ -243,18 +317,123 @@ func compareUsage(t *testing.T, got, want map[string]float64) {
 		}
 	}
 	for k := range got {
-		if strings.HasPrefix(k, "informatica_ipu_billing_period_consumed_ipus") ||
-			strings.HasPrefix(k, "informatica_ipu_last_day_consumed_ipus") ||
-			strings.HasPrefix(k, "informatica_meter_billing_period_usage") {
-			if _, ok := want[k]; !ok {
-				t.Errorf("unexpected series %s", k)
+		for _, family := range usageFamilies {
+			if strings.HasPrefix(k, family+"{") {
+				if _, ok := want[k]; !ok {
+					t.Errorf("unexpected series %s", k)
+				}
 			}
 		}
 	}
 }
 
+// stepTimer is the refreshers' timer in a test: the n-th wait between runs
+// ends once the test has allowed n waits.
+type stepTimer struct {
+	mu      sync.Mutex
+	waits   []chan time.Time
+	allowed int
+}
+
+func (s *stepTimer) after(time.Duration) <-chan time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	s.waits = append(s.waits, ch)
+	s.flush()
+	return ch
+}
+
+// allow lets the first n waits end: the n-th run may start.
+func (s *stepTimer) allow(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.allowed = n
+	s.flush()
+}
+
+// flush ends the allowed waits not ended yet; s.mu must be held.
+func (s *stepTimer) flush() {
+	for i := range min(s.allowed, len(s.waits)) {
+		select {
+		case s.waits[i] <- time.Time{}:
+		default:
+		}
+	}
+}
+
+// frozen is a clock that stands still at t.
+func frozen(t time.Time) func() time.Time { return func() time.Time { return t } }
+
+// calendar are the instants where the rules of time bite: month, year and
+// billing-period boundaries, a leap day, and today.
+var calendar = []struct {
+	name string
+	at   time.Time
+	// annualFrom, when set, makes the fake's billing periods annual.
+	annualFrom time.Time
+}{
+	{name: "00:00:30 on the 1st of a month", at: date(2026, 12, 1, 0, 0, 30)},
+	{name: "23:59:59 on the last day of a month", at: date(2026, 11, 30, 23, 59, 59)},
+	{name: "1 January", at: date(2027, 1, 1, 0, 0, 30)},
+	{name: "29 February 2028", at: date(2028, 2, 29, 12, 0, 0)},
+	{name: "first day of an annual period", at: date(2027, 4, 1, 0, 0, 30), annualFrom: date(2020, 4, 1, 0, 0, 0)},
+	{name: "last day of an annual period", at: date(2027, 3, 31, 23, 59, 59), annualFrom: date(2020, 4, 1, 0, 0, 0)},
+	// 45 days before 2027-01-15T10:00 is 2026-12-01T10:00: the lookback
+	// starts on the day a period starts.
+	{name: "lookback starts on a period start", at: date(2027, 1, 15, 10, 0, 0)},
+	{name: "the real now", at: time.Now().UTC()},
+}
+
+func date(y int, m time.Month, d, hh, mm, ss int) time.Time {
+	return time.Date(y, m, d, hh, mm, ss, 0, time.UTC)
+}
+
+// TestEndToEndAnyDay runs the exporter and the fake on one frozen clock at
+// each instant of the calendar, and compares every usage gauge with the
+// Data rules applied to the rows served.
+func TestEndToEndAnyDay(t *testing.T) {
+	for _, c := range calendar {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			now := frozen(c.at)
+			opts := fake.Options{Now: now, AnnualFrom: c.annualFrom}
+			if !c.annualFrom.IsZero() {
+				opts.Days = 400
+			}
+			f := startFake(t, opts)
+			path := writeConfig(t, t.TempDir(), "1h", accountYAML("acme", f, ""))
+			p := startExporterAt(t, now, nil, "--config.file="+path)
+			got := waitForUp(t, p, "acme")
+			want := expectedUsage(f.Served(), c.at)
+			compareUsage(t, got, want)
+			// Sanity of the expectation itself: the org the account logs in
+			// to is shown with its current billing period.
+			if _, ok := want[key("informatica_ipu_billing_period_start_timestamp_seconds", "org_id", f.LoginOrg().ID)]; !ok {
+				t.Errorf("the expected values hold no billing period for the login org")
+			}
+		})
+	}
+}
+
+// waitForUp scrapes until the account's refresh has succeeded and returns
+// that scrape.
+func waitForUp(t *testing.T, p *exporterProcess, account string) map[string]float64 {
+	t.Helper()
+	var got map[string]float64
+	waitFor(t, 30*time.Second, "a successful refresh", func() bool {
+		got = p.scrape()
+		if got[key("informatica_up", "account", account)] != 1 && got[key("informatica_exporter_refreshes_total", "account", account)] > 0 {
+			t.Fatalf("the first refresh failed:\n%s", p.logs)
+		}
+		return got[key("informatica_up", "account", account)] == 1
+	})
+	return got
+}
+
 // TestEndToEnd points the exporter at the fake in each documented variant
 // and compares every usage gauge with sums computed from the rows served.
+// Each variant runs on a day of the calendar, in turn.
 func TestEndToEnd(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -273,19 +452,18 @@ func TestEndToEnd(t *testing.T) {
 		{name: "US dates", opts: fake.Options{DateLayout: "1/2/2006"}},
 		{name: "503 before success", faults: []fake.Fault{{Endpoint: fake.EndpointExport, Status: 503, Body: `{"error":{"code":"503","message":"busy"}}`}}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
+	for i, c := range cases {
+		day := calendar[i%len(calendar)]
+		t.Run(c.name+" on "+day.name, func(t *testing.T) {
 			t.Parallel()
+			now := frozen(day.at)
+			c.opts.Now, c.opts.AnnualFrom = now, day.annualFrom
 			f := startFake(t, c.opts)
 			f.Inject(c.faults...)
 			path := writeConfig(t, t.TempDir(), "1h", accountYAML("acme", f, c.account))
-			p := startExporter(t, nil, "--config.file="+path)
-			var got map[string]float64
-			waitFor(t, 20*time.Second, "a successful refresh", func() bool {
-				got = p.scrape()
-				return got[key("informatica_up", "account", "acme")] == 1
-			})
-			compareUsage(t, got, expectedUsage(f.Served(), time.Now()))
+			p := startExporterAt(t, now, nil, "--config.file="+path)
+			got := waitForUp(t, p, "acme")
+			compareUsage(t, got, expectedUsage(f.Served(), day.at))
 			if n := len(f.Served()); got[key("informatica_exporter_export_rows", "account", "acme")] != float64(n) {
 				t.Errorf("export_rows = %v, want %d", got[key("informatica_exporter_export_rows", "account", "acme")], n)
 			}
@@ -297,10 +475,11 @@ func TestEndToEnd(t *testing.T) {
 }
 
 func TestPartialSuccessIsUsedAndFlagged(t *testing.T) {
-	f := startFake(t, fake.Options{})
+	at := calendar[0].at
+	f := startFake(t, fake.Options{Now: frozen(at)})
 	f.SetOutcomes(fake.Outcome{Status: "PARTIAL_SUCCESS", ErrorMessage: "503 Service Unavailable for one org"})
 	path := writeConfig(t, t.TempDir(), "1h", accountYAML("acme", f, ""))
-	p := startExporter(t, nil, "--config.file="+path)
+	p := startExporterAt(t, frozen(at), nil, "--config.file="+path)
 	var got map[string]float64
 	waitFor(t, 20*time.Second, "a refresh", func() bool {
 		got = p.scrape()
@@ -309,7 +488,7 @@ func TestPartialSuccessIsUsedAndFlagged(t *testing.T) {
 	if got[key("informatica_exporter_export_partial", "account", "acme")] != 1 {
 		t.Errorf("export_partial = %v, want 1", got[key("informatica_exporter_export_partial", "account", "acme")])
 	}
-	compareUsage(t, got, expectedUsage(f.Served(), time.Now()))
+	compareUsage(t, got, expectedUsage(f.Served(), at))
 }
 
 // designMetrics are every metric name design.md lists.

@@ -55,6 +55,9 @@ type account struct {
 	client   *informatica.Client
 	logger   log.Logger
 	now      func() time.Time
+	// after is the refresher's timer: time.After, or the test's, which
+	// decides when each wait ends.
+	after func(time.Duration) <-chan time.Time
 	// storageDir, when set, is where the last good data is kept across
 	// restarts.
 	storageDir string
@@ -148,6 +151,7 @@ func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, stat
 		client:     client,
 		logger:     log.With(e.logger, "account", set.Name),
 		now:        e.now,
+		after:      e.after,
 		state:      state,
 		snap:       data.snap,
 		breakdown:  data.breakdown,
@@ -254,14 +258,12 @@ func retryDelay(failures int, interval time.Duration) time.Duration {
 
 // sleep waits for d; false when the refresher is to end instead.
 func (a *account) sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
 	case <-a.retiring:
 		return false
-	case <-t.C:
+	case <-a.after(d):
 		return true
 	}
 }

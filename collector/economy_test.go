@@ -39,7 +39,7 @@ func (c *virtualClock) Sleep(ctx context.Context, d time.Duration) error {
 func TestRefreshEconomyThroughExporter(t *testing.T) {
 	t.Parallel()
 	clock := &virtualClock{now: fakeBase}
-	f := startFake(t, fake.Options{CreatedFor: time.Minute, ProcessingFor: 9 * time.Minute}, clock.Now)
+	f := startFake(t, fake.Options{CreatedFor: time.Minute, ProcessingFor: 9 * time.Minute, JobClock: clock.Now}, clock.Now)
 	logger, _ := newTestLogger()
 	e, _ := newTestExporter(t, logger, clock.Now)
 	acct := accountFor("prod", f, nil)

@@ -29,6 +29,7 @@ type Settings struct {
 type Exporter struct {
 	logger     log.Logger
 	now        func() time.Time
+	after      func(time.Duration) <-chan time.Time
 	storageDir string
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -53,6 +54,12 @@ type Option func(*Exporter)
 // WithClock replaces the exporter's clock.
 func WithClock(now func() time.Time) Option { return func(e *Exporter) { e.now = now } }
 
+// WithTimer replaces the refreshers' timer, time.After: a test decides
+// when each wait between runs ends, instead of counting what timers did.
+func WithTimer(after func(time.Duration) <-chan time.Time) Option {
+	return func(e *Exporter) { e.after = after }
+}
+
 // WithStorage keeps each account's last good data in dir: written after
 // every successful refresh, served at once after a restart.
 func WithStorage(dir string) Option { return func(e *Exporter) { e.storageDir = dir } }
@@ -60,7 +67,7 @@ func WithStorage(dir string) Option { return func(e *Exporter) { e.storageDir = 
 // New returns an Exporter with no accounts; Apply starts them.
 func New(logger log.Logger, opts ...Option) *Exporter {
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Exporter{logger: logger, now: time.Now, ctx: ctx, cancel: cancel}
+	e := &Exporter{logger: logger, now: time.Now, after: time.After, ctx: ctx, cancel: cancel}
 	for _, o := range opts {
 		o(e)
 	}

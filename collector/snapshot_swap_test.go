@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,40 +24,50 @@ import (
 
 var generationLabel = regexp.MustCompile(`\(generation (\d+)\)$`)
 
-// TestScrapesSeeOneSnapshot runs 32 scrapers over HTTP for 10 seconds while
-// refreshes swap in a new snapshot about every 50 ms. Every export carries
-// a new generation of data, named in its org names, so each scrape can tell
-// which snapshot every one of its series came from: all must come from the
-// same one, with exactly that generation's values.
+// TestScrapesSeeOneSnapshot runs 32 scrapers over HTTP while the test lets
+// refreshes swap in new snapshots one at a time. Every export carries a new
+// generation of data, named in its org names, so each scrape can tell which
+// snapshot every one of its series came from: all must come from the same
+// one, with exactly that generation's values. The test waits for the
+// scrapers to see each new snapshot before it lets the next refresh go, so
+// it exercises every swap however slow the machine is.
 func TestScrapesSeeOneSnapshot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIPPED in -short mode: a 10-second concurrency test")
-	}
+	const refreshes = 6
 	now := movingClock()
 	f := startFake(t, fake.Options{CreatedFor: time.Millisecond, ProcessingFor: time.Millisecond, GenerationPerJob: true}, now)
+	g := newGate(t)
 	logger, _ := newTestLogger()
 	e, reg := newTestExporter(t, logger, now)
-	refresh := refreshSettings(50 * time.Millisecond)
+	refresh := refreshSettings(time.Millisecond)
 	refresh.PollInterval = time.Millisecond
-	if err := e.Apply(Settings{Accounts: []AccountSettings{accountFor("prod", f, nil)}, Refresh: refresh}); err != nil {
+	if err := e.Apply(Settings{Accounts: []AccountSettings{accountFor("prod", f, g)}, Refresh: refresh}); err != nil {
 		t.Fatal(err)
 	}
+	g.bind(t, e, "prod")
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
 	t.Cleanup(srv.Close)
-	waitFor(t, "the first refresh", e.Ready)
 
 	expected := newGenerationSums(f.Dataset(), now)
 	var scrapes, failures atomic.Int64
-	generations := sync.Map{}
-	deadline := time.Now().Add(10 * time.Second)
+	var seenMu sync.Mutex
+	seen := map[int]bool{}
+	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := 0; i < 32; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client := &http.Client{Timeout: 5 * time.Second}
-			for time.Now().Before(deadline) {
+			client := &http.Client{Timeout: 30 * time.Second}
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
 				gen, err := scrapeOneSnapshot(client, srv.URL, expected)
+				if errors.Is(err, errNoData) {
+					continue // before the first refresh
+				}
 				if err != nil {
 					if failures.Add(1) <= 5 {
 						t.Error(err)
@@ -64,23 +75,34 @@ func TestScrapesSeeOneSnapshot(t *testing.T) {
 					continue
 				}
 				scrapes.Add(1)
-				generations.Store(gen, true)
+				seenMu.Lock()
+				seen[gen] = true
+				seenMu.Unlock()
 			}
 		}()
 	}
+	distinct := func() int {
+		seenMu.Lock()
+		defer seenMu.Unlock()
+		return len(seen)
+	}
+	for n := 1; n <= refreshes; n++ {
+		g.allow(t, uint64(n))
+		waitFor(t, fmt.Sprintf("the scrapers to see snapshot %d", n), func() bool { return distinct() >= n || failures.Load() > 0 })
+	}
+	close(done)
 	wg.Wait()
-	seen := 0
-	generations.Range(func(any, any) bool { seen++; return true })
-	t.Logf("%d scrapes, %d failed, %d snapshots seen, %d refreshes", scrapes.Load(), failures.Load(), seen, refreshesOf(accountNamed(e, "prod").state))
+	t.Logf("%d scrapes, %d failed, %d snapshots seen", scrapes.Load(), failures.Load(), distinct())
 	if failures.Load() != 0 {
 		t.Errorf("%d scrapes failed or mixed snapshots", failures.Load())
 	}
-	// Under -race on two busy cores a refresh takes far longer than its
-	// 50 ms interval; a handful of swaps still exercises the race.
-	if seen < 5 {
-		t.Errorf("only %d snapshots were seen in 10 s; the test did not exercise swapping", seen)
+	if got := distinct(); got != refreshes {
+		t.Errorf("%d snapshots seen, want one per refresh, %d", got, refreshes)
 	}
 }
+
+// errNoData is a scrape from before the first refresh.
+var errNoData = errors.New("scrape lacks usage families")
 
 // scrapeOneSnapshot scrapes once and checks that every usage series is of
 // one generation with that generation's values; it returns the generation.
@@ -103,7 +125,7 @@ func scrapeOneSnapshot(client *http.Client, url string, expected *generationSums
 	for _, name := range []string{"informatica_ipu_billing_period_consumed_ipus", "informatica_meter_billing_period_usage"} {
 		fam := families[name]
 		if fam == nil {
-			return 0, fmt.Errorf("scrape lacks %s", name)
+			return 0, errNoData
 		}
 		for _, m := range fam.Metric {
 			labels := map[string]string{}

@@ -66,8 +66,10 @@ type Dataset struct {
 	// AnnualFrom, when set, makes billing periods annual, starting each year
 	// on this date's month and day; otherwise they are calendar months.
 	AnnualFrom time.Time
-	// Projects is how many projects each org has.
-	Projects int
+	// Projects is how many projects each org has; ProjectNames, when set,
+	// names them instead of the demo names.
+	Projects     int
+	ProjectNames []string
 	// Generation, when not 0, scales all usage by (1 + Generation/1000) and
 	// names it in every org name, so that tests can tell apart data from
 	// different refreshes.
@@ -186,12 +188,16 @@ var projectFolders = []string{"Daily", "Monthly", "Default"}
 // ProjectRows returns PROJECT_FOLDER rows for the given orgs with a Date in
 // [from, to]: the IPU of each summary row spread over projects and folders.
 func (d *Dataset) ProjectRows(orgs []Org, from, to time.Time) []ProjectRow {
+	names := projectNames
+	if d.ProjectNames != nil {
+		names = d.ProjectNames
+	}
 	var out []ProjectRow
 	for _, r := range d.Rows(orgs, from, to) {
 		for p := 0; p < d.Projects; p++ {
 			name := fmt.Sprintf("Project %02d", p+1)
-			if p < len(projectNames) {
-				name = projectNames[p]
+			if p < len(names) {
+				name = names[p]
 			}
 			for _, folder := range projectFolders {
 				share := unit(r.Org.ID+name, r.Meter.ID+folder, r.Date)

@@ -36,11 +36,18 @@ type Options struct {
 	Days               int // days of history up to today, default 120
 	AnnualFrom         time.Time
 
-	// Now is the fake's clock, default time.Now.
+	// Now is the fake's calendar: which day is today, when sessions were
+	// last used. Default time.Now. Tests set it to any instant, frozen or
+	// moving.
 	Now func() time.Time
 	// Jobs stay CREATED for CreatedFor, then PROCESSING for ProcessingFor,
 	// then end. Defaults 1s and 2s; negative means zero.
 	CreatedFor, ProcessingFor time.Duration
+	// JobClock measures how long jobs have run, default time.Now: real
+	// time, whatever Now says, so that a test whose calendar stands still
+	// at 23:59:59 still sees its jobs finish. A test whose client sleeps
+	// in virtual time sets it to that clock.
+	JobClock func() time.Time
 	// SessionIdle is how long a session survives unused, default 30m.
 	SessionIdle time.Duration
 	// MaxActiveJobs is Informatica's limit on jobs in CREATED or PROCESSING,
@@ -64,6 +71,14 @@ type Options struct {
 	// Projects is how many projects each org has in PROJECT_FOLDER exports,
 	// default 4.
 	Projects int
+	// ProjectNames, when set, replaces the demo project names.
+	ProjectNames []string
+	// EditRows, when set, changes the summary rows of a download: the rows
+	// a job exports for the range it was asked for go in, what it returns
+	// is served (and recorded by Served). Tests use it to serve real
+	// exports' oddities: stray or future-dated rows, a window with no rows
+	// yet.
+	EditRows func(from, to time.Time, rows []Row) []Row
 }
 
 // Server is a running fake. All methods are safe for concurrent use.
@@ -100,8 +115,11 @@ type Request struct {
 }
 
 type job struct {
-	id         string
-	created    time.Time
+	id      string
+	created time.Time // on the calendar, Options.Now
+	// began is when the job was created on Options.JobClock, which
+	// measures its progress.
+	began      time.Time
 	start, end time.Time
 	combined   bool
 	projects   bool // a PROJECT_FOLDER job
@@ -138,6 +156,9 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.JobClock == nil {
+		opts.JobClock = time.Now
+	}
 	if opts.CreatedFor == 0 {
 		opts.CreatedFor = time.Second
 	}
@@ -170,7 +191,7 @@ func New(opts Options) *Server {
 	if opts.Projects == 0 {
 		opts.Projects = 4
 	}
-	s.data = Dataset{Orgs: opts.Orgs, Meters: opts.Meters, AnnualFrom: opts.AnnualFrom, Projects: opts.Projects}
+	s.data = Dataset{Orgs: opts.Orgs, Meters: opts.Meters, AnnualFrom: opts.AnnualFrom, Projects: opts.Projects, ProjectNames: opts.ProjectNames}
 	s.data.Last = day(opts.Now())
 	s.data.First = s.data.Last.AddDate(0, 0, 1-opts.Days)
 
@@ -297,13 +318,13 @@ func (s *Server) SetOutcomes(o ...Outcome) {
 func (s *Server) ActiveJobs() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.activeJobs(s.opts.Now())
+	return s.activeJobs()
 }
 
-func (s *Server) activeJobs(now time.Time) int {
+func (s *Server) activeJobs() int {
 	n := 0
 	for _, j := range s.jobs {
-		if st := s.jobStatus(j, now); st == "CREATED" || st == "PROCESSING" {
+		if st := s.jobStatus(j); st == "CREATED" || st == "PROCESSING" {
 			n++
 		}
 	}
@@ -434,7 +455,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.opts.Now()
-	if s.activeJobs(now) >= s.opts.MaxActiveJobs {
+	if s.activeJobs() >= s.opts.MaxActiveJobs {
 		writeError(w, http.StatusBadRequest, "MTR_005", "You can have a maximum of 5 active export jobs. Wait for a job to complete and try again.")
 		return
 	}
@@ -442,7 +463,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		s.generation++
 	}
 	j := &job{
-		id: s.newID(), created: now, start: start, end: end, projects: jobType == "PROJECT_FOLDER",
+		id: s.newID(), created: now, began: s.opts.JobClock(), start: start, end: end, projects: jobType == "PROJECT_FOLDER",
 		combined: flag(body["combinedMeterUsage"]), orgs: orgs, generation: s.generation,
 	}
 	if len(s.outcomes) > 0 {
@@ -464,11 +485,11 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "MTR_404", "Export job not found.")
 		return
 	}
-	writeJSON(w, http.StatusOK, s.jobJSON(j, s.jobStatus(j, s.opts.Now())))
+	writeJSON(w, http.StatusOK, s.jobJSON(j, s.jobStatus(j)))
 }
 
-func (s *Server) jobStatus(j *job, now time.Time) string {
-	age := now.Sub(j.created)
+func (s *Server) jobStatus(j *job) string {
+	age := s.opts.JobClock().Sub(j.began)
 	switch {
 	case age < s.opts.CreatedFor:
 		return "CREATED"
@@ -512,7 +533,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "MTR_404", "Export job not found.")
 		return
 	}
-	st := s.jobStatus(j, s.opts.Now())
+	st := s.jobStatus(j)
 	if st != "SUCCESS" && st != "PARTIAL_SUCCESS" {
 		writeError(w, http.StatusBadRequest, "MTR_006", "Export job "+j.id+" is "+st+"; nothing to download.")
 		return
@@ -533,6 +554,9 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows := data.Rows(orgs, j.start, j.end)
+	if s.opts.EditRows != nil {
+		rows = s.opts.EditRows(j.start, j.end, rows)
+	}
 	s.served = append(s.served, rows...)
 	w.Write(s.zipRows(rows, j.combined))
 }
@@ -562,6 +586,10 @@ func (s *Server) zipRows(rows []Row, combined bool) []byte {
 			names = append(names, name)
 		}
 		files[name] = append(files[name], r)
+	}
+	if len(names) == 0 {
+		// A range without usage: a file with the header alone.
+		names = append(names, "IPU_Usage_Summary.csv")
 	}
 	cols := append([]string(nil), columns...)
 	if s.opts.ExtraColumns {
