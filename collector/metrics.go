@@ -29,11 +29,11 @@ var (
 		usageLabels, nil)
 	periodStartDesc = prometheus.NewDesc(
 		"informatica_ipu_billing_period_start_timestamp_seconds",
-		"Start of the org's current billing period, as Informatica reports it."+cached,
+		"00:00 UTC of the first day of the org's current billing period."+cached,
 		[]string{"org_id"}, nil)
 	periodEndDesc = prometheus.NewDesc(
 		"informatica_ipu_billing_period_end_timestamp_seconds",
-		"End of the org's current billing period, as Informatica reports it; a value at 00:00 UTC is the period's last day."+cached,
+		"00:00 UTC of the last day of the org's current billing period."+cached,
 		[]string{"org_id"}, nil)
 	lastDayTimestampDesc = prometheus.NewDesc(
 		"informatica_ipu_last_day_timestamp_seconds",
