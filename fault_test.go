@@ -181,7 +181,7 @@ var faultMatrix = []faultCase{
 			fmt.Fprint(w, "<html><body><h1>Maintenance</h1></body></html>")
 		}
 	})},
-	{name: "empty ZIP", stage: "download", inject: download(func(t *testing.T) http.HandlerFunc { return zipAnswer(t) })},
+	{name: "empty ZIP in a full run", stage: "parse", inject: download(func(t *testing.T) http.HandlerFunc { return zipAnswer(t) }), everyRunFull: true},
 	{name: "ZIP with no rows in a full run", stage: "parse", inject: download(csvAnswer()), everyRunFull: true},
 	{name: "CSV without a column", stage: "parse", inject: download(func(t *testing.T) http.HandlerFunc {
 		return zipAnswer(t, "usage.csv", "OrgId,MeterId,Date,IPU\nx,y,2025-06-01,1\n")

@@ -141,6 +141,10 @@ func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, stat
 	cfg.PollInterval = refresh.PollInterval
 	cfg.JobTimeout = refresh.JobTimeout
 	cfg.OnRequest = state.countRequest
+	logger := log.With(e.logger, "account", set.Name)
+	cfg.OnWarning = func(msg string, keyvals ...any) {
+		level.Warn(logger).Log(append([]any{"msg", msg}, keyvals...)...)
+	}
 	client, err := informatica.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("account %q: %w", set.Name, err)
@@ -149,7 +153,7 @@ func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, stat
 		settings:   set,
 		refresh:    refresh,
 		client:     client,
-		logger:     log.With(e.logger, "account", set.Name),
+		logger:     logger,
 		now:        e.now,
 		after:      e.after,
 		state:      state,

@@ -65,7 +65,7 @@ func refreshSettings(interval time.Duration) RefreshSettings {
 		Interval:     interval,
 		Lookback:     45 * 24 * time.Hour,
 		PollInterval: 5 * time.Millisecond,
-		JobTimeout:   5 * time.Second,
+		JobTimeout:   time.Minute,
 		MaxAge:       26 * time.Hour,
 	}
 }

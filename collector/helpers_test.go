@@ -48,7 +48,7 @@ func newTestLogger() (log.Logger, *syncBuffer) {
 // waitFor polls cond until it holds, failing the test after a generous bound.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -14,9 +14,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,8 +107,11 @@ type Config struct {
 	// tests and broken proxies: the password travels over this connection.
 	InsecureSkipVerify bool
 	HTTPClient         *http.Client  // default: built from CAFile and InsecureSkipVerify
-	RequestTimeout     time.Duration // one JSON request, default 1m
-	DownloadTimeout    time.Duration // one ZIP download, default 10m
+	RequestTimeout     time.Duration // one try of a JSON request, default 1m
+	// DownloadTimeout bounds one try of a ZIP download, reading included,
+	// default 10m. Within an export it is cut to what is left of
+	// JobTimeout.
+	DownloadTimeout time.Duration
 
 	MaxAttempts   int           // tries of a request that fails with 429, 5xx or a network error, default 4
 	RetryBackoff  time.Duration // delay before the first retry, doubling, default 2s
@@ -114,7 +119,10 @@ type Config struct {
 
 	PollInterval    time.Duration // first status poll delay, default 15s
 	MaxPollInterval time.Duration // polls back off to this, default 2m
-	JobTimeout      time.Duration // give up on a job after this, default 30m
+	// JobTimeout bounds one export job from the first request to start it
+	// to the last byte of its ZIP: retries and their waits, polls and the
+	// download, default 30m.
+	JobTimeout time.Duration
 
 	SessionIdleTimeout time.Duration // log in again after this long unused, default 25m
 
@@ -125,6 +133,13 @@ type Config struct {
 	// OnRequest, when set, is called once per HTTP request with the endpoint
 	// name and the status code, or "error" when no answer arrived.
 	OnRequest func(endpoint, code string)
+	// OnWarning, when set, is called with something worth a warning in the
+	// log that does not fail the export: msg is a sentence, keyvals are
+	// alternating string keys and values, as go-kit's log.Logger takes
+	// them. It is called from the goroutine running the export. Today's
+	// only warning is a job status this client does not know (keys
+	// "job_id" and "status"), once per job and status.
+	OnWarning func(msg string, keyvals ...any)
 }
 
 func (c *Config) setDefaults() {
@@ -171,12 +186,20 @@ type Client struct {
 	cfg       Config
 	loginBase string
 
+	// password holds what clean looks for to find the password.
+	password [][]byte
+
 	mu   sync.Mutex
 	sess *session
-	// issued holds every session ID seen, so that redact can scrub them
-	// from any text that reaches a log line or an error.
-	issued []string
+	// issued holds what clean looks for to find each of the last
+	// maxIssued session IDs, so that it can scrub them from any text that
+	// reaches a log line or an error.
+	issued [][][]byte
 }
+
+// maxIssued bounds the session IDs the client keeps for redaction. One run
+// logs in a few times at most; the oldest ones have long expired.
+const maxIssued = 64
 
 type session struct {
 	id       string
@@ -207,7 +230,7 @@ func NewClient(cfg Config) (*Client, error) {
 	// Users paste either the host or the host with /saas, as printed in
 	// Informatica's examples.
 	base = strings.TrimSuffix(base, "/saas")
-	return &Client{cfg: cfg, loginBase: base}, nil
+	return &Client{cfg: cfg, loginBase: base, password: secretNeedles(cfg.Password)}, nil
 }
 
 // newHTTPClient returns a client with its own transport, so that one
@@ -256,6 +279,9 @@ type request struct {
 	body     []byte
 	accept   string
 	timeout  time.Duration
+	// startsJob marks the request that starts an export job, which must
+	// not be sent twice (see sendPolicy).
+	startsJob bool
 }
 
 // call sends an authenticated request: it logs in when there is no fresh
@@ -267,7 +293,8 @@ func (c *Client) call(ctx context.Context, r request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp, err := c.send(ctx, r.endpoint, r.timeout, c.cfg.MaxAttempts, func(ctx context.Context) (*http.Request, error) {
+		policy := sendPolicy{endpoint: r.endpoint, timeout: r.timeout, attempts: c.cfg.MaxAttempts, startsJob: r.startsJob}
+		resp, err := c.send(ctx, policy, func(ctx context.Context) (*http.Request, error) {
 			var body io.Reader
 			if r.body != nil {
 				body = bytes.NewReader(r.body)
@@ -353,7 +380,8 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 	}
 	// A rejected login is not retried within the run: repeating bad
 	// credentials only risks locking the user out.
-	resp, err := c.send(ctx, EndpointLogin, c.cfg.RequestTimeout, c.cfg.MaxAttempts, func(ctx context.Context) (*http.Request, error) {
+	policy := sendPolicy{endpoint: EndpointLogin, timeout: c.cfg.RequestTimeout, attempts: c.cfg.MaxAttempts}
+	resp, err := c.send(ctx, policy, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.loginBase+loginPath, bytes.NewReader(body))
 		if err != nil {
 			return nil, err
@@ -366,8 +394,9 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 		return nil, withStage(StageLogin, fmt.Errorf("log in as %s: %w", c.cfg.Username, err))
 	}
 	var lr loginResponse
-	// A login answer holds a session ID that is not yet known to redact,
-	// so a malformed one is reported without quoting it.
+	// A login answer holds a session ID that clean does not know yet,
+	// so a malformed one is reported without quoting it. Informatica's
+	// error object is reported, even with status 200.
 	if err := c.decodeJSONQuiet(resp, &lr); err != nil {
 		return nil, withStage(StageLogin, fmt.Errorf("log in as %s: %w", c.cfg.Username, err))
 	}
@@ -390,14 +419,14 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 		return nil, withStage(StageLogin, fmt.Errorf("log in as %s: response has no products[].baseApiUrl", c.cfg.Username))
 	}
 	if u, err := url.Parse(s.baseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, withStage(StageLogin, fmt.Errorf("log in as %s: baseApiUrl %q is not an http(s) URL", c.cfg.Username, Shorten(s.baseURL, 100)))
+		return nil, withStage(StageLogin, fmt.Errorf("log in as %s: baseApiUrl %q is not an http(s) URL", c.cfg.Username, Shorten(c.clean(s.baseURL), 100)))
 	}
 	c.mu.Lock()
 	c.sess = s
-	if len(c.issued) >= 64 {
+	if len(c.issued) >= maxIssued {
 		c.issued = c.issued[1:]
 	}
-	c.issued = append(c.issued, s.id)
+	c.issued = append(c.issued, secretNeedles(s.id))
 	c.mu.Unlock()
 	return s, nil
 }
@@ -412,7 +441,8 @@ func (c *Client) Logout(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
-	resp, err := c.send(ctx, EndpointLogout, c.cfg.RequestTimeout, 1, func(ctx context.Context) (*http.Request, error) {
+	policy := sendPolicy{endpoint: EndpointLogout, timeout: c.cfg.RequestTimeout, attempts: 1}
+	resp, err := c.send(ctx, policy, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.loginBase+logoutPath, nil)
 		if err != nil {
 			return nil, err
@@ -427,12 +457,31 @@ func (c *Client) Logout(ctx context.Context) error {
 	return resp.Body.Close()
 }
 
+// sendPolicy says how send treats one logical request.
+type sendPolicy struct {
+	endpoint string
+	timeout  time.Duration // of one try
+	attempts int
+	// startsJob marks a request that starts an export job. It is repeated
+	// only after failures that show no job was started: a connection that
+	// could not be made, 429 or 503. Any other failure may have come after
+	// Informatica started the job, and a second request would start
+	// another.
+	startsJob bool
+}
+
 // send performs one logical request, retrying 429, 5xx and network errors up
-// to attempts times with exponential backoff, honouring Retry-After. Other
-// error answers come back at once as *APIError. On success the body is left
-// open for the caller and stays readable until closed.
-func (c *Client) send(ctx context.Context, endpoint string, timeout time.Duration, attempts int, build func(context.Context) (*http.Request, error)) (*http.Response, error) {
+// to p.attempts times with exponential backoff, honouring Retry-After,
+// except where p.startsJob forbids it. Other error answers come back at once
+// as *APIError. No try and no wait runs past the export job's deadline in
+// ctx, if any. On success the body is left open for the caller and stays
+// readable until closed.
+func (c *Client) send(ctx context.Context, p sendPolicy, build func(context.Context) (*http.Request, error)) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
+		timeout, err := c.tryTimeout(ctx, p.timeout)
+		if err != nil {
+			return nil, err
+		}
 		actx, cancel := context.WithTimeout(ctx, timeout)
 		req, err := build(actx)
 		if err != nil {
@@ -442,42 +491,93 @@ func (c *Client) send(ctx context.Context, endpoint string, timeout time.Duratio
 		resp, err := c.cfg.HTTPClient.Do(req)
 		if err != nil {
 			cancel()
-			c.observe(endpoint, "error")
+			c.observe(p.endpoint, "error")
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			err = errors.New(c.redact(err.Error()))
-			if attempt >= attempts {
+			notSent := dialFailed(err)
+			err = errors.New(c.clean(err.Error()))
+			if p.startsJob && !notSent {
+				return nil, mayBeRunning(err)
+			}
+			if attempt >= p.attempts {
 				return nil, err
 			}
-			if serr := c.cfg.Clock.Sleep(ctx, c.backoff(attempt)); serr != nil {
-				return nil, serr
+			if err := c.wait(ctx, c.backoff(attempt), err); err != nil {
+				return nil, err
 			}
 			continue
 		}
-		c.observe(endpoint, strconv.Itoa(resp.StatusCode))
+		c.observe(p.endpoint, strconv.Itoa(resp.StatusCode))
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 			return resp, nil
 		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		body, cut := readHead(resp.Body, maxErrorBody)
 		resp.Body.Close()
 		cancel()
-		apiErr := parseAPIError(resp.StatusCode, body, c.redact)
-		if !apiErr.retryable() || attempt >= attempts {
+		clean := c.clean
+		if cut {
+			clean = c.cleanCut
+		}
+		apiErr := parseAPIError(resp.StatusCode, body, clean)
+		if p.startsJob && apiErr.StatusCode >= 500 && !apiErr.notStarted() {
+			return nil, mayBeRunning(apiErr)
+		}
+		if !apiErr.retryable() || attempt >= p.attempts {
 			return nil, apiErr
 		}
 		delay := c.backoff(attempt)
-		if ra, ok := retryAfter(resp.Header.Get("Retry-After"), c.cfg.Clock.Now()); ok {
+		if ra, ok := retryAfter(resp.Header, c.cfg.Clock.Now()); ok {
 			if ra > c.cfg.MaxRetryAfter {
 				return nil, fmt.Errorf("%w; Retry-After %s is longer than %s", apiErr, ra, c.cfg.MaxRetryAfter)
 			}
 			delay = ra
 		}
-		if serr := c.cfg.Clock.Sleep(ctx, delay); serr != nil {
-			return nil, serr
+		if err := c.wait(ctx, delay, apiErr); err != nil {
+			return nil, err
 		}
 	}
+}
+
+// dialFailed reports whether a request failed before any byte of it was
+// sent: the host name did not resolve, or no connection could be made.
+func dialFailed(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// mayBeRunning marks the failure of a request to start a job that may have
+// started one anyway.
+func mayBeRunning(err error) error {
+	return fmt.Errorf("%w; not sent again, as %w", err, ErrJobMayBeRunning)
+}
+
+// tryTimeout is how long one try of a request may take: timeout, or what is
+// left of the export job's time when that is less.
+func (c *Client) tryTimeout(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	deadline, ok := jobDeadline(ctx)
+	if !ok {
+		return timeout, nil
+	}
+	left := deadline.Sub(c.cfg.Clock.Now())
+	if left <= 0 {
+		return 0, ErrJobTimeout
+	}
+	return min(timeout, left), nil
+}
+
+// wait sleeps delay before the next try of a request that failed with
+// last, unless that would end past the export job's deadline.
+func (c *Client) wait(ctx context.Context, delay time.Duration, last error) error {
+	if deadline, ok := jobDeadline(ctx); ok && c.cfg.Clock.Now().Add(delay).After(deadline) {
+		return fmt.Errorf("%w; a retry in %s would be too late: %w", last, delay.Round(time.Millisecond), ErrJobTimeout)
+	}
+	return c.cfg.Clock.Sleep(ctx, delay)
 }
 
 func (c *Client) observe(endpoint, code string) {
@@ -496,30 +596,36 @@ func (c *Client) backoff(attempt int) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date. A
+// date is on the server's clock, so it is measured from the answer's Date
+// header, when there is one, and from now, the local clock, only when
+// there is not: two clocks minutes apart would otherwise turn "in 30
+// seconds" into a wait of minutes, or none. The delay is never negative.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0, false
 	}
 	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
 		return time.Duration(secs) * time.Second, true
 	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
-		}
-		return 0, true
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
 	}
-	return 0, false
+	if date, err := http.ParseTime(h.Get("Date")); err == nil {
+		now = date
+	}
+	return max(t.Sub(now), 0), true
 }
 
 // decodeJSON reads a bounded JSON body into v and closes it. A body that is
-// not the expected JSON is quoted, shortened, in the error.
+// not the expected JSON is quoted, cleaned and shortened, in the error;
+// Informatica's error object is returned as an *APIError.
 func (c *Client) decodeJSON(resp *http.Response, v any) error {
 	body, err := c.readJSON(resp, v)
 	if err != nil && body != nil {
-		return fmt.Errorf("%w: %q", err, Shorten(c.redact(string(body)), 120))
+		return fmt.Errorf("%w: %q", err, Shorten(c.clean(string(body)), 120))
 	}
 	return err
 }
@@ -536,7 +642,13 @@ func (c *Client) readJSON(resp *http.Response, v any) ([]byte, error) {
 	defer resp.Body.Close()
 	body, err := readBounded(resp.Body, c.cfg.Limits.MaxResponseBytes)
 	if err != nil {
-		return nil, err
+		return nil, errors.New(c.clean(err.Error()))
+	}
+	// Before decoding: encoding/json would turn Windows-1252 text into
+	// U+FFFD instead of the characters it means.
+	body = validUTF8Bytes(body)
+	if apiErr := errorObject(resp.StatusCode, body, c.clean); apiErr != nil {
+		return nil, apiErr
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return body, fmt.Errorf("response is not the expected JSON (%v)", err)
@@ -556,22 +668,40 @@ func readBounded(r io.Reader, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// redactedMarker stands where a secret was; it has no angle brackets, which
-// Shorten would strip as markup.
-const redactedMarker = "[REDACTED]"
+// maxErrorBody bounds what is read of an error answer.
+const maxErrorBody = 64 << 10
 
-// redact removes the password and every session ID this client has seen
-// from text that came from the network or from net/http.
-func (c *Client) redact(s string) string {
-	if c.cfg.Password != "" {
-		s = strings.ReplaceAll(s, c.cfg.Password, redactedMarker)
+// readHead reads up to limit bytes of r, and reports whether r had more.
+func readHead(r io.Reader, limit int) ([]byte, bool) {
+	b, _ := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if len(b) > limit {
+		return b[:limit], true
 	}
+	return b, false
+}
+
+// clean makes text that came from the network or from net/http fit for an
+// error or a log line: valid UTF-8, without the password or any session ID
+// this client has seen, in any encoding (see redactSecrets).
+func (c *Client) clean(s string) string {
+	return redactSecrets(ValidUTF8(s), c.needles(), false)
+}
+
+// cleanCut is clean for the start of a longer text, which may end in the
+// start of a secret.
+func (c *Client) cleanCut(s string) string {
+	return redactSecrets(ValidUTF8(s), c.needles(), true)
+}
+
+// needles lists what redactSecrets looks for.
+func (c *Client) needles() [][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	n := slices.Clone(c.password)
 	for _, id := range c.issued {
-		s = strings.ReplaceAll(s, id, redactedMarker)
+		n = append(n, id...)
 	}
-	return s
+	return n
 }
 
 // cancelOnClose releases a request's timeout context once its body is done.

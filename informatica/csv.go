@@ -17,7 +17,7 @@ import (
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // UsageRow is one row of a summary export: one org's use of one meter on one
-// day.
+// day. Its strings are valid UTF-8 (see ValidUTF8).
 type UsageRow struct {
 	OrgID, OrgName, OrgType string
 	MeterID, MeterName      string
@@ -139,13 +139,28 @@ type csvState struct {
 }
 
 type orgStrings struct {
-	id, name, typ string
+	id, name, typ cellText
 	next          *orgStrings // the org that followed this one last time
 }
 
 type meterStrings struct {
-	id, name, scalar, category string
+	id, name, scalar, category cellText
 	next                       *meterStrings
+}
+
+// cellText is a string column's last value, as read and as handed out: the
+// same string unless the bytes read were not valid UTF-8. A value that
+// repeats the last one costs a comparison with what was read, as before
+// there was any conversion; only a new value is checked and converted.
+type cellText struct{ raw, text string }
+
+// set makes b the value, and returns it as valid UTF-8.
+func (c *cellText) set(b []byte) string {
+	if string(b) != c.raw {
+		c.raw = string(b)
+		c.text = ValidUTF8(c.raw)
+	}
+	return c.text
 }
 
 // maxInterned bounds the strings an export's reader keeps for reuse.
@@ -275,9 +290,9 @@ func (p *usageParser) parse(line int, rec *recordReader, row *UsageRow) error {
 		return p.errorAt(line, colMeterID, rec, errEmptyValue)
 	}
 	o := p.strings.org(orgID, text(colOrgName), text(colOrgType))
-	row.OrgID, row.OrgName, row.OrgType = o.id, o.name, o.typ
+	row.OrgID, row.OrgName, row.OrgType = o.id.text, o.name.text, o.typ.text
 	m := p.strings.meter(meterID, text(colMeterName), text(colScalar), text(colMetricCategory))
-	row.MeterID, row.MeterName, row.Scalar, row.MetricCategory = m.id, m.name, m.scalar, m.category
+	row.MeterID, row.MeterName, row.Scalar, row.MetricCategory = m.id.text, m.name.text, m.scalar.text, m.category.text
 
 	var err error
 	var ok bool
@@ -306,16 +321,17 @@ func (p *usageParser) parse(line int, rec *recordReader, row *UsageRow) error {
 }
 
 func (p *usageParser) errorAt(line, c int, rec *recordReader, err error) error {
-	return &CSVError{File: p.file, Line: line, Column: usageColumns[c], Value: string(rec.field(p.index[c])), Err: err}
+	return &CSVError{File: p.file, Line: line, Column: usageColumns[c], Value: ValidUTF8(string(rec.field(p.index[c]))), Err: err}
 }
 
 // org returns the strings of an org, allocating only those not seen before.
 // Files list the same orgs in the same order day after day, so the org that
-// followed the last one the last time is tried before the map.
+// followed the last one the last time is tried before the map, which is
+// keyed by the ID as read.
 func (s *csvState) org(id, name, typ []byte) *orgStrings {
 	o := s.lastOrg
-	if o == nil || string(id) != o.id {
-		if o != nil && o.next != nil && string(id) == o.next.id {
+	if o == nil || string(id) != o.id.raw {
+		if o != nil && o.next != nil && string(id) == o.next.id.raw {
 			o = o.next
 		} else {
 			prev := o
@@ -324,8 +340,9 @@ func (s *csvState) org(id, name, typ []byte) *orgStrings {
 					clear(s.orgs)
 					prev = nil
 				}
-				o = &orgStrings{id: string(id)}
-				s.orgs[o.id] = o
+				o = &orgStrings{}
+				o.id.set(id)
+				s.orgs[o.id.raw] = o
 			}
 			if prev != nil {
 				prev.next = o
@@ -333,12 +350,8 @@ func (s *csvState) org(id, name, typ []byte) *orgStrings {
 		}
 		s.lastOrg = o
 	}
-	if string(name) != o.name {
-		o.name = string(name)
-	}
-	if string(typ) != o.typ {
-		o.typ = string(typ)
-	}
+	o.name.set(name)
+	o.typ.set(typ)
 	return o
 }
 
@@ -346,8 +359,8 @@ func (s *csvState) org(id, name, typ []byte) *orgStrings {
 // before, as org does.
 func (s *csvState) meter(id, name, scalar, category []byte) *meterStrings {
 	m := s.lastMtr
-	if m == nil || string(id) != m.id {
-		if m != nil && m.next != nil && string(id) == m.next.id {
+	if m == nil || string(id) != m.id.raw {
+		if m != nil && m.next != nil && string(id) == m.next.id.raw {
 			m = m.next
 		} else {
 			prev := m
@@ -356,8 +369,9 @@ func (s *csvState) meter(id, name, scalar, category []byte) *meterStrings {
 					clear(s.meters)
 					prev = nil
 				}
-				m = &meterStrings{id: string(id)}
-				s.meters[m.id] = m
+				m = &meterStrings{}
+				m.id.set(id)
+				s.meters[m.id.raw] = m
 			}
 			if prev != nil {
 				prev.next = m
@@ -365,15 +379,9 @@ func (s *csvState) meter(id, name, scalar, category []byte) *meterStrings {
 		}
 		s.lastMtr = m
 	}
-	if string(name) != m.name {
-		m.name = string(name)
-	}
-	if string(scalar) != m.scalar {
-		m.scalar = string(scalar)
-	}
-	if string(category) != m.category {
-		m.category = string(category)
-	}
+	m.name.set(name)
+	m.scalar.set(scalar)
+	m.category.set(category)
 	return m
 }
 

@@ -71,6 +71,17 @@ func TestReadUsageZIP(t *testing.T) {
 	}
 }
 
+// TestEmptyZIPHasNoRows: a ZIP without any file is the export of a range
+// without usage, not a broken download.
+func TestEmptyZIPHasNoRows(t *testing.T) {
+	t.Parallel()
+	z := makeZIP(t)
+	n, err := informatica.ReadUsageZIP(bytes.NewReader(z), int64(len(z)), informatica.DefaultLimits, func(*informatica.UsageRow) error { return nil })
+	if n != 0 || err != nil {
+		t.Errorf("empty ZIP: %d rows, %v; want 0 rows and no error", n, err)
+	}
+}
+
 // downloadWith serves body as the answer to one download and runs Download.
 func downloadWith(t *testing.T, e *env, h http.HandlerFunc) (int, error) {
 	t.Helper()

@@ -1,9 +1,11 @@
 package informatica
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 )
@@ -51,7 +53,20 @@ func withStage(stage Stage, err error) error {
 	return &StageError{Stage: stage, Err: err}
 }
 
-// APIError is an answer from Informatica with a status other than 2xx.
+// ErrJobMayBeRunning is wrapped by the error of a request to start an export
+// job that failed after it may have reached Informatica: a timeout, a
+// connection lost after sending, an answer such as 502 or 504 from a proxy
+// or Informatica. Such a request is not repeated, since that could start a
+// second job; the first may still be running, and counts against
+// Informatica's limit of active jobs until it ends.
+var ErrJobMayBeRunning = errors.New("an export job may have been left running at Informatica")
+
+// ErrJobTimeout is wrapped by the error of an export job that did not
+// finish, download included, within Config.JobTimeout.
+var ErrJobTimeout = errors.New("the export job ran out of time (refresh.job_timeout)")
+
+// APIError is an error answer from Informatica: a status other than 2xx, or
+// Informatica's error object whatever the status.
 type APIError struct {
 	StatusCode int
 	// Code and Message come from Informatica's error object when the body
@@ -64,6 +79,9 @@ type APIError struct {
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
+	if e.StatusCode >= 200 && e.StatusCode < 300 {
+		b.WriteString(" with an error object")
+	}
 	if e.Code != "" {
 		b.WriteString(" ")
 		b.WriteString(e.Code)
@@ -83,6 +101,13 @@ func (e *APIError) retryable() bool {
 	return e.StatusCode == 429 || e.StatusCode >= 500
 }
 
+// notStarted reports whether the answer says the request was turned away
+// before any work on it began: too many requests, or the service is not
+// taking any. A 500, 502 or 504 may come after the work began.
+func (e *APIError) notStarted() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusServiceUnavailable
+}
+
 // errorBody holds both documented error objects: v3 nests them under "error",
 // v2 puts them at the top level. JSON field matching is case-insensitive, so
 // "requestId" and "requestID" both land in RequestID.
@@ -97,11 +122,31 @@ type errorBody struct {
 	Message     string `json:"message"`
 }
 
-// parseAPIError turns a non-2xx answer into an APIError. The message is
-// shortened and passed through redact, because error bodies can echo raw
-// upstream text.
-func parseAPIError(status int, body []byte, redact func(string) string) *APIError {
+// errorObject returns the APIError of a 2xx answer whose body is
+// Informatica's error object, v3 {"error":{...}} or v2 {"@type":"error",...},
+// and nil for any other body.
+func errorObject(status int, body []byte, clean func(string) string) *APIError {
+	var probe struct {
+		Error json.RawMessage `json:"error"`
+		Type  string          `json:"@type"`
+	}
+	if json.Unmarshal(body, &probe) != nil {
+		return nil
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(probe.Error), []byte("{")) || strings.EqualFold(strings.TrimSpace(probe.Type), "error") {
+		return parseAPIError(status, body, clean)
+	}
+	return nil
+}
+
+// parseAPIError turns an error answer into an APIError. The fields are
+// made valid UTF-8, cleared of secrets by clean and shortened, because
+// error bodies can echo raw upstream text.
+func parseAPIError(status int, body []byte, clean func(string) string) *APIError {
 	e := &APIError{StatusCode: status}
+	// Before decoding: encoding/json would turn Windows-1252 text into
+	// U+FFFD instead of the characters it means.
+	body = validUTF8Bytes(body)
 	var eb errorBody
 	if json.Unmarshal(body, &eb) == nil {
 		switch {
@@ -119,9 +164,9 @@ func parseAPIError(status int, body []byte, redact func(string) string) *APIErro
 	} else if len(body) > 0 {
 		e.Message = string(body)
 	}
-	e.Code = Shorten(redact(e.Code), 64)
-	e.Message = Shorten(redact(e.Message), 200)
-	e.RequestID = Shorten(redact(e.RequestID), 64)
+	e.Code = Shorten(clean(e.Code), 64)
+	e.Message = Shorten(clean(e.Message), 200)
+	e.RequestID = Shorten(clean(e.RequestID), 64)
 	return e
 }
 
@@ -140,10 +185,10 @@ func scalarString(v any) string {
 }
 
 // Shorten collapses white space and markup-heavy text from Informatica into
-// one line of at most max runes, so an upstream HTML page or stack trace stays
-// readable in a log line.
+// one line of valid UTF-8 of at most max runes, so an upstream HTML page or
+// stack trace stays readable in a log line.
 func Shorten(s string, max int) string {
-	s = strings.Join(strings.Fields(stripTags(s)), " ")
+	s = strings.Join(strings.Fields(stripTags(ValidUTF8(s))), " ")
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}

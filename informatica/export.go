@@ -26,6 +26,62 @@ const (
 	StatusFailed         = "FAILED"
 )
 
+// jobState is what a job status means to the client.
+type jobState int
+
+const (
+	jobRunning jobState = iota
+	jobDone             // the ZIP can be downloaded
+	jobFailed
+	jobUnknown // not a status the client knows: taken as running
+)
+
+// classifyStatus maps a status, as normalizeStatus leaves it, to its
+// meaning. Beyond the documented five, it knows the words other services
+// and public scripts use (CANCELLED is seen in public code) for a job
+// that runs, succeeded or failed. Anything else is taken as still running:
+// a job whose status the client cannot read may yet end, and job_timeout
+// bounds the wait, while failing at once would throw away a job that
+// might succeed.
+func classifyStatus(status string) jobState {
+	switch status {
+	case StatusCreated, StatusProcessing, "QUEUED", "IN_PROGRESS", "INPROGRESS", "RUNNING", "PENDING",
+		"STARTED", "SUBMITTED", "SCHEDULED", "WAITING", "ACCEPTED":
+		return jobRunning
+	case StatusSuccess, StatusPartialSuccess, "COMPLETED", "SUCCEEDED", "COMPLETE", "DONE":
+		return jobDone
+	case StatusFailed, "FAILURE", "ERROR", "CANCELLED", "CANCELED", "ABORTED":
+		return jobFailed
+	}
+	return jobUnknown
+}
+
+// normalizeStatus spells a status the way the documented ones are: trimmed,
+// upper case, words joined by '_' ("in progress" is IN_PROGRESS).
+func normalizeStatus(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return '_'
+		}
+		return r
+	}, strings.ToUpper(strings.TrimSpace(s)))
+}
+
+// jobDeadlineKey is the context key of an export job's deadline. The
+// deadline is on the client's Clock, which tests replace; a context
+// deadline would run on the real one.
+type jobDeadlineKey struct{}
+
+func withJobDeadline(ctx context.Context, deadline time.Time) context.Context {
+	return context.WithValue(ctx, jobDeadlineKey{}, deadline)
+}
+
+// jobDeadline returns the deadline of the export job ctx is part of.
+func jobDeadline(ctx context.Context) (time.Time, bool) {
+	t, ok := ctx.Value(jobDeadlineKey{}).(time.Time)
+	return t, ok
+}
+
 // apiTime is the request date format: ISO 8601 in UTC, as in every
 // documented example.
 const apiTime = "2006-01-02T15:04:05Z"
@@ -95,25 +151,33 @@ func (c *Client) export(ctx context.Context, kind jobKind, from, to time.Time, r
 	var res ExportResult
 	for _, r := range SplitRange(from.UTC(), to.UTC(), kind.maxDays) {
 		res.Jobs++
-		id, err := c.startJob(ctx, kind, r)
-		if err != nil {
-			return res, err
-		}
-		status, err := c.WaitForJob(ctx, id)
-		if err != nil {
-			return res, err
-		}
+		status, rows, err := c.runJob(ctx, kind, r, read)
 		if status.Status == StatusPartialSuccess {
 			res.Partial = true
 			res.Message = status.ErrorMessage
 		}
-		rows, err := c.download(ctx, id, read)
 		res.Rows += rows
 		if err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// runJob runs one export job, from the first request to start it to the
+// last byte of its ZIP, within JobTimeout, and reads the ZIP with read.
+func (c *Client) runJob(ctx context.Context, kind jobKind, r Range, read func(*os.File, int64) (int, error)) (JobStatus, int, error) {
+	ctx = withJobDeadline(ctx, c.cfg.Clock.Now().Add(c.cfg.JobTimeout))
+	id, err := c.startJob(ctx, kind, r)
+	if err != nil {
+		return JobStatus{}, 0, err
+	}
+	status, err := c.WaitForJob(ctx, id)
+	if err != nil {
+		return status, 0, err
+	}
+	rows, err := c.download(ctx, id, read)
+	return status, rows, err
 }
 
 // JobStatus is the part of a job's JSON this client uses. JSON field matching
@@ -146,62 +210,94 @@ func (c *Client) startJob(ctx context.Context, kind jobKind, r Range) (string, e
 		return fail(err)
 	}
 	resp, err := c.call(ctx, request{
-		endpoint: EndpointExport,
-		method:   http.MethodPost,
-		path:     meteringPath + kind.resource,
-		body:     payload,
-		accept:   "application/json",
-		timeout:  c.cfg.RequestTimeout,
+		endpoint:  EndpointExport,
+		method:    http.MethodPost,
+		path:      meteringPath + kind.resource,
+		body:      payload,
+		accept:    "application/json",
+		timeout:   c.cfg.RequestTimeout,
+		startsJob: true,
 	})
 	if err != nil {
 		return fail(err)
 	}
 	var st JobStatus
 	if err := c.decodeJSON(resp, &st); err != nil {
+		// Informatica's error object says no job was started; an answer
+		// that cannot be read says nothing either way.
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) {
+			err = mayBeRunning(err)
+		}
 		return fail(err)
 	}
 	st.JobID = strings.TrimSpace(st.JobID)
 	if st.JobID == "" {
-		return fail(errors.New("response has no jobId"))
+		return fail(mayBeRunning(errors.New("response has no jobId")))
 	}
-	if strings.EqualFold(strings.TrimSpace(st.Status), StatusFailed) {
-		return fail(fmt.Errorf("job %s failed at once: %s", st.JobID, c.jobMessage(st.ErrorMessage)))
+	if status := normalizeStatus(st.Status); classifyStatus(status) == jobFailed {
+		return fail(fmt.Errorf("job %s %s at once: %s", c.clean(st.JobID), strings.ToLower(status), c.jobMessage(st.ErrorMessage)))
 	}
 	return st.JobID, nil
 }
 
 // WaitForJob polls a job until it ends. The first poll waits PollInterval;
 // the delay doubles up to MaxPollInterval. It returns the final status for
-// SUCCESS and PARTIAL_SUCCESS, and an error for FAILED, any status this
-// client does not know, or a job still running after JobTimeout.
+// a job that succeeded (SUCCESS, PARTIAL_SUCCESS and synonyms), and an
+// error for one that failed (FAILED and synonyms) or is still running
+// after JobTimeout, or at the deadline of the export job ctx is part of,
+// whichever comes first. A status it does not know is taken as running,
+// and reported through Config.OnWarning once per value.
 func (c *Client) WaitForJob(ctx context.Context, id string) (JobStatus, error) {
 	clock := c.cfg.Clock
 	deadline := clock.Now().Add(c.cfg.JobTimeout)
+	if d, ok := jobDeadline(ctx); ok && d.Before(deadline) {
+		deadline = d
+	}
+	ctx = withJobDeadline(ctx, deadline)
+	shown := c.clean(id)
+	warned := map[string]bool{}
+	last := JobStatus{JobID: id, Status: StatusCreated}
 	delay := c.cfg.PollInterval
 	for {
-		if remaining := deadline.Sub(clock.Now()); delay > remaining {
-			delay = max(remaining, 0)
+		// No poll at the deadline: a job that ended then would have no
+		// time left to be downloaded in.
+		left := deadline.Sub(clock.Now())
+		if left > 0 {
+			if err := clock.Sleep(ctx, min(delay, left)); err != nil {
+				return last, withStage(StagePoll, fmt.Errorf("wait for export job %s: %w", shown, err))
+			}
 		}
-		if err := clock.Sleep(ctx, delay); err != nil {
-			return JobStatus{}, withStage(StagePoll, fmt.Errorf("wait for export job %s: %w", id, err))
+		if !clock.Now().Before(deadline) {
+			return last, withStage(StagePoll, fmt.Errorf("export job %s still %s after %s: %w", shown, last.Status, c.cfg.JobTimeout, ErrJobTimeout))
 		}
 		st, err := c.jobStatus(ctx, id)
 		if err != nil {
-			return st, withStage(StagePoll, fmt.Errorf("poll export job %s: %w", id, err))
+			return st, withStage(StagePoll, fmt.Errorf("poll export job %s: %w", shown, err))
 		}
-		switch st.Status {
-		case StatusSuccess, StatusPartialSuccess:
+		last = st
+		switch classifyStatus(st.Status) {
+		case jobDone:
 			return st, nil
-		case StatusCreated, StatusProcessing:
-		case StatusFailed:
-			return st, withStage(StagePoll, fmt.Errorf("export job %s failed: %s", id, st.ErrorMessage))
-		default:
-			return st, withStage(StagePoll, fmt.Errorf("export job %s has unknown status %q", id, Shorten(st.Status, 40)))
-		}
-		if !clock.Now().Before(deadline) {
-			return st, withStage(StagePoll, fmt.Errorf("export job %s still %s after %s (refresh.job_timeout)", id, st.Status, c.cfg.JobTimeout))
+		case jobFailed:
+			if st.Status == StatusFailed {
+				return st, withStage(StagePoll, fmt.Errorf("export job %s failed: %s", shown, st.ErrorMessage))
+			}
+			return st, withStage(StagePoll, fmt.Errorf("export job %s failed (%s): %s", shown, st.Status, st.ErrorMessage))
+		case jobUnknown:
+			if !warned[st.Status] {
+				warned[st.Status] = true
+				c.warn("Export job reports a status this client does not know; taking it as still running",
+					"job_id", shown, "status", st.Status)
+			}
 		}
 		delay = min(delay*2, c.cfg.MaxPollInterval)
+	}
+}
+
+func (c *Client) warn(msg string, keyvals ...any) {
+	if c.cfg.OnWarning != nil {
+		c.cfg.OnWarning(msg, keyvals...)
 	}
 }
 
@@ -220,7 +316,7 @@ func (c *Client) jobStatus(ctx context.Context, id string) (JobStatus, error) {
 	if err := c.decodeJSON(resp, &st); err != nil {
 		return JobStatus{}, err
 	}
-	st.Status = strings.ToUpper(strings.TrimSpace(c.redact(st.Status)))
+	st.Status = normalizeStatus(Shorten(c.clean(st.Status), 60))
 	st.ErrorMessage = c.jobMessage(st.ErrorMessage)
 	return st, nil
 }
@@ -228,7 +324,7 @@ func (c *Client) jobStatus(ctx context.Context, id string) (JobStatus, error) {
 // jobMessage makes a job's errorMessage fit for a log line: it can hold raw
 // upstream text, HTML included.
 func (c *Client) jobMessage(msg string) string {
-	if msg = Shorten(c.redact(msg), 300); msg == "" {
+	if msg = Shorten(c.clean(msg), 300); msg == "" {
 		return "no errorMessage given"
 	}
 	return msg
@@ -244,11 +340,13 @@ func (c *Client) Download(ctx context.Context, id string, fn func(*UsageRow) err
 
 // download fetches a finished job's ZIP and reads it with read. The ZIP is
 // spooled to a temporary file, so memory stays flat whatever its size.
-// Errors of the archive itself count as stage download, those of its rows
-// as stage parse.
+// Fetching it ends at the deadline of the export job ctx is part of, if
+// any; each try also ends after DownloadTimeout. Errors of the archive
+// itself count as stage download, those of its rows as stage parse.
 func (c *Client) download(ctx context.Context, id string, read func(*os.File, int64) (int, error)) (int, error) {
+	shown := c.clean(id)
 	fail := func(stage Stage, err error) (int, error) {
-		return 0, withStage(stage, fmt.Errorf("download export %s: %w", id, err))
+		return 0, withStage(stage, fmt.Errorf("download export %s: %w", shown, err))
 	}
 	resp, err := c.call(ctx, request{
 		endpoint: EndpointDownload,
@@ -270,38 +368,73 @@ func (c *Client) download(ctx context.Context, id string, read func(*os.File, in
 	defer f.Close()
 
 	limit := c.cfg.Limits.MaxDownloadBytes
-	n, err := io.Copy(f, io.LimitReader(resp.Body, limit+1))
+	body := io.Reader(resp.Body)
+	deadline, hasDeadline := jobDeadline(ctx)
+	if hasDeadline {
+		body = &deadlineReader{r: body, clock: c.cfg.Clock, deadline: deadline}
+	}
+	n, err := io.Copy(f, io.LimitReader(body, limit+1))
 	if err != nil {
-		return fail(StageDownload, fmt.Errorf("after %d bytes: %w", n, errors.New(c.redact(err.Error()))))
+		if !errors.Is(err, ErrJobTimeout) {
+			err = errors.New(c.clean(err.Error()))
+			// The request's context ran out with the job's time.
+			if hasDeadline && !c.cfg.Clock.Now().Before(deadline) {
+				err = fmt.Errorf("%w: %w", err, ErrJobTimeout)
+			}
+		}
+		return fail(StageDownload, fmt.Errorf("after %d bytes: %w", n, err))
 	}
 	if n > limit {
 		return fail(StageDownload, fmt.Errorf("ZIP is larger than %d bytes", limit))
 	}
-	if err := checkZIPMagic(f, n, resp.Header.Get("Content-Type"), c.redact); err != nil {
+	if err := checkZIPMagic(f, n, resp.Header.Get("Content-Type"), c.clean, c.cleanCut); err != nil {
 		return fail(StageDownload, err)
 	}
 	rows, err := read(f, n)
 	if err != nil {
 		var ze *ZIPError
 		if errors.As(err, &ze) {
-			return rows, withStage(StageDownload, fmt.Errorf("download export %s: %w", id, err))
+			return rows, withStage(StageDownload, fmt.Errorf("download export %s: %w", shown, err))
 		}
-		return rows, withStage(StageParse, fmt.Errorf("parse export %s: %w", id, err))
+		return rows, withStage(StageParse, fmt.Errorf("parse export %s: %w", shown, err))
 	}
 	return rows, nil
 }
 
+// deadlineReader fails reads once the clock reaches deadline. The request's
+// context ends a download that stalls, in real time; this ends one that
+// trickles past the job's deadline on the client's Clock, the one the
+// deadline is set on.
+type deadlineReader struct {
+	r        io.Reader
+	clock    Clock
+	deadline time.Time
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if !d.clock.Now().Before(d.deadline) {
+		return 0, fmt.Errorf("download still running: %w", ErrJobTimeout)
+	}
+	return d.r.Read(p)
+}
+
 // checkZIPMagic tells an error page served with status 200 from a ZIP, so
 // the error names what arrived instead of a bare "not a valid zip file".
-func checkZIPMagic(f *os.File, size int64, contentType string, redact func(string) string) error {
-	head := make([]byte, 120)
-	n, _ := f.ReadAt(head, 0)
-	head = head[:n]
-	if n >= 4 && head[0] == 'P' && head[1] == 'K' {
+// The start quoted is cleaned whole, so that a secret in it is found
+// whole, and shortened after.
+func checkZIPMagic(f *os.File, size int64, contentType string, clean, cleanCut func(string) string) error {
+	var magic [4]byte
+	if n, _ := f.ReadAt(magic[:], 0); n == len(magic) && magic[0] == 'P' && magic[1] == 'K' {
 		return nil
 	}
+	head, cut := readHead(io.NewSectionReader(f, 0, size), maxErrorBody)
+	quote := clean
+	if cut {
+		quote = cleanCut
+	}
+	text := quote(string(head))
 	return fmt.Errorf("response is not a ZIP archive (Content-Type %q, %d bytes starting %q)",
-		contentType, size, Shorten(redact(string(head)), 60))
+		clean(contentType), size, Shorten(text, 60))
 }
 
 func boolFlag(b bool) string {

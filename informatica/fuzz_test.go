@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The fuzz targets feed arbitrary bytes to the two readers that take input
@@ -37,6 +38,11 @@ func checkRow(t *testing.T, r *UsageRow) {
 	if !r.HasIPURate && r.IPURate != 0 {
 		t.Fatalf("rate %v without HasIPURate", r.IPURate)
 	}
+	for _, s := range []string{r.OrgID, r.OrgName, r.OrgType, r.MeterID, r.MeterName, r.Scalar, r.MetricCategory} {
+		if !utf8.ValidString(s) {
+			t.Fatalf("row with a string that is not valid UTF-8: %+v", r)
+		}
+	}
 }
 
 func FuzzReadUsageCSV(f *testing.F) {
@@ -47,6 +53,7 @@ func FuzzReadUsageCSV(f *testing.F) {
 	f.Add([]byte("IPU,OrgId,Date,MeterId,MeterName,BillingPeriodStartDate,BillingPeriodEndDate,MeterUsage,Scalar,MetricCategory,OrgName,OrgType,IPURate,Extra\n" +
 		`1.5,o1,2025-06-01T00:00:00Z,m1,"Name, with comma",2025-06-01,2025-06-30,3,U,C,"Org ""quoted""",Production,0.5,x` + "\n"))
 	f.Add([]byte(fuzzHeader + "\n" + `o1,m1,"unterminated`))
+	f.Add([]byte(fuzzHeader + "\n" + strings.ReplaceAll(fuzzRow, "Acme", "Soci\xe9t\xe9 \x93\x81") + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rows := 0
 		n, err := ReadUsageCSV("fuzz.csv", bytes.NewReader(data), func(r *UsageRow) error {

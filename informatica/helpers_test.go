@@ -96,6 +96,10 @@ func newEnv(t *testing.T, opts fake.Options, configure func(*informatica.Config)
 	if opts.Now == nil {
 		opts.Now = e.clock.Now
 	}
+	if opts.JobClock == nil {
+		// Jobs age on the client's virtual clock, which its sleeps move on.
+		opts.JobClock = e.clock.Now
+	}
 	e.srv = fake.New(opts)
 	if err := e.srv.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ const MaxProjectDays = 30
 // ProjectRow is one row of a PROJECT_FOLDER export: an org's IPUs in one
 // project folder on one day. The export's columns are not documented; rows
 // are read by header name, and columns this client does not know are
-// ignored.
+// ignored. Its strings are valid UTF-8 (see ValidUTF8).
 type ProjectRow struct {
 	OrgID, OrgType  string
 	Project, Folder string // empty for assets deleted before Informatica processed their usage
@@ -114,10 +114,10 @@ func readProjectCSV(rr *recordReader, file string, r io.Reader, fn func(*Project
 		if i < 0 {
 			return ""
 		}
-		return string(cell(rr.field(i)))
+		return ValidUTF8(string(cell(rr.field(i))))
 	}
 	bad := func(line, i int, name string, err error) error {
-		return &CSVError{File: file, Line: line, Column: name, Value: string(rr.field(i)), Err: err}
+		return &CSVError{File: file, Line: line, Column: name, Value: ValidUTF8(string(rr.field(i))), Err: err}
 	}
 
 	var row ProjectRow

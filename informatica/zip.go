@@ -55,6 +55,11 @@ func readZIP(r io.ReaderAt, size int64, limits Limits, read func(name string, r 
 			entries = append(entries, f)
 		}
 	}
+	if len(zr.File) == 0 {
+		// An export of a range without usage: no file, no rows. Whether
+		// that is news or a fault is the caller's to judge.
+		return 0, nil
+	}
 	if len(entries) == 0 {
 		return 0, &ZIPError{Err: fmt.Errorf("no .csv file among %d entries", len(zr.File))}
 	}
@@ -62,7 +67,7 @@ func readZIP(r io.ReaderAt, size int64, limits Limits, read func(name string, r 
 	defer ra.close()
 	rows := 0
 	for i, f := range entries {
-		n, err := read(f.Name, ra.entry(i))
+		n, err := read(ValidUTF8(f.Name), ra.entry(i))
 		rows += n
 		if err != nil {
 			return rows, err
@@ -135,11 +140,11 @@ func (ra *readAhead) inflate(entries []*zip.File, budget *inflateBudget) {
 func (ra *readAhead) inflateEntry(i int, f *zip.File, budget *inflateBudget) bool {
 	rc, err := f.Open()
 	if err != nil {
-		ra.full <- &chunk{entry: i, end: true, err: &ZIPError{Entry: f.Name, Err: err}}
+		ra.full <- &chunk{entry: i, end: true, err: &ZIPError{Entry: ValidUTF8(f.Name), Err: err}}
 		return false
 	}
 	defer rc.Close()
-	r := &entryReader{r: rc, name: f.Name, budget: budget}
+	r := &entryReader{r: rc, name: ValidUTF8(f.Name), budget: budget}
 	for {
 		var c *chunk
 		select {
