@@ -33,11 +33,16 @@ RUN CGO_ENABLED=0 go build -trimpath \
 # - the CA bundle, for TLS to Informatica;
 # - a /tmp that any user can write (mode 1777): downloaded export ZIPs are
 #   spooled there while they are parsed;
-# - a non-root user, 65532, in /etc/passwd and /etc/group.
-RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp \
+# - a non-root user, 65532, in /etc/passwd and /etc/group;
+# - /var/lib/informatica_exporter for --storage.path, the user's, so that a
+#   volume mounted there starts out the user's too (COPY --from keeps
+#   owners and modes).
+RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp /rootfs/var/lib/informatica_exporter \
  && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ca-certificates.crt \
  && chmod 1777 /rootfs/tmp \
- && echo 'informatica_exporter:x:65532:65532:informatica_exporter:/nonexistent:/sbin/nologin' >/rootfs/etc/passwd \
+ && chown 65532:65532 /rootfs/var/lib/informatica_exporter \
+ && chmod 0700 /rootfs/var/lib/informatica_exporter \
+ && echo 'informatica_exporter:x:65532:65532:informatica_exporter:/var/lib/informatica_exporter:/sbin/nologin' >/rootfs/etc/passwd \
  && echo 'informatica_exporter:x:65532:' >/rootfs/etc/group
 
 FROM scratch
@@ -45,4 +50,4 @@ COPY --from=build /rootfs/ /
 USER 65532:65532
 EXPOSE 9977
 ENTRYPOINT ["/bin/informatica_exporter"]
-CMD ["--config.file=/etc/informatica_exporter/config.yml"]
+CMD ["--config.file=/etc/informatica_exporter/config.yml", "--storage.path=/var/lib/informatica_exporter"]
