@@ -96,6 +96,9 @@ func newEnv(t *testing.T, opts fake.Options, configure func(*informatica.Config)
 	if opts.Now == nil {
 		opts.Now = e.clock.Now
 	}
+	if opts.JobClock == nil {
+		opts.JobClock = e.clock.Now // jobs progress in the client's virtual time
+	}
 	e.srv = fake.New(opts)
 	if err := e.srv.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
