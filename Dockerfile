@@ -1,28 +1,53 @@
-# Multi-stage build: a static binary on a distroless base, running as a non-root user.
-#   docker build -t informatica_exporter --build-arg VERSION=$(git describe --tags --always) .
-FROM golang:1.26-bookworm AS build
+# informatica_exporter image: a static binary on an empty base (FROM scratch).
+#
+#   docker build -t informatica_exporter \
+#     --build-arg VERSION=$(git describe --tags --always) \
+#     --build-arg REVISION=$(git rev-parse HEAD) \
+#     --build-arg BRANCH=$(git rev-parse --abbrev-ref HEAD) .
+#
+# The only image pulled is the build stage's golang image; the runtime stage
+# holds only what this stage puts in /rootfs. Plain Dockerfile syntax, so that
+# docker (with or without BuildKit), podman and buildah all build it.
+
+# The Go of go.mod (a test checks that the two agree).
+FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
-ARG REVISION=unknown
-ARG BRANCH=unknown
+# Empty values fall back to the module build info: version "(devel)",
+# revision "unknown".
+ARG VERSION=""
+ARG REVISION=""
+ARG BRANCH=""
 RUN CGO_ENABLED=0 go build -trimpath \
       -ldflags "-s -w \
         -X github.com/prometheus/common/version.Version=${VERSION} \
         -X github.com/prometheus/common/version.Revision=${REVISION} \
         -X github.com/prometheus/common/version.Branch=${BRANCH} \
-        -X github.com/prometheus/common/version.BuildUser=docker \
+        -X github.com/prometheus/common/version.BuildUser=container \
         -X github.com/prometheus/common/version.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)" \
-      -o /out/informatica_exporter . \
- && /out/informatica_exporter --version
+      -o /rootfs/bin/informatica_exporter . \
+ && /rootfs/bin/informatica_exporter --version
+# What the exporter needs besides itself:
+# - the CA bundle, for TLS to Informatica;
+# - a /tmp that any user can write (mode 1777): downloaded export ZIPs are
+#   spooled there while they are parsed;
+# - a non-root user, 65532, in /etc/passwd and /etc/group;
+# - /var/lib/informatica_exporter for --storage.path, the user's, so that a
+#   volume mounted there starts out the user's too (COPY --from keeps
+#   owners and modes).
+RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp /rootfs/var/lib/informatica_exporter \
+ && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ca-certificates.crt \
+ && chmod 1777 /rootfs/tmp \
+ && chown 65532:65532 /rootfs/var/lib/informatica_exporter \
+ && chmod 0700 /rootfs/var/lib/informatica_exporter \
+ && echo 'informatica_exporter:x:65532:65532:informatica_exporter:/var/lib/informatica_exporter:/sbin/nologin' >/rootfs/etc/passwd \
+ && echo 'informatica_exporter:x:65532:' >/rootfs/etc/group
 
-# distroless/static has CA certificates (for TLS to Informatica) and a writable /tmp
-# (downloaded export ZIPs are spooled there), and nothing else.
-FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/informatica_exporter /bin/informatica_exporter
+FROM scratch
+COPY --from=build /rootfs/ /
 USER 65532:65532
 EXPOSE 9977
 ENTRYPOINT ["/bin/informatica_exporter"]
-CMD ["--config.file=/etc/informatica_exporter/config.yml"]
+CMD ["--config.file=/etc/informatica_exporter/config.yml", "--storage.path=/var/lib/informatica_exporter"]

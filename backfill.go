@@ -33,8 +33,8 @@ func newBackfillCommand(app *kingpin.Application) *backfillCommand {
 	c := &backfillCommand{cmd: app.Command("backfill",
 		"Write one sample per org, meter and day (informatica_ipu_day_consumed_ipus, at 00:00 UTC of the day) as OpenMetrics, "+
 			"from Informatica (the accounts of --config.file) or from downloaded export ZIPs (--zip).")}
-	c.from = c.cmd.Flag("from", "First day to write, e.g. 2025-01-01; default the configuration's history.start.").String()
-	c.to = c.cmd.Flag("to", "Last day to write, inclusive; default yesterday (UTC).").String()
+	c.from = c.cmd.Flag("from", "First day to write, as YYYY-MM-DD (ISO 8601), e.g. 2025-01-01; default the configuration's history.start (required with --zip).").String()
+	c.to = c.cmd.Flag("to", "Last day to write, inclusive, as YYYY-MM-DD; default and at most yesterday (UTC): today is incomplete and never written.").String()
 	c.output = c.cmd.Flag("output", "File to write; - for standard output.").Required().String()
 	c.zips = c.cmd.Flag("zip", "Read this export ZIP instead of calling Informatica; repeatable. Where ZIPs overlap, the later one's days win.").ExistingFiles()
 	return c
@@ -42,12 +42,17 @@ func newBackfillCommand(app *kingpin.Application) *backfillCommand {
 
 func (c *backfillCommand) name() string { return c.cmd.FullCommand() }
 
-// run executes the command; its result is the process's exit code.
-func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(*collector.Settings)) int {
+// run executes the command; its result is the process's exit code. now,
+// when set, replaces the clock (tests run it on any day).
+func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(*collector.Settings), now func() time.Time) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if now == nil {
+		now = time.Now
+	}
+	zipMode := len(*c.zips) > 0
 	var settings collector.Settings
-	if len(*c.zips) == 0 {
+	if !zipMode {
 		var err error
 		if settings, err = loadConfig(configFile); err != nil {
 			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
@@ -57,22 +62,29 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 			adjust(&settings)
 		}
 	}
-	from, to, err := c.days(settings.Refresh.HistoryStart)
+	start := now()
+	r, err := c.days(settings.Refresh.HistoryStart, zipMode, start)
 	if err != nil {
 		level.Error(logger).Log("msg", "Invalid backfill range", "err", err)
 		return 2
 	}
+	from, to := r.from, r.to
+	if r.clamped {
+		level.Warn(logger).Log("msg", "--to is today or later: writing up to yesterday, the last complete UTC day; "+
+			"today's incomplete day is never written, since a TSDB block would keep it for ever",
+			"to_asked", *c.to, "to", to.Format(time.DateOnly))
+	}
 	var tables []*collector.Table
-	if len(*c.zips) > 0 {
+	if zipMode {
 		t, err := readZIPs(*c.zips)
 		if err != nil {
-			level.Error(logger).Log("msg", "Cannot read export", "err", err)
+			level.Error(logger).Log("msg", "Cannot read an export ZIP given with --zip", "err", err)
 			return 1
 		}
 		tables = append(tables, t)
 	}
 	for _, a := range settings.Accounts {
-		t, err := exportAccount(ctx, a, settings.Refresh, from, to)
+		t, err := exportAccount(ctx, a, settings.Refresh, from, to, start)
 		if err != nil {
 			level.Error(logger).Log("msg", "Export failed", "account", a.Name, "stage", informatica.StageOf(err), "err", err)
 			return 1
@@ -93,31 +105,60 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 	return 0
 }
 
-// days parses --from and --to as UTC days; without --from, history.start
-// (historyStart) is the first day.
-func (c *backfillCommand) days(historyStart time.Time) (time.Time, time.Time, error) {
-	from := historyStart
-	if *c.from != "" {
-		var err error
-		if from, err = informatica.ParseTime(*c.from); err != nil {
-			return from, from, fmt.Errorf("--from: %q is not a date such as 2025-01-01", *c.from)
+// dayRange is the range of UTC days a backfill writes.
+type dayRange struct {
+	from, to time.Time
+	// clamped: --to was today or later, and to is yesterday instead.
+	clamped bool
+}
+
+// days parses --from and --to, ISO 8601 dates, as UTC days. Without --from,
+// history.start (historyStart) is the first day, except in zip mode, which
+// reads no configuration. The last day is at most yesterday (of now, UTC):
+// today is not complete yet.
+func (c *backfillCommand) days(historyStart time.Time, zipMode bool, now time.Time) (dayRange, error) {
+	var r dayRange
+	var err error
+	switch {
+	case *c.from != "":
+		if r.from, err = parseDay("--from", *c.from); err != nil {
+			return r, err
 		}
-	} else if from.IsZero() {
-		return from, from, errors.New("--from is required, unless the configuration sets history.start")
+	case zipMode:
+		return r, errors.New("--from is required with --zip: give the first day to write, e.g. --from=2025-01-01")
+	case historyStart.IsZero():
+		return r, errors.New("--from is required, unless the configuration sets history.start")
+	default:
+		r.from = day(historyStart)
 	}
-	now := time.Now().UTC()
-	to := time.Date(now.Year(), now.Month(), now.Day()-1, 0, 0, 0, 0, time.UTC)
+	yesterday := day(now.UTC()).AddDate(0, 0, -1)
+	r.to = yesterday
 	if *c.to != "" {
-		var err error
-		if to, err = informatica.ParseTime(*c.to); err != nil {
-			return from, to, fmt.Errorf("--to: %q is not a date such as 2025-12-31", *c.to)
+		if r.to, err = parseDay("--to", *c.to); err != nil {
+			return r, err
 		}
 	}
-	from, to = day(from), day(to)
-	if to.Before(from) {
-		return from, to, fmt.Errorf("--to %s is before --from %s", to.Format(time.DateOnly), from.Format(time.DateOnly))
+	if r.to.After(yesterday) {
+		r.to, r.clamped = yesterday, true
 	}
-	return from, to, nil
+	switch {
+	case r.from.After(yesterday):
+		return r, fmt.Errorf("--from %s is today or later: only complete days are written, the last being yesterday, %s (UTC)",
+			r.from.Format(time.DateOnly), yesterday.Format(time.DateOnly))
+	case r.to.Before(r.from):
+		return r, fmt.Errorf("--to %s is before --from %s", r.to.Format(time.DateOnly), r.from.Format(time.DateOnly))
+	}
+	return r, nil
+}
+
+// parseDay parses the value of flag as an ISO 8601 date, YYYY-MM-DD. Other
+// spellings are refused: 01/05/2026 could be 1 May or 5 January.
+func parseDay(flag, value string) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, value)
+	if err != nil {
+		return t, fmt.Errorf("%s: %q is not an ISO 8601 date (YYYY-MM-DD) such as 2025-01-01", flag, value)
+	}
+	return t, nil
 }
 
 func day(t time.Time) time.Time {
@@ -149,7 +190,7 @@ func readZIPs(paths []string) (*collector.Table, error) {
 }
 
 // exportAccount exports one account's usage for the days from..to.
-func exportAccount(ctx context.Context, a collector.AccountSettings, r collector.RefreshSettings, from, to time.Time) (*collector.Table, error) {
+func exportAccount(ctx context.Context, a collector.AccountSettings, r collector.RefreshSettings, from, to, now time.Time) (*collector.Table, error) {
 	cfg := a.Client
 	cfg.PollInterval, cfg.JobTimeout = r.PollInterval, r.JobTimeout
 	client, err := informatica.NewClient(cfg)
@@ -162,7 +203,7 @@ func exportAccount(ctx context.Context, a collector.AccountSettings, r collector
 		client.Logout(ctx)
 	}()
 	end := to.Add(24*time.Hour - time.Second)
-	if now := time.Now(); end.After(now) {
+	if end.After(now) {
 		end = now
 	}
 	b := collector.NewBuilder()

@@ -195,21 +195,90 @@ func readFile(t *testing.T, path string) string {
 
 func TestBackfillBadArguments(t *testing.T) {
 	noHistory := writeFile(t, t.TempDir(), "config.yml", "accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\n")
+	zip := filepath.Join(t.TempDir(), "export.zip")
+	f := startFake(t, fake.Options{Days: 5})
+	data := f.Dataset()
+	os.WriteFile(zip, f.ZIP(data.Rows(data.Orgs, data.First, data.Last), false), 0o600)
+	tomorrow := time.Now().UTC().AddDate(0, 0, 2).Format(time.DateOnly)
 	for _, c := range []struct {
-		args []string
-		code int
-		want string
+		args    []string
+		code    int
+		want    string
+		notWant string
 	}{
-		{[]string{"backfill", "--output=-", "--config.file=" + noHistory}, 2, "--from is required, unless the configuration sets history.start"},
-		{[]string{"backfill", "--output=-", "--zip=" + noHistory}, 2, "--from is required"},
-		{[]string{"backfill", "--from=yesterday", "--output=-", "--config.file=" + noHistory}, 2, `--from: \"yesterday\" is not a date`},
-		{[]string{"backfill", "--from=2025-02-01", "--to=2025-01-01", "--output=-", "--config.file=" + noHistory}, 2, "before --from"},
-		{[]string{"backfill", "--from=2025-01-01", "--output=-", "--zip=does-not-exist.zip"}, 2, "does-not-exist.zip"},
-		{[]string{"backfill", "--from=2025-01-01", "--output=-", "--config.file=does-not-exist.yml"}, 1, "does-not-exist.yml"},
+		{[]string{"backfill", "--output=-", "--config.file=" + noHistory}, 2, "--from is required, unless the configuration sets history.start", ""},
+		// Zip mode reads no configuration: its error says so, not history.start.
+		{[]string{"backfill", "--output=-", "--zip=" + zip}, 2, "--from is required with --zip: give the first day to write, e.g. --from=2025-01-01", "history.start"},
+		{[]string{"backfill", "--from=yesterday", "--output=-", "--config.file=" + noHistory}, 2, `--from: \"yesterday\" is not an ISO 8601 date (YYYY-MM-DD)`, ""},
+		// 1 May or 5 January: refused, not guessed.
+		{[]string{"backfill", "--from=01/05/2026", "--output=-", "--zip=" + zip}, 2, `--from: \"01/05/2026\" is not an ISO 8601 date (YYYY-MM-DD) such as 2025-01-01`, ""},
+		{[]string{"backfill", "--from=2025-01-01", "--to=12/31/2025", "--output=-", "--zip=" + zip}, 2, `--to: \"12/31/2025\" is not an ISO 8601 date`, ""},
+		{[]string{"backfill", "--from=2025-01-01T00:00:00Z", "--output=-", "--zip=" + zip}, 2, "is not an ISO 8601 date (YYYY-MM-DD)", ""},
+		{[]string{"backfill", "--from=2025-02-01", "--to=2025-01-01", "--output=-", "--config.file=" + noHistory}, 2, "before --from", ""},
+		{[]string{"backfill", "--from=" + tomorrow, "--output=-", "--zip=" + zip}, 2, "is today or later: only complete days are written", ""},
+		{[]string{"backfill", "--from=2025-01-01", "--output=-", "--zip=does-not-exist.zip"}, 2, "does-not-exist.zip", ""},
+		{[]string{"backfill", "--from=2025-01-01", "--output=-", "--zip=" + noHistory}, 1, "Cannot read an export ZIP given with --zip", ""},
+		{[]string{"backfill", "--from=2025-01-01", "--output=-", "--config.file=does-not-exist.yml"}, 1, "does-not-exist.yml", ""},
 	} {
 		logs := &syncBuffer{}
-		if code := run(c.args, logs, hooks{}); code != c.code || !strings.Contains(logs.String(), c.want) {
+		code := run(c.args, logs, hooks{})
+		if code != c.code || !strings.Contains(logs.String(), c.want) {
 			t.Errorf("%v: exit %d, want %d with %q:\n%s", c.args, code, c.code, c.want, logs)
+		}
+		if c.notWant != "" && strings.Contains(logs.String(), c.notWant) {
+			t.Errorf("%v: the error mentions %q:\n%s", c.args, c.notWant, logs)
+		}
+	}
+}
+
+// TestBackfillNeverWritesToday: a ZIP holding today's rows, and --to in the
+// future: the output ends with yesterday, and a warning says why. The clock
+// is fixed, so the test runs the same on any day.
+func TestBackfillNeverWritesToday(t *testing.T) {
+	t.Parallel()
+	now := date(2027, 3, 1, 10, 0, 0)
+	f := startFake(t, fake.Options{Days: 20, Now: frozen(now)})
+	data := f.Dataset()
+	today := day(now)
+	if !data.Last.Equal(today) {
+		t.Fatalf("the fake's last day is %s, want today %s", data.Last.Format(time.DateOnly), today.Format(time.DateOnly))
+	}
+	dir := t.TempDir()
+	zip := filepath.Join(dir, "export.zip")
+	os.WriteFile(zip, f.ZIP(data.Rows(data.Orgs, data.First, data.Last), false), 0o600)
+	for _, to := range []string{"", "2027-03-01", "2027-12-31"} {
+		output := filepath.Join(dir, "backfill.om")
+		args := []string{"backfill", "--zip=" + zip, "--from=2027-02-20", "--output=" + output}
+		if to != "" {
+			args = append(args, "--to="+to)
+		}
+		logs := &syncBuffer{}
+		if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
+			t.Fatalf("%v: exit %d:\n%s", args, code, logs)
+		}
+		warned := len(logs.Lines("level=warn", "--to is today or later", "to=2027-02-28")) == 1
+		if warned != (to != "") {
+			t.Errorf("--to=%s: warned %v, want %v:\n%s", to, warned, to != "", logs)
+		}
+		days := map[int64]bool{}
+		for _, line := range strings.Split(readFile(t, output), "\n") {
+			// name{labels} value timestamp; label values may hold spaces.
+			i := strings.LastIndexByte(line, '}')
+			if fields := strings.Fields(line[i+1:]); strings.HasPrefix(line, "informatica_ipu_day_consumed_ipus{") && len(fields) == 2 {
+				ts, err := strconv.ParseFloat(fields[1], 64)
+				if err != nil {
+					t.Fatalf("sample %q: %v", line, err)
+				}
+				days[int64(ts)] = true
+			}
+		}
+		first, last := date(2027, 2, 20, 0, 0, 0).Unix(), date(2027, 2, 28, 0, 0, 0).Unix()
+		if len(days) != 9 || !days[first] || !days[last] {
+			var got []string
+			for d := range days {
+				got = append(got, time.Unix(d, 0).UTC().Format(time.DateOnly))
+			}
+			t.Errorf("--to=%s: samples on %v, want the 9 days 2027-02-20 to 2027-02-28", to, got)
 		}
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -64,7 +66,7 @@ type refreshConfig struct {
 var defaultRefresh = refreshConfig{
 	Interval:     "1h",
 	Lookback:     "45d",
-	Window:       "3d",
+	Window:       "", // 3d, or the lookback if that is shorter
 	FullInterval: "24h",
 	PollInterval: "15s",
 	JobTimeout:   "30m",
@@ -92,6 +94,18 @@ func loadConfig(path string) (collector.Settings, error) {
 // from dir, the configuration file's folder.
 func parseConfig(raw []byte, dir string) (collector.Settings, error) {
 	cfg := fileConfig{Refresh: defaultRefresh}
+	// First as a tree, to report a value of the wrong type by its key and
+	// in YAML's terms, then into the structs.
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(raw)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return collector.Settings{}, errors.New("the file is empty (or only comments): it needs at least one account under accounts:, see config.example.yml")
+		}
+		return collector.Settings{}, yamlError(err)
+	}
+	if err := checkYAMLTypes(&doc, reflect.TypeOf(cfg), ""); err != nil {
+		return collector.Settings{}, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
@@ -143,6 +157,139 @@ var (
 	goTypeName  = regexp.MustCompile(` in type main\.\w+`)
 )
 
+// checkYAMLTypes walks the YAML tree n beside t, the Go type it decodes
+// into, and reports the first unknown key or value of the wrong kind as
+// "line N: key.path: ...", in YAML's terms. It never quotes a value, which
+// could be a misplaced password.
+func checkYAMLTypes(n *yaml.Node, t reflect.Type, path string) error {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil
+		}
+		return checkYAMLTypes(n.Content[0], t, path)
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return nil // an empty value: the zero value, or the default
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	wrong := func() error {
+		at := path
+		if at == "" {
+			at = "the file"
+		}
+		return fmt.Errorf("line %d: %s: expected %s, got %s", n.Line, at, yamlKindOf(t), yamlKindOfNode(n))
+	}
+	switch {
+	case t.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return wrong()
+		}
+		fields := map[string]reflect.StructField{}
+		var keys []string
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			fields[name] = f
+			keys = append(keys, name)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			f, ok := fields[k.Value]
+			if !ok {
+				at := path
+				if at == "" {
+					at = "top level"
+				}
+				return fmt.Errorf("line %d: %s: unknown key %q; the keys here are: %s", k.Line, at, k.Value, strings.Join(keys, ", "))
+			}
+			if err := checkYAMLTypes(v, f.Type, joinKey(path, k.Value)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case t.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return wrong()
+		}
+		for i, item := range n.Content {
+			if err := checkYAMLTypes(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		if n.Kind != yaml.ScalarNode || n.Decode(reflect.New(t).Interface()) != nil {
+			return wrong()
+		}
+		// YAML would truncate 2.5 into a whole number: refuse it.
+		switch t.Kind() {
+		case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Uint32:
+			if n.ShortTag() != "!!int" {
+				return wrong()
+			}
+		}
+		return nil
+	}
+}
+
+func joinKey(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// yamlKindOf says in YAML's terms what a value of type t is written as.
+func yamlKindOf(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a mapping (key: value lines)"
+	case reflect.Slice:
+		return "a list (lines starting with \"- \", or [a, b])"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Uint32:
+		return "a whole number"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	default:
+		return "a string"
+	}
+}
+
+// yamlKindOfNode says in YAML's terms what n is.
+func yamlKindOfNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		return "a string"
+	case "!!int":
+		return "a whole number"
+	case "!!float":
+		return "a number"
+	case "!!bool":
+		return "true or false"
+	case "!!timestamp":
+		return "a date"
+	case "!!binary":
+		return "binary data"
+	}
+	return "a value tagged " + n.ShortTag()
+}
+
 func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	if strings.TrimSpace(a.Name) == "" {
 		return collector.AccountSettings{}, errors.New("name: required")
@@ -155,6 +302,11 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 		return collector.AccountSettings{}, fmt.Errorf("login_url: %q is not an http(s) URL", a.LoginURL)
 	case u.User != nil:
 		return collector.AccountSettings{}, errors.New("login_url: must not hold credentials; use username and password_file")
+	case strings.Contains(a.LoginURL, "?"):
+		// Not quoted: a query can hold a token.
+		return collector.AccountSettings{}, fmt.Errorf("login_url: must not have a query (?...), which the exporter would drop; give the POD's login host only, e.g. %s://%s", u.Scheme, u.Host)
+	case strings.Contains(a.LoginURL, "#"):
+		return collector.AccountSettings{}, fmt.Errorf("login_url: must not have a fragment (#...), which the exporter would drop; give the POD's login host only, e.g. %s://%s", u.Scheme, u.Host)
 	}
 	if a.Username == "" {
 		return collector.AccountSettings{}, errors.New("username: required")
@@ -261,6 +413,10 @@ func resolve(dir, path string) string {
 
 func (r refreshConfig) settings() (collector.RefreshSettings, error) {
 	var s collector.RefreshSettings
+	windowSet := r.Window != ""
+	if !windowSet {
+		r.Window = "3d"
+	}
 	for _, d := range []struct {
 		key   string
 		value string
@@ -293,23 +449,33 @@ func (r refreshConfig) settings() (collector.RefreshSettings, error) {
 		return s, fmt.Errorf("refresh.max_age: %s must be longer than refresh.interval %s, or series vanish between refreshes", r.MaxAge, r.Interval)
 	case s.Window < 24*time.Hour:
 		return s, fmt.Errorf("refresh.window: %s is shorter than one day", r.Window)
+	case s.Window > s.Lookback && windowSet:
+		return s, fmt.Errorf("refresh.window: %s is longer than refresh.lookback %s; an incremental run cannot export more days than a full run", r.Window, r.Lookback)
 	case s.FullInterval < s.Interval:
 		return s, fmt.Errorf("refresh.full_interval: %s is shorter than refresh.interval %s", r.FullInterval, r.Interval)
 	case r.Concurrency < 1:
 		return s, fmt.Errorf("refresh.concurrency: %d, want at least 1", r.Concurrency)
 	}
+	if s.Window > s.Lookback {
+		s.Window = s.Lookback // the default window, with a lookback under 3d
+	}
 	s.Concurrency = r.Concurrency
 	return s, nil
 }
 
-// start parses history.start: a date (or an RFC 3339 time) in the past.
+// start parses history.start: an ISO 8601 date (or RFC 3339 time) in the
+// past. Other spellings, such as 01/05/2026, are refused: day and month
+// could be either way round.
 func (h historyConfig) start() (time.Time, error) {
 	if h.Start == "" {
 		return time.Time{}, nil
 	}
-	t, err := informatica.ParseTime(h.Start)
+	t, err := time.Parse(time.DateOnly, h.Start)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("history.start: %q is not a date such as 2025-01-01", h.Start)
+		t, err = time.Parse(time.RFC3339, h.Start)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("history.start: %q is not an ISO 8601 date (YYYY-MM-DD) such as 2025-01-01", h.Start)
 	}
 	t = t.UTC()
 	if !t.Before(time.Now()) {

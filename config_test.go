@@ -101,10 +101,27 @@ func TestConfigErrors(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
 	}{
-		{"empty file", "", "EOF"},
+		{"empty file", "", "the file is empty (or only comments): it needs at least one account under accounts:"},
+		{"only comments", "# accounts:\n#   - name: a\n", "the file is empty (or only comments)"},
+		{"a list, not a mapping", "- accounts\n", "line 1: the file: expected a mapping (key: value lines), got a list"},
 		{"no accounts", "accounts: []\n", "accounts: at least one account"},
-		{"unknown key", account("    password: x\n    pasword_file: y\n"), "field pasword_file not found"},
-		{"unknown refresh key", account("    password: x\n") + "refresh:\n  intervall: 1h\n", "field intervall not found"},
+		{"unknown key", account("    password: x\n    pasword_file: y\n"), `line 6: accounts[0]: unknown key "pasword_file"; the keys here are: name, login_url, username, password, password_file,`},
+		{"unknown refresh key", account("    password: x\n") + "refresh:\n  intervall: 1h\n", `line 7: refresh: unknown key "intervall"; the keys here are: interval, lookback,`},
+		{"unknown top-level key", "acounts: []\n", `line 1: top level: unknown key "acounts"; the keys here are: accounts, refresh, history`},
+		{"password as a list", account("    password: [" + secret + ", y]\n"), "line 5: accounts[0].password: expected a string, got a list"},
+		{"password as a mapping", account("    password: {" + secret + ": y}\n"), "line 5: accounts[0].password: expected a string, got a mapping"},
+		{"accounts as a mapping", "accounts:\n  prod:\n    login_url: https://x.example\n", `line 2: accounts: expected a list (lines starting with "- ", or [a, b]), got a mapping`},
+		{"account as a string", "accounts:\n  - prod\n", "line 2: accounts[0]: expected a mapping (key: value lines), got a string"},
+		{"refresh as a list", account("    password: p\n") + "refresh: [1h]\n", "line 6: refresh: expected a mapping (key: value lines), got a list"},
+		{"bool as a string", account("    password: p\n    combined_meter_usage: sometimes\n"), "line 6: accounts[0].combined_meter_usage: expected true or false, got a string"},
+		{"concurrency as a number", account("    password: p\n") + "refresh:\n  concurrency: 2.5\n", "line 7: refresh.concurrency: expected a whole number, got a number"},
+		{"breakdowns as a string", account("    password: p\n    breakdowns: project_folder\n"), "line 6: accounts[0].breakdowns: expected a list"},
+		{"second account's key", account("    password: p\n") + "  - name: b\n    ipu_entitlement: [1]\n", "line 7: accounts[1].ipu_entitlement: expected a number, got a list"},
+		{"login_url with a query", "accounts:\n  - name: a\n    login_url: https://dm-us.informaticacloud.com/?token=" + secret + "\n    username: u\n    password: p\n", "login_url: must not have a query (?...), which the exporter would drop; give the POD's login host only, e.g. https://dm-us.informaticacloud.com"},
+		{"login_url with an empty query", "accounts:\n  - name: a\n    login_url: https://dm-us.informaticacloud.com?\n    username: u\n    password: p\n", "login_url: must not have a query"},
+		{"login_url with a fragment", "accounts:\n  - name: a\n    login_url: https://dm-us.informaticacloud.com/saas#" + secret + "\n    username: u\n    password: p\n", "login_url: must not have a fragment (#...)"},
+		{"window longer than lookback", account("    password: p\n") + "refresh:\n  lookback: 10d\n  window: 11d\n", "refresh.window: 11d is longer than refresh.lookback 10d"},
+		{"history.start month first", account("    password: p\n") + "history:\n  start: 01/05/2025\n", `history.start: "01/05/2025" is not an ISO 8601 date (YYYY-MM-DD)`},
 		{"no name", "accounts:\n  - login_url: https://x.example\n    username: u\n    password: p\n", "accounts[0]: name: required"},
 		{"duplicate name", account("    password: p\n") + "  - name: prod\n    login_url: https://x.example\n    username: u\n    password: p\n", "accounts[1] (prod): name: \"prod\" is used by an earlier account"},
 		{"no login_url", "accounts:\n  - name: a\n    username: u\n    password: p\n", "login_url: required"},
@@ -118,7 +135,7 @@ func TestConfigErrors(t *testing.T) {
 		{"empty password_file", account("    password_file: empty\n"), "password_file: "},
 		{"bad summary_api", account("    password: p\n    summary_api: summary\n"), "summary_api: \"summary\" is neither"},
 		{"negative entitlement", account("    password: p\n    ipu_entitlement: -5\n"), "ipu_entitlement: -5 is not"},
-		{"password as a number field", account("    ipu_entitlement: " + secret + "\n    password: p\n"), "cannot unmarshal"},
+		{"password as a number field", account("    ipu_entitlement: " + secret + "\n    password: p\n"), "line 5: accounts[0].ipu_entitlement: expected a number, got a string"},
 		{"bad duration", account("    password: p\n") + "refresh:\n  interval: soon\n", "refresh.interval: \"soon\" is not a duration"},
 		{"interval too short", account("    password: p\n") + "refresh:\n  interval: 0s\n", "refresh.interval"},
 		{"lookback too short", account("    password: p\n") + "refresh:\n  lookback: 12h\n", "refresh.lookback"},
@@ -130,7 +147,7 @@ func TestConfigErrors(t *testing.T) {
 		{"window too short", account("    password: p\n") + "refresh:\n  window: 6h\n", "refresh.window: 6h is shorter than one day"},
 		{"full_interval below interval", account("    password: p\n") + "refresh:\n  interval: 2h\n  full_interval: 1h\n", "refresh.full_interval"},
 		{"no concurrency", account("    password: p\n") + "refresh:\n  concurrency: 0\n", "refresh.concurrency: 0"},
-		{"bad history.start", account("    password: p\n") + "history:\n  start: last year\n", "history.start: \"last year\" is not a date"},
+		{"bad history.start", account("    password: p\n") + "history:\n  start: last year\n", "history.start: \"last year\" is not an ISO 8601 date"},
 		{"future history.start", account("    password: p\n") + "history:\n  start: 2999-01-01\n", "history.start: 2999-01-01 is not in the past"},
 	}
 	for _, c := range cases {
@@ -151,6 +168,11 @@ func TestConfigErrors(t *testing.T) {
 			}
 			if strings.Contains(msg, secret) {
 				t.Errorf("error %q quotes the secret", msg)
+			}
+			for _, goName := range []string{"main.", "config.plain", "!!", "unmarshal"} {
+				if strings.Contains(msg, goName) {
+					t.Errorf("error %q speaks Go (%q), not YAML", msg, goName)
+				}
 			}
 			if strings.Contains(msg, "\n") {
 				t.Errorf("error %q spans several lines", msg)
@@ -203,5 +225,42 @@ func TestPasswordFileRelativeToConfig(t *testing.T) {
 	}
 	if got := s.Accounts[0].Client.Password; got != "from-file" {
 		t.Errorf("password = %q, want from-file", got)
+	}
+}
+
+// TestWindowDefaultFollowsShortLookback: with a lookback under 3d and no
+// window set, the incremental window is the lookback; a window set equal to
+// the lookback is fine.
+func TestWindowDefaultFollowsShortLookback(t *testing.T) {
+	for _, c := range []struct {
+		refresh string
+		want    time.Duration
+	}{
+		{"{lookback: 2d}", 48 * time.Hour},
+		{"{lookback: 45d}", 72 * time.Hour},
+		{"{lookback: 5d, window: 5d}", 120 * time.Hour},
+	} {
+		s, err := parseConfig([]byte("accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\nrefresh: "+c.refresh+"\n"), t.TempDir())
+		if err != nil {
+			t.Errorf("refresh: %s: %v", c.refresh, err)
+			continue
+		}
+		if s.Refresh.Window != c.want {
+			t.Errorf("refresh: %s: window %v, want %v", c.refresh, s.Refresh.Window, c.want)
+		}
+	}
+}
+
+// TestHistoryStartISO8601 accepts a date and an RFC 3339 time.
+func TestHistoryStartISO8601(t *testing.T) {
+	for _, start := range []string{"2025-01-15", "2025-01-15T00:00:00Z"} {
+		s, err := parseConfig([]byte("accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\nhistory: {start: '"+start+"'}\n"), t.TempDir())
+		if err != nil {
+			t.Errorf("history.start %s: %v", start, err)
+			continue
+		}
+		if want := time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC); !s.Refresh.HistoryStart.Equal(want) {
+			t.Errorf("history.start %s = %v, want %v", start, s.Refresh.HistoryStart, want)
+		}
 	}
 }

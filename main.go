@@ -37,6 +37,7 @@ import (
 const exporterName = "informatica_exporter"
 
 func main() {
+	setBuildVersion()
 	os.Exit(run(os.Args[1:], os.Stderr, hooks{}))
 }
 
@@ -82,7 +83,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 
 	logger, slogger := newLoggers(stderr, *logLevel, *logFormat)
 	if command == backfill.name() {
-		return backfill.run(logger, *configFile, h.adjust)
+		return backfill.run(logger, *configFile, h.adjust, h.now)
 	}
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("build_context", version.BuildContext())

@@ -3,10 +3,26 @@
 # parse against inflate (10k, 100k and 1M rows), scrape against encoding,
 # /metrics latency with 8 scrapers, refresh economy, download-to-snapshot
 # time and idle cost. Needs Go and a Linux /proc; about five minutes.
-#   scripts/bench.sh [count]     (count: repetitions of each benchmark, the median is shown; default 3)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/bench.sh [COUNT]
+
+Runs every benchmark of BENCHMARKS.md COUNT times (default 3) and prints one table of the
+medians: parse against inflate (10k, 100k and 1M rows), scrape against encoding, /metrics
+latency with 8 scrapers, refresh economy, download-to-snapshot time and idle cost. Needs Go
+and a Linux /proc; about five minutes.
+EOF
+}
+case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 count=${1:-3}
+if ! [[ $count =~ ^[1-9][0-9]*$ ]]; then
+  echo "bench.sh: COUNT must be a whole number of at least 1, not '$count'" >&2
+  usage >&2
+  exit 2
+fi
+cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export EXPORTGEN_DIR=$work/exports

@@ -2,10 +2,27 @@
 # Soak test: the exporter against the fake Informatica with a 1 s refresh, scraped every
 # 100 ms. Prints RSS and goroutines at the start, every minute, and at the end, and fails
 # when either keeps growing (end more than 25% and 5 MiB / 10 goroutines above the start).
-#   scripts/soak.sh [duration_seconds]     (default 600)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/soak.sh [SECONDS]
+
+Builds the exporter and the fake Informatica (scripts/fakeinformatica), runs the exporter
+against it for SECONDS (default 600, at least 60) with refresh.interval 1s, scrapes /metrics
+every 100 ms, and prints RSS, goroutines and refreshes after 20 s, every minute and at the
+end. Fails if RSS or goroutines keep growing (end more than 25% and 5 MiB, or 10 goroutines,
+above the start), a scrape fails or the exporter dies. Needs Go, curl and python3.
+EOF
+}
+case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 duration=${1:-600}
+if ! [[ $duration =~ ^[0-9]+$ ]] || [ "$duration" -lt 60 ]; then
+  echo "soak.sh: SECONDS must be a whole number of at least 60, not '$duration'" >&2
+  usage >&2
+  exit 2
+fi
+cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 

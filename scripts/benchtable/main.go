@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
 	"regexp"
@@ -31,6 +32,10 @@ func (b bench) get(name, unit string) (float64, bool) {
 var cpuSuffix = regexp.MustCompile(`-\d+$`)
 
 func main() {
+	flag.Usage = func() {
+		fmt.Fprintln(flag.CommandLine.Output(), "Usage: benchtable < OUTPUT\n\nReads the output of scripts/bench.sh's benchmarks on standard input and prints the table of BENCHMARKS.md.")
+	}
+	flag.Parse()
 	b := bench{}
 	var economy, idle, machine []string
 	sc := bufio.NewScanner(os.Stdin)

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const (
+	baseDir  = ".."
+	mixinDir = "../../../mixin"
+)
+
+func promtool(t *testing.T) string {
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool is not installed, and CI must run every check (Debian package prometheus)")
+		}
+		t.Log("SKIPPED: promtool check rules on the PrometheusRule: promtool is not installed")
+		return ""
+	}
+	return p
+}
+
+func TestBase(t *testing.T) {
+	if err := run(baseDir, mixinDir, promtool(t), false, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyBase copies the base's files into a new folder, with edit applied to
+// one of them: old must occur in it.
+func copyBase(t *testing.T, file, old, new string) string {
+	t.Helper()
+	dir := t.TempDir()
+	entries, err := os.ReadDir(baseDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(baseDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == file {
+			if !strings.Contains(string(b), old) {
+				t.Fatalf("%s does not hold %q", file, old)
+			}
+			b = []byte(strings.Replace(string(b), old, new, 1))
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestRefusals: each edit breaks the base in a way the validator must
+// report, with an error that says what.
+func TestRefusals(t *testing.T) {
+	for _, c := range []struct {
+		name, file, old, new, want string
+	}{
+		{"unknown field", "deployment.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFileSystem: true",
+			`unknown field "spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem"`},
+		{"wrong type", "deployment.yaml", "containerPort: 9977", `containerPort: "9977"`, "cannot unmarshal string into Go struct field ContainerPort.spec.template.spec.containers.ports.containerPort of type int32"},
+		{"bad quantity", "deployment.yaml", "memory: 256Mi", "memory: 256MB-ish", "quantities must match the regular expression"},
+		{"unknown field in a ServiceMonitor", "servicemonitor.yaml", "interval: 1m", "intervall: 1m", `unknown field "spec.endpoints[0].intervall"`},
+		{"duplicate field", "service.yaml", "  selector:\n", "  type: ClusterIP\n  type: NodePort\n  selector:\n", `mapping key "type" already defined`},
+		{"bad name", "service.yaml", "  name: informatica-exporter\n", "  name: Informatica_Exporter\n", "metadata.name: a lowercase RFC 1123 subdomain"},
+		{"root filesystem writable", "deployment.yaml", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false", "readOnlyRootFilesystem must be true"},
+		{"root user", "deployment.yaml", "runAsUser: 65532", "runAsUser: 0", "runAsUser other than 0"},
+		{"two replicas", "deployment.yaml", "replicas: 1", "replicas: 2", "replicas must be 1"},
+		{"rolling update", "deployment.yaml", "type: Recreate", "type: RollingUpdate", "strategy must be Recreate"},
+		{"no memory limit", "deployment.yaml", "            limits:\n              memory: 256Mi\n", "", "no memory limit"},
+		{"readiness path", "deployment.yaml", "path: /-/ready", "path: /ready", "readinessProbe must be an HTTP GET of /-/ready"},
+		{"liveness port", "deployment.yaml", "path: /-/healthy\n              port: http", "path: /-/healthy\n              port: metrics", "livenessProbe: port metrics is not the container's http port"},
+		{"no tmp", "deployment.yaml", "mountPath: /tmp", "mountPath: /scratch", "temp dir /tmp is not mounted"},
+		{"storage not mounted", "deployment.yaml", "--storage.path=/var/lib/informatica_exporter", "--storage.path=/data", "--storage.path /data is not mounted"},
+		{"password unreadable (0400)", "deployment.yaml", "defaultMode: 288", "defaultMode: 256", "mode 0400 is not readable by user 65532"},
+		{"password unreadable (no fsGroup)", "deployment.yaml", "        fsGroup: 65532\n", "", "mode 0440 is not readable by user 65532"},
+		{"password file elsewhere", "config.yml", "password_file: /etc/informatica_exporter/password", "password_file: /run/secrets/password", "nothing is mounted at /run/secrets"},
+		{"password key missing", "config.yml", "password_file: /etc/informatica_exporter/password", "password_file: /etc/informatica_exporter/passwd", `has no key "passwd"`},
+		{"password in the ConfigMap", "config.yml", "password_file: /etc/informatica_exporter/password", "password: hunter2", "has its password in the ConfigMap"},
+		{"config not mounted", "deployment.yaml", "--config.file=/etc/informatica_exporter/config.yml", "--config.file=/config/config.yml", "nothing is mounted at /config"},
+		{"service selects nothing", "service.yaml", "  selector:\n    app.kubernetes.io/name: informatica-exporter", "  selector:\n    app.kubernetes.io/name: other", "does not select Deployment"},
+		{"service target port", "service.yaml", "targetPort: http", "targetPort: metrics", "targetPort metrics is not a container port"},
+		{"service monitor selects nothing", "servicemonitor.yaml", "      app.kubernetes.io/name: informatica-exporter", "      app.kubernetes.io/name: other", "does not select Service"},
+		{"service monitor port", "servicemonitor.yaml", "- port: http", "- port: web", `endpoint port "web" is not a port`},
+		{"edited rule", "prometheusrule.yaml", "for: 15m", "for: 16m", "its groups differ from mixin/rules.yml and mixin/alerts.yml"},
+		{"unknown kind", "kustomization.yaml", "  - prometheusrule.yaml\n", "  - prometheusrule.yaml\n  - extra.yaml\n", "a kind this validator does not know"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyBase(t, c.file, c.old, c.new)
+			os.WriteFile(filepath.Join(dir, "extra.yaml"), []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n"), 0o644)
+			rendered, err := render(dir)
+			var objs *objects
+			if err == nil {
+				objs, err = decode(rendered)
+			}
+			if err == nil {
+				err = validate(objs, mixinDir, "")
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v\nwant an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestGeneratedRulesUpToDate: run refuses a prometheusrule.yaml that is not
+// what -write-rules makes of the mixin.
+func TestGeneratedRulesUpToDate(t *testing.T) {
+	dir := copyBase(t, "prometheusrule.yaml", "  groups:\n", "  groups: # edited\n")
+	err := run(dir, mixinDir, "", false, false)
+	if err == nil || !strings.Contains(err.Error(), "is not what -write-rules makes of") {
+		t.Errorf("run = %v, want a refusal of the edited prometheusrule.yaml", err)
+	}
+}
+
+// TestREADMEOverlay renders and checks the overlay of the README's
+// "Kubernetes" section, with its files made as the README says.
+func TestREADMEOverlay(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```yaml\n(# my-overlay/kustomization.yaml\n.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no ```yaml block starting with # my-overlay/kustomization.yaml")
+	}
+	kustomization := string(m[1])
+	const baseRef = "../informatica_exporter/deploy/kubernetes"
+	if !strings.Contains(kustomization, baseRef) {
+		t.Fatalf("the README's overlay does not use %s", baseRef)
+	}
+	// The README's layout: the overlay beside the clone.
+	root := t.TempDir()
+	if err := os.Symlink(mustAbs(t, "../../.."), filepath.Join(root, "informatica_exporter")); err != nil {
+		t.Fatal(err)
+	}
+	overlay := filepath.Join(root, "my-overlay")
+	os.Mkdir(overlay, 0o755)
+	files := map[string]string{
+		"kustomization.yaml": kustomization,
+		"config.yml":         "accounts:\n  - name: prod\n    login_url: https://dm-em.informaticacloud.com\n    username: u@example.com\n    password_file: /etc/informatica_exporter/password\n",
+		"password":           "s3cret\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(overlay, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rendered, err := render(overlay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := decode(rendered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate(objs, mixinDir, ""); err != nil {
+		t.Fatal(err)
+	}
+	d := objs.deployments[0]
+	if d.Namespace != "monitoring" || !strings.HasPrefix(d.Spec.Template.Spec.Containers[0].Image, "registry.example.com/informatica_exporter:") {
+		t.Errorf("the overlay's namespace and image did not apply: %s %s", d.Namespace, d.Spec.Template.Spec.Containers[0].Image)
+	}
+	if got := string(objs.secrets[0].Data["password"]); got != "s3cret\n" {
+		t.Errorf("the overlay's password did not replace the placeholder: %q", got)
+	}
+	if !strings.Contains(objs.configMaps[0].Data["config.yml"], "dm-em") {
+		t.Errorf("the overlay's config.yml did not replace the base's")
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Builds the real Dockerfile with buildah, without a registry or a container engine, and
+# runs the image from its root filesystem. .ci/run runs it.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/image.sh [--keep]
+
+Builds the Dockerfile with buildah (vfs storage, chroot isolation, --pull=never), exports
+the image as an OCI archive, and checks it with scripts/imagecheck: USER, EXPOSE,
+ENTRYPOINT, a static binary, the CA bundle, a writable /tmp; then it runs the entrypoint
+from the unpacked root filesystem as the image's user (chroot --userspec) in --demo mode
+and scrapes /metrics. Prints the image's size.
+
+No registry is needed: the build stage's golang image is replaced by a local stand-in of
+the same Go version (go.mod's), made from the Go toolchain of this machine (go env
+GOROOT), busybox and the CA bundle, with the local module cache as its module proxy. The
+runtime stage is FROM scratch.
+
+Needs root, buildah, busybox-static and ca-certificates (.ci/run installs them).
+Everything goes into a temporary folder, removed at the end unless --keep is given.
+EOF
+}
+keep=false
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  --keep) keep=true ;;
+  "") ;;
+  *) usage >&2; exit 2 ;;
+esac
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "image.sh: needs root (buildah's vfs storage, chroot)" >&2; exit 1; }
+for p in buildah busybox chroot; do
+  command -v "$p" >/dev/null || { echo "image.sh: $p is not installed (.ci/run installs it)" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/informatica-image.XXXXXX)
+bah() { buildah --root "$work/storage" --runroot "$work/run" --storage-driver=vfs "$@"; }
+cleanup() {
+  if $keep; then echo "kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+t0=$(date +%s)
+step() { echo "== $(( $(date +%s) - t0 )) s: $*"; }
+
+# The Go of go.mod, of the Dockerfile's build stage and of this machine must agree.
+mod_go=$(awk '$1 == "go" {split($2, v, "."); print v[1] "." v[2]}' go.mod)
+from_go=$(sed -n 's/^FROM golang:\([0-9][0-9.]*\).* AS build$/\1/p' Dockerfile)
+local_go=$(go env GOVERSION | sed 's/^go//')
+if [ "$from_go" != "$mod_go" ]; then
+  echo "image.sh: the Dockerfile builds with golang:$from_go, go.mod says go $mod_go" >&2; exit 1
+fi
+case "$local_go" in
+  "$mod_go" | "$mod_go".*) ;;
+  *) echo "image.sh: this machine's Go is $local_go, go.mod says $mod_go: no stand-in for golang:$from_go" >&2; exit 1 ;;
+esac
+
+step "stand-in for golang:$from_go from $(go env GOROOT) (go$local_go)"
+go mod download # the build stage's module proxy is this module cache
+rootfs=$work/golang-rootfs
+mkdir -p "$rootfs/bin" "$rootfs/usr/local" "$rootfs/etc/ssl/certs" "$rootfs/go" "$rootfs/tmp"
+chmod 1777 "$rootfs/tmp"
+cp -a "$(go env GOROOT)" "$rootfs/usr/local/go"
+cp "$(command -v busybox)" "$rootfs/bin/busybox"
+for c in sh date mkdir cp chmod chown cat ls rm; do ln -s busybox "$rootfs/bin/$c"; done
+cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
+ctr=$(bah from scratch)
+bah copy "$ctr" "$rootfs/" / >/dev/null
+bah config --workingdir /go \
+  --env PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  --env GOPATH=/go --env GOTOOLCHAIN=local \
+  --env GOPROXY=file:///goproxy,off --env GOSUMDB=off "$ctr"
+bah commit -q --rm "$ctr" "docker.io/library/golang:$from_go" >/dev/null
+rm -rf "$rootfs"
+
+version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+branch=$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+step "buildah bud (VERSION=$version REVISION=$revision BRANCH=$branch)"
+bah bud --isolation chroot --pull=never --layers=false \
+  --volume "$(go env GOMODCACHE)/cache/download:/goproxy:ro" \
+  --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "BRANCH=$branch" \
+  -t localhost/informatica_exporter:ci . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+grep -A1 -- '--version' "$work/build.log" | grep '^informatica_exporter, version' || true
+
+step "export as an OCI archive"
+bah push -q localhost/informatica_exporter:ci "oci-archive:$work/image.tar"
+
+step "check and run the image"
+go build -o "$work/imagecheck" ./scripts/imagecheck
+"$work/imagecheck" -archive "$work/image.tar" -rootfs "$work/rootfs" -version "$version" -revision "$revision"
+step "done"
