@@ -132,6 +132,10 @@ func TestConfigErrors(t *testing.T) {
 		{"no concurrency", account("    password: p\n") + "refresh:\n  concurrency: 0\n", "refresh.concurrency: 0"},
 		{"bad history.start", account("    password: p\n") + "history:\n  start: last year\n", "history.start: \"last year\" is not a date"},
 		{"future history.start", account("    password: p\n") + "history:\n  start: 2999-01-01\n", "history.start: 2999-01-01 is not in the past"},
+		{"ftp callback_url", account("    password: p\n    callback_url: ftp://exporter.example.com/-/callback/" + secret + "\n"), `callback_url: not an http(s) URL: scheme "ftp"`},
+		{"callback_url without host", account("    password: p\n    callback_url: https:///-/callback/" + secret + "\n"), "callback_url: not an http(s) URL: no host"},
+		{"callback_url without scheme", account("    password: p\n    callback_url: exporter.example.com/-/callback/" + secret + "\n"), "callback_url: not an http(s) URL"},
+		{"credentials in callback_url", account("    password: p\n    callback_url: https://informatica:" + secret + "@exporter.example.com/-/callback\n"), "callback_url: must not hold credentials"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -203,5 +207,26 @@ func TestPasswordFileRelativeToConfig(t *testing.T) {
 	}
 	if got := s.Accounts[0].Client.Password; got != "from-file" {
 		t.Errorf("password = %q, want from-file", got)
+	}
+}
+
+func TestCallbackConfig(t *testing.T) {
+	s, err := parseConfig([]byte(`
+accounts:
+  - {name: a, login_url: 'https://x.example', username: u, password: p, callback_url: 'https://exporter.example.com/-/callback/Zm9vYmFy'}
+  - {name: b, login_url: 'https://x.example', username: u2, password: p}
+refresh: {poll_interval: 10m, job_timeout: 30m}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Accounts[0].Client.CallbackURL; got != "https://exporter.example.com/-/callback/Zm9vYmFy" {
+		t.Errorf("callback URL = %q", got)
+	}
+	if got := s.Accounts[1].Client.CallbackURL; got != "" {
+		t.Errorf("callback URL without callback_url = %q, want none", got)
+	}
+	if s.Refresh.PollInterval != 10*time.Minute {
+		t.Errorf("poll_interval = %s, want 10m", s.Refresh.PollInterval)
 	}
 }
