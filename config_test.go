@@ -54,6 +54,28 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 }
 
+// TestExampleConfigCallbackURL: the callback_url that config.example.yml
+// shows, commented out, loads once uncommented.
+func TestExampleConfigCallbackURL(t *testing.T) {
+	raw, err := os.ReadFile("config.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const commented = "    # callback_url: "
+	if !strings.Contains(string(raw), commented) {
+		t.Fatal("config.example.yml shows no callback_url")
+	}
+	cfg := strings.Replace(string(raw), commented, "    callback_url: ", 1)
+	cfg = strings.Replace(cfg, "password_file: /etc/informatica_exporter/password", "password: example-secret", 1)
+	s, err := parseConfig([]byte(cfg), t.TempDir())
+	if err != nil {
+		t.Fatalf("config.example.yml with callback_url does not load: %v", err)
+	}
+	if got := s.Accounts[0].Client.CallbackURL; !strings.HasPrefix(got, "https://") || !strings.Contains(got, "/-/callback/") {
+		t.Errorf("callback URL = %q, want an https URL below /-/callback/", got)
+	}
+}
+
 func TestConfigDefaults(t *testing.T) {
 	s, err := parseConfig([]byte(`
 accounts:
