@@ -89,8 +89,8 @@ func (c *Client) Wake(jobID string) bool {
 	return true
 }
 
-// track registers a job WaitForJob is about to poll and returns its wake
-// channel; untrack undoes it.
+// track registers a job WaitForJob is about to poll and returns its entry,
+// whose channel the wakes arrive on; untrack undoes it.
 func (c *Client) track(id string) *inflightJob {
 	j := &inflightJob{wake: make(chan struct{}, 1), tokens: wakeBurst, refilled: c.cfg.Clock.Now()}
 	c.mu.Lock()

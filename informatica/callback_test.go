@@ -136,7 +136,6 @@ func newCallbackReceiver(t *testing.T) *callbackReceiver {
 // job runs, and when the job ends before the next poll, it has the fake post
 // the job's status. The data must arrive at the job's end, with at most
 // two status calls: the safety polls before the end, and the woken one.
-// scripts/bench.sh prints the ECONOMY lines.
 func TestCallbackEconomy(t *testing.T) {
 	t.Parallel()
 	for _, poll := range []time.Duration{5 * time.Minute, 10 * time.Minute, 15 * time.Minute} {
