@@ -189,10 +189,22 @@ func readZIPs(paths []string) (*collector.Table, error) {
 	return collector.MergeExports(tables...), nil
 }
 
+// backfillPollInterval is the first poll delay of a backfill whose account
+// has a callback_url: the default poll_interval.
+const backfillPollInterval = 15 * time.Second
+
 // exportAccount exports one account's usage for the days from..to.
 func exportAccount(ctx context.Context, a collector.AccountSettings, r collector.RefreshSettings, from, to, now time.Time) (*collector.Table, error) {
 	cfg := a.Client
 	cfg.PollInterval, cfg.JobTimeout = r.PollInterval, r.JobTimeout
+	if cfg.CallbackURL != "" {
+		// The backfill has no listener: a job status posted to the
+		// callback URL would reach the running exporter as an unmatched
+		// callback, and nothing would wake this poller, whose poll_interval
+		// was set long for callbacks. It polls on the default schedule.
+		cfg.CallbackURL = ""
+		cfg.PollInterval = min(cfg.PollInterval, backfillPollInterval)
+	}
 	client, err := informatica.NewClient(cfg)
 	if err != nil {
 		return nil, err

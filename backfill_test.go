@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -9,11 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ipumon/informatica_exporter/collector"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
 )
 
@@ -280,5 +284,61 @@ func TestBackfillNeverWritesToday(t *testing.T) {
 			}
 			t.Errorf("--to=%s: samples on %v, want the 9 days 2027-02-20 to 2027-02-28", to, got)
 		}
+	}
+}
+
+// instantClock is an informatica.Clock whose sleeps pass at once, in virtual
+// time, and are recorded.
+type instantClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func (c *instantClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *instantClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sleeps = append(c.sleeps, d)
+	c.now = c.now.Add(max(d, 0))
+	return ctx.Err()
+}
+
+// TestBackfillWithCallbackURL: the backfill cannot receive callbacks, so it
+// sends no callbackUrl and does not poll on the long poll_interval chosen
+// for callbacks, but on the default schedule.
+func TestBackfillWithCallbackURL(t *testing.T) {
+	t.Parallel()
+	clock := &instantClock{now: time.Now()}
+	f := startFake(t, fake.Options{CreatedFor: time.Minute, ProcessingFor: time.Minute, JobClock: clock.Now})
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "config.yml", "accounts:\n"+
+		accountYAML("acme", f, "    callback_url: https://exporter.example.com/-/callback/token\n")+
+		"refresh:\n  poll_interval: 10m\n  job_timeout: 30m\n")
+	yesterday := day(time.Now().UTC().AddDate(0, 0, -1))
+	adjust := func(s *collector.Settings) {
+		for i := range s.Accounts {
+			s.Accounts[i].Client.Clock = clock
+		}
+	}
+	logs := &syncBuffer{}
+	args := []string{"backfill", "--config.file=" + cfg, "--from=" + yesterday.AddDate(0, 0, -5).Format(time.DateOnly), "--output=" + filepath.Join(dir, "out.om")}
+	if code := run(args, logs, hooks{adjust: adjust}); code != 0 {
+		t.Fatalf("backfill exited %d:\n%s", code, logs)
+	}
+	for _, r := range f.Requests() {
+		if _, ok := r.Body["callbackUrl"]; ok {
+			t.Errorf("the backfill sent callbackUrl: %v", r.Body)
+		}
+	}
+	clock.mu.Lock()
+	defer clock.mu.Unlock()
+	if want := []time.Duration{15 * time.Second, 30 * time.Second, 60 * time.Second, 2 * time.Minute}; !slices.Equal(clock.sleeps, want) {
+		t.Errorf("poll delays %v, want the default schedule %v", clock.sleeps, want)
 	}
 }

@@ -48,6 +48,7 @@ type accountConfig struct {
 	Breakdowns         []string          `yaml:"breakdowns"`
 	BreakdownInterval  string            `yaml:"breakdown_interval"`
 	BreakdownMaxSeries *int              `yaml:"breakdown_max_series"`
+	CallbackURL        string            `yaml:"callback_url"`
 }
 
 // refreshConfig holds durations as text, parsed in settings, so that a bad
@@ -338,6 +339,9 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	if err != nil {
 		return collector.AccountSettings{}, err
 	}
+	if err := informatica.CheckCallbackURL(a.CallbackURL); err != nil {
+		return collector.AccountSettings{}, fmt.Errorf("callback_url: %w", err)
+	}
 	return collector.AccountSettings{
 		Name:        a.Name,
 		Entitlement: a.IPUEntitlement,
@@ -350,6 +354,7 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 			CombinedMeterUsage: a.CombinedMeterUsage,
 			CAFile:             caFile,
 			InsecureSkipVerify: a.InsecureSkipVerify,
+			CallbackURL:        a.CallbackURL,
 		},
 	}, nil
 }

@@ -54,6 +54,28 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 }
 
+// TestExampleConfigCallbackURL: the callback_url that config.example.yml
+// shows, commented out, loads once uncommented.
+func TestExampleConfigCallbackURL(t *testing.T) {
+	raw, err := os.ReadFile("config.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const commented = "    # callback_url: "
+	if !strings.Contains(string(raw), commented) {
+		t.Fatal("config.example.yml shows no callback_url")
+	}
+	cfg := strings.Replace(string(raw), commented, "    callback_url: ", 1)
+	cfg = strings.Replace(cfg, "password_file: /etc/informatica_exporter/password", "password: example-secret", 1)
+	s, err := parseConfig([]byte(cfg), t.TempDir())
+	if err != nil {
+		t.Fatalf("config.example.yml with callback_url does not load: %v", err)
+	}
+	if got := s.Accounts[0].Client.CallbackURL; !strings.HasPrefix(got, "https://") || !strings.Contains(got, "/-/callback/") {
+		t.Errorf("callback URL = %q, want an https URL below /-/callback/", got)
+	}
+}
+
 func TestConfigDefaults(t *testing.T) {
 	s, err := parseConfig([]byte(`
 accounts:
@@ -149,6 +171,10 @@ func TestConfigErrors(t *testing.T) {
 		{"no concurrency", account("    password: p\n") + "refresh:\n  concurrency: 0\n", "refresh.concurrency: 0"},
 		{"bad history.start", account("    password: p\n") + "history:\n  start: last year\n", "history.start: \"last year\" is not an ISO 8601 date"},
 		{"future history.start", account("    password: p\n") + "history:\n  start: 2999-01-01\n", "history.start: 2999-01-01 is not in the past"},
+		{"ftp callback_url", account("    password: p\n    callback_url: ftp://exporter.example.com/-/callback/" + secret + "\n"), `callback_url: not an http(s) URL: scheme "ftp"`},
+		{"callback_url without host", account("    password: p\n    callback_url: https:///-/callback/" + secret + "\n"), "callback_url: not an http(s) URL: no host"},
+		{"callback_url without scheme", account("    password: p\n    callback_url: exporter.example.com/-/callback/" + secret + "\n"), "callback_url: not an http(s) URL"},
+		{"credentials in callback_url", account("    password: p\n    callback_url: https://informatica:" + secret + "@exporter.example.com/-/callback\n"), "callback_url: must not hold credentials"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -262,5 +288,26 @@ func TestHistoryStartISO8601(t *testing.T) {
 		if want := time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC); !s.Refresh.HistoryStart.Equal(want) {
 			t.Errorf("history.start %s = %v, want %v", start, s.Refresh.HistoryStart, want)
 		}
+	}
+}
+
+func TestCallbackConfig(t *testing.T) {
+	s, err := parseConfig([]byte(`
+accounts:
+  - {name: a, login_url: 'https://x.example', username: u, password: p, callback_url: 'https://exporter.example.com/-/callback/Zm9vYmFy'}
+  - {name: b, login_url: 'https://x.example', username: u2, password: p}
+refresh: {poll_interval: 10m, job_timeout: 30m}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Accounts[0].Client.CallbackURL; got != "https://exporter.example.com/-/callback/Zm9vYmFy" {
+		t.Errorf("callback URL = %q", got)
+	}
+	if got := s.Accounts[1].Client.CallbackURL; got != "" {
+		t.Errorf("callback URL without callback_url = %q, want none", got)
+	}
+	if s.Refresh.PollInterval != 10*time.Minute {
+		t.Errorf("poll_interval = %s, want 10m", s.Refresh.PollInterval)
 	}
 }

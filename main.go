@@ -69,6 +69,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 		logFormat   = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		webFlags    = kingpinflag.AddFlags(app, ":9977")
 	)
+	demoCallback := app.Flag("demo.callback-url", "With --demo: the demo account's callback_url, e.g. http://localhost:9977/-/callback; its status polls are then a minute apart.").Default("").String()
 	app.Command("serve", "Run the exporter (the default).").Default()
 	backfill := newBackfillCommand(app)
 	app.Version(version.Print(exporterName))
@@ -92,7 +93,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	// Informatica and one account against it.
 	load := func() (collector.Settings, error) { return loadConfig(*configFile) }
 	if *demo {
-		f, settings, err := startDemo(*demoIPUs)
+		f, settings, err := startDemo(*demoIPUs, *demoCallback)
 		if err != nil {
 			level.Error(logger).Log("msg", "Cannot start the simulated Informatica", "err", err)
 			return 1
@@ -176,6 +177,8 @@ func run(args []string, stderr io.Writer, h hooks) int {
 		}
 		fmt.Fprintln(w, "Reloaded")
 	})
+	mux.Handle(callbackPath, callbackHandler(exporter, logger))
+	mux.Handle(callbackPath+"/", callbackHandler(exporter, logger))
 	if *metricsPath != "/" {
 		mux.Handle("/", landingPage(*metricsPath, exporter, logger))
 	}
@@ -341,13 +344,14 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 
 // startDemo starts the simulated Informatica on loopback and returns one
 // account configured against it, with fast jobs and a short poll interval so
-// that metrics appear within seconds.
-func startDemo(entitlement float64) (*fake.Server, collector.Settings, error) {
+// that metrics appear within seconds. With a callback URL, polls are a
+// minute apart, so that it is the callback that brings the data in seconds.
+func startDemo(entitlement float64, callbackURL string) (*fake.Server, collector.Settings, error) {
 	f := fake.New(fake.Options{})
 	if err := f.Start("127.0.0.1:0"); err != nil {
 		return nil, collector.Settings{}, err
 	}
-	return f, collector.Settings{
+	settings := collector.Settings{
 		Refresh: collector.RefreshSettings{
 			Interval:     5 * time.Minute,
 			Lookback:     45 * 24 * time.Hour,
@@ -364,5 +368,10 @@ func startDemo(entitlement float64) (*fake.Server, collector.Settings, error) {
 				Password: f.Password(),
 			},
 		}},
-	}, nil
+	}
+	if callbackURL != "" {
+		settings.Accounts[0].Client.CallbackURL = callbackURL
+		settings.Refresh.PollInterval, settings.Refresh.JobTimeout = time.Minute, 5*time.Minute
+	}
+	return f, settings, nil
 }

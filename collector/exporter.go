@@ -43,6 +43,8 @@ type Exporter struct {
 	// dataGathered is set once Gatherer serves the data metrics, so that
 	// Collect leaves them out.
 	dataGathered atomic.Bool
+	// callbacks count the job status callbacks received.
+	callbacks callbackCounts
 }
 
 // defaultConcurrency is refresh.concurrency when it is not set.
@@ -242,6 +244,7 @@ func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
 		ch <- d
 	}
+	ch <- callbacksDesc
 }
 
 // Collect publishes the health of every account and, unless Gatherer
@@ -252,6 +255,7 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	for _, a := range accounts {
 		a.collectHealth(ch)
 	}
+	e.collectCallbacks(ch)
 	if !e.dataGathered.Load() {
 		e.collectData(ch, accounts, maxAge, e.now())
 	}

@@ -92,6 +92,10 @@ var (
 		"informatica_exporter_rows_ignored_total",
 		"Export rows read but not used as usage, by reason: future_date for rows dated after tomorrow (UTC).",
 		[]string{"account", "reason"}, nil)
+	callbacksDesc = prometheus.NewDesc(
+		"informatica_exporter_callbacks_total",
+		"Export job status callbacks received on /-/callback, by result: matched (named a job in flight, whose status is then polled at once, within a rate limit), unmatched (named no job in flight), invalid (refused: not JSON, or larger than 64 KiB).",
+		[]string{"result"}, nil)
 )
 
 var allDescs = []*prometheus.Desc{

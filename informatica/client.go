@@ -99,6 +99,11 @@ type Config struct {
 	Username, Password string
 	SummaryAPI         SummaryAPI // default AllLinkedOrgsAcrossRegion
 	CombinedMeterUsage bool
+	// CallbackURL, when set, is sent as callbackUrl with every export job
+	// this client starts: Informatica posts the job's status there when
+	// the job ends, and whoever receives it calls Wake, so that the job's
+	// poller asks for its status at once instead of at its next poll.
+	CallbackURL string
 
 	// CAFile, when set, is a PEM file of the certificate authorities that
 	// Informatica's certificates must chain to, instead of the system's.
@@ -117,8 +122,11 @@ type Config struct {
 	RetryBackoff  time.Duration // delay before the first retry, doubling, default 2s
 	MaxRetryAfter time.Duration // longest Retry-After honoured before giving up, default 5m
 
-	PollInterval    time.Duration // first status poll delay, default 15s
-	MaxPollInterval time.Duration // polls back off to this, default 2m
+	PollInterval time.Duration // first status poll delay, default 15s
+	// MaxPollInterval is what polls back off to, default 2m, and never
+	// less than PollInterval: a poll interval of minutes, chosen because
+	// callbacks wake the poller, is kept, not cut back to 2m.
+	MaxPollInterval time.Duration
 	// JobTimeout bounds one export job from the first request to start it
 	// to the last byte of its ZIP: retries and their waits, polls and the
 	// download, default 30m.
@@ -160,6 +168,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxRetryAfter, 5*time.Minute)
 	def(&c.PollInterval, 15*time.Second)
 	def(&c.MaxPollInterval, 2*time.Minute)
+	c.MaxPollInterval = max(c.MaxPollInterval, c.PollInterval)
 	def(&c.JobTimeout, 30*time.Minute)
 	def(&c.SessionIdleTimeout, 25*time.Minute)
 	l := &c.Limits
@@ -195,6 +204,8 @@ type Client struct {
 	// maxIssued session IDs, so that it can scrub them from any text that
 	// reaches a log line or an error.
 	issued [][][]byte
+	// inflight holds the jobs WaitForJob is polling, by job ID, for Wake.
+	inflight map[string]*inflightJob
 }
 
 // maxIssued bounds the session IDs the client keeps for redaction. One run
@@ -220,6 +231,9 @@ func NewClient(cfg Config) (*Client, error) {
 	case AllLinkedOrgsAcrossRegion, ExportMeteringData:
 	default:
 		return nil, fmt.Errorf("unknown summary API %q", cfg.SummaryAPI)
+	}
+	if err := CheckCallbackURL(cfg.CallbackURL); err != nil {
+		return nil, fmt.Errorf("callback URL: %w", err)
 	}
 	if cfg.HTTPClient == nil {
 		if cfg.HTTPClient, err = newHTTPClient(cfg.CAFile, cfg.InsecureSkipVerify); err != nil {

@@ -201,6 +201,9 @@ func (c *Client) startJob(ctx context.Context, kind jobKind, r Range) (string, e
 		"endDate":   r.End.UTC().Format(apiTime),
 	}
 	maps.Copy(body, kind.fields)
+	if c.cfg.CallbackURL != "" {
+		body["callbackUrl"] = c.cfg.CallbackURL
+	}
 	fail := func(err error) (string, error) {
 		return "", withStage(StageExport, fmt.Errorf("start export %s to %s: %w",
 			r.Start.UTC().Format(apiTime), r.End.UTC().Format(apiTime), err))
@@ -247,7 +250,8 @@ func (c *Client) startJob(ctx context.Context, kind jobKind, r Range) (string, e
 // error for one that failed (FAILED and synonyms) or is still running
 // after JobTimeout, or at the deadline of the export job ctx is part of,
 // whichever comes first. A status it does not know is taken as running,
-// and reported through Config.OnWarning once per value.
+// and reported through Config.OnWarning once per value. Wake cuts a wait
+// short: the job is polled at once, and the polls go on from there.
 func (c *Client) WaitForJob(ctx context.Context, id string) (JobStatus, error) {
 	clock := c.cfg.Clock
 	deadline := clock.Now().Add(c.cfg.JobTimeout)
@@ -255,6 +259,8 @@ func (c *Client) WaitForJob(ctx context.Context, id string) (JobStatus, error) {
 		deadline = d
 	}
 	ctx = withJobDeadline(ctx, deadline)
+	tracked := c.track(id)
+	defer c.untrack(id, tracked)
 	shown := c.clean(id)
 	warned := map[string]bool{}
 	last := JobStatus{JobID: id, Status: StatusCreated}
@@ -264,7 +270,7 @@ func (c *Client) WaitForJob(ctx context.Context, id string) (JobStatus, error) {
 		// time left to be downloaded in.
 		left := deadline.Sub(clock.Now())
 		if left > 0 {
-			if err := clock.Sleep(ctx, min(delay, left)); err != nil {
+			if err := c.sleepOrWake(ctx, min(delay, left), tracked.wake); err != nil {
 				return last, withStage(StagePoll, fmt.Errorf("wait for export job %s: %w", shown, err))
 			}
 		}

@@ -7,6 +7,7 @@ package fake
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -79,6 +80,9 @@ type Options struct {
 	// exports' oddities: stray or future-dated rows, a window with no rows
 	// yet.
 	EditRows func(from, to time.Time, rows []Row) []Row
+	// CallbackClient posts job statuses to the callbackUrl of the jobs
+	// that have one, default a client with a 10-second timeout.
+	CallbackClient *http.Client
 }
 
 // Server is a running fake. All methods are safe for concurrent use.
@@ -102,6 +106,27 @@ type Server struct {
 	requests       []Request
 	rng            *rand.Rand
 	generation     int
+	jobOrder       []string // job IDs in the order they were created
+
+	// autoCallbacks is set when jobs age in real time: each job's callback
+	// is then posted by a timer when the job ends. With another JobClock,
+	// tests post them with DeliverCallbacks.
+	autoCallbacks  bool
+	callbackTimers map[*time.Timer]bool
+	callbacks      []Callback
+	// posting counts callbacks being posted, for Close to wait for;
+	// stopPosting cancels them.
+	posting     sync.WaitGroup
+	postCtx     context.Context
+	stopPosting context.CancelFunc
+}
+
+// Callback records one post of a job's status to its callbackUrl.
+type Callback struct {
+	JobID, URL, Status string
+	At                 time.Time // when the post was sent, real time
+	Code               int       // the answer's status code, 0 when none arrived
+	Err                string    // why no answer arrived
 }
 
 // Request records one call the fake answered, for tests that check what the
@@ -126,6 +151,10 @@ type job struct {
 	orgs       []Org
 	outcome    Outcome
 	generation int
+	// callback is the callbackUrl the job was created with, if any;
+	// posted is set once its status has been posted there.
+	callback string
+	posted   bool
 }
 
 // Outcome sets how the next job ends.
@@ -156,8 +185,12 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	autoCallbacks := opts.JobClock == nil
 	if opts.JobClock == nil {
 		opts.JobClock = time.Now
+	}
+	if opts.CallbackClient == nil {
+		opts.CallbackClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	if opts.CreatedFor == 0 {
 		opts.CreatedFor = time.Second
@@ -187,7 +220,11 @@ func New(opts Options) *Server {
 		jobs:     map[string]*job{},
 		calls:    map[string]int{},
 		rng:      rand.New(rand.NewPCG(1, 2)),
+
+		autoCallbacks:  autoCallbacks,
+		callbackTimers: map[*time.Timer]bool{},
 	}
+	s.postCtx, s.stopPosting = context.WithCancel(context.Background())
 	if opts.Projects == 0 {
 		opts.Projects = 4
 	}
@@ -226,8 +263,18 @@ func (s *Server) StartListener(l net.Listener, scheme string) {
 // URL is the login URL of a started fake.
 func (s *Server) URL() string { return s.url }
 
-// Close stops the listener and closes every connection.
+// Close stops the listener and closes every connection. Callbacks not yet
+// posted are dropped, and those being posted are cancelled and waited for.
 func (s *Server) Close() error {
+	s.mu.Lock()
+	for t := range s.callbackTimers {
+		t.Stop()
+	}
+	clear(s.callbackTimers)
+	// Under s.mu, so that no post starts after Wait has begun.
+	s.stopPosting()
+	s.mu.Unlock()
+	s.posting.Wait()
 	if s.srv == nil {
 		return nil
 	}
@@ -469,7 +516,10 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	if len(s.outcomes) > 0 {
 		j.outcome, s.outcomes = s.outcomes[0], s.outcomes[1:]
 	}
+	j.callback, _ = body["callbackUrl"].(string)
 	s.jobs[j.id] = j
+	s.jobOrder = append(s.jobOrder, j.id)
+	s.scheduleCallback(j)
 	writeJSON(w, s.opts.CreateStatus, s.jobJSON(j, "CREATED"))
 }
 
@@ -510,6 +560,9 @@ func (s *Server) jobJSON(j *job, status string) map[string]any {
 		"startDate": j.start.Format(time.RFC3339), "endDate": j.end.Format(time.RFC3339),
 		"callbackUrl": nil, "createTime": j.created.UTC().Format(time.RFC3339),
 		"updateTime": s.opts.Now().UTC().Format(time.RFC3339), "combinedMeterUsage": flagText(j.combined),
+	}
+	if j.callback != "" {
+		m["callbackUrl"] = j.callback
 	}
 	if status != "CREATED" && status != "PROCESSING" && status != "SUCCESS" {
 		msg := j.outcome.ErrorMessage
