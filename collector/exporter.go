@@ -43,6 +43,9 @@ type Exporter struct {
 	// dataGathered is set once Gatherer serves the data metrics, so that
 	// Collect leaves them out.
 	dataGathered atomic.Bool
+	// expo is the /metrics handler's encoded data metrics, once Handler
+	// made one: refreshers encode them again after they publish.
+	expo atomic.Pointer[exposition]
 }
 
 // defaultConcurrency is refresh.concurrency when it is not set.

@@ -105,6 +105,9 @@ func (a *account) publish(snap *snapshot) error {
 		return &informatica.StageError{Stage: informatica.StageParse, Err: err}
 	}
 	a.snap.Store(snap)
+	if a.published != nil {
+		a.published()
+	}
 	return nil
 }
 
