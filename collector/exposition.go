@@ -15,7 +15,6 @@ import (
 	kflate "github.com/klauspost/compress/flate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -152,8 +151,6 @@ func (x *exposition) encode(accounts []*account, maxAge time.Duration, try bool)
 	return d, nil
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 func (x *exposition) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !x.serve(w, r) {
 		x.fallbacks.Add(1)
@@ -180,74 +177,68 @@ func (x *exposition) serve(w http.ResponseWriter, r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	health, err := x.reg.Gather()
+	mfs, err := x.reg.Gather()
 	if err != nil {
 		return false
 	}
-	body := bufPool.Get().(*bytes.Buffer)
-	defer bufPool.Put(body)
-	body.Reset()
-	var plain *bytes.Buffer // what the deflate holds, for the gzip checksum
+	// The health families are encoded now; then the families are written
+	// in name order, the encoded data families straight from memory.
+	type piece struct{ plain, deflated []byte }
+	var health bytes.Buffer
+	var zhealth bytes.Buffer
 	var zw *kflate.Writer
-	var segment bytes.Buffer
-	var crc uint32
-	var size uint32
 	if gz {
-		body.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}) // gzip header: deflate, no name, no time
-		zw, _ = kflate.NewWriter(nil, kflate.BestSpeed)
-		plain = &segment
+		zw = deflaters.Get().(*kflate.Writer)
+		defer deflaters.Put(zw)
 	}
-	put := func(text, deflated []byte) {
-		if !gz {
-			body.Write(text)
-			return
+	encode := func(write func(*expfmt.Encoder) error) (piece, error) {
+		start := health.Len()
+		enc := expfmt.NewEncoder(&health, format)
+		if err := write(&enc); err != nil {
+			return piece{}, err
 		}
-		crc = crc32.Update(crc, crc32.IEEETable, text)
-		size += uint32(len(text))
-		body.Write(deflated)
+		p := piece{plain: health.Bytes()[start:]}
+		if gz {
+			zstart := zhealth.Len()
+			zw.Reset(&zhealth)
+			zw.Write(p.plain)
+			zw.Flush()
+			p.deflated = zhealth.Bytes()[zstart:]
+		}
+		return p, nil
 	}
-	encodeHealth := func(mf *dto.MetricFamily) error {
-		var enc bytes.Buffer
-		if err := expfmt.NewEncoder(&enc, format).Encode(mf); err != nil {
-			return err
-		}
-		if !gz {
-			body.Write(enc.Bytes())
-			return nil
-		}
-		plain.Reset()
-		zw.Reset(plain)
-		zw.Write(enc.Bytes())
-		zw.Flush()
-		put(enc.Bytes(), plain.Bytes())
-		return nil
-	}
-	// Both lists are sorted by name and share none: merge them.
+	pieces := make([]piece, 0, len(mfs)+len(data.names)+1)
 	i := 0
-	for _, mf := range health {
+	for _, mf := range mfs {
 		for ; i < len(data.names) && data.names[i] < mf.GetName(); i++ {
-			put(data.text[f][i], data.zip[f][i])
+			pieces = append(pieces, piece{data.text[f][i], data.zip[f][i]})
 		}
-		if err := encodeHealth(mf); err != nil {
+		p, err := encode(func(enc *expfmt.Encoder) error { return (*enc).Encode(mf) })
+		if err != nil {
 			return false
 		}
+		pieces = append(pieces, p)
 	}
 	for ; i < len(data.names); i++ {
-		put(data.text[f][i], data.zip[f][i])
+		pieces = append(pieces, piece{data.text[f][i], data.zip[f][i]})
 	}
 	if f == fmtOpenMetrics {
-		var eof bytes.Buffer
-		if c, ok := expfmt.NewEncoder(&eof, format).(expfmt.Closer); ok {
-			c.Close()
-		}
+		p, _ := encode(func(enc *expfmt.Encoder) error {
+			if c, ok := (*enc).(expfmt.Closer); ok {
+				return c.Close() // # EOF
+			}
+			return nil
+		})
+		pieces = append(pieces, p)
+	}
+	// Pieces cut from a buffer that grew since still hold their bytes: a
+	// bytes.Buffer that is never read from only appends.
+	size := 0
+	for _, p := range pieces {
 		if gz {
-			plain.Reset()
-			zw.Reset(plain)
-			zw.Write(eof.Bytes())
-			zw.Flush()
-			put(eof.Bytes(), plain.Bytes())
+			size += len(p.deflated)
 		} else {
-			body.Write(eof.Bytes())
+			size += len(p.plain)
 		}
 	}
 	h := w.Header()
@@ -255,15 +246,47 @@ func (x *exposition) serve(w http.ResponseWriter, r *http.Request) bool {
 	h.Add("Vary", "Accept-Encoding")
 	h.Set("Content-Type", string(format))
 	if gz {
-		body.Write([]byte{3, 0}) // the last block: empty, final
-		body.Write(binary.LittleEndian.AppendUint32(nil, crc))
-		body.Write(binary.LittleEndian.AppendUint32(nil, size))
+		size += len(gzipHeader) + len(gzipEnd) + 8
 		h.Set("Content-Encoding", "gzip")
 	}
-	h.Set("Content-Length", strconv.Itoa(body.Len()))
-	w.Write(body.Bytes())
+	h.Set("Content-Length", strconv.Itoa(size))
+	if r.Method == http.MethodHead {
+		return true
+	}
+	if !gz {
+		for _, p := range pieces {
+			w.Write(p.plain)
+		}
+		return true
+	}
+	w.Write(gzipHeader)
+	var crc uint32
+	var n uint32
+	for _, p := range pieces {
+		w.Write(p.deflated)
+		crc = crc32.Update(crc, crc32.IEEETable, p.plain)
+		n += uint32(len(p.plain))
+	}
+	trailer := append(slices.Clone(gzipEnd), make([]byte, 8)...)
+	binary.LittleEndian.PutUint32(trailer[len(gzipEnd):], crc)
+	binary.LittleEndian.PutUint32(trailer[len(gzipEnd)+4:], n)
+	w.Write(trailer)
 	return true
 }
+
+// deflaters are the writers that compress the health families.
+var deflaters = sync.Pool{New: func() any {
+	zw, _ := kflate.NewWriter(nil, kflate.BestSpeed)
+	return zw
+}}
+
+var (
+	// gzipHeader is a gzip member's header: deflate, no name, no time.
+	gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
+	// gzipEnd is the last deflate block: empty and final. The families'
+	// deflate before it ends on byte boundaries (sync flushes).
+	gzipEnd = []byte{3, 0}
+)
 
 // acceptsGzip tells, for the Accept-Encoding values the fast path
 // understands, whether promhttp would answer with gzip (true) or without
