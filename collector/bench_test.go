@@ -435,14 +435,14 @@ func BenchmarkScrape(b *testing.B) {
 
 // BenchmarkScrapeHTTP scrapes /metrics over HTTP with 8 concurrent
 // scrapers, the handler and registry set up as main.go does (the exporter,
-// Go and process collectors), and reports the latency percentiles of b.N
-// scrapes. The client asks for gzip, as Prometheus does.
+// Go and process collectors, Exporter.Handler), and reports the latency
+// percentiles of b.N scrapes. The client asks for gzip, as Prometheus does.
 func BenchmarkScrapeHTTP(b *testing.B) {
 	const scrapers = 8
 	reg := prometheus.NewRegistry()
 	e := scrapeExporter(b)
 	reg.MustRegister(e, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := httptest.NewServer(promhttp.HandlerFor(e.Gatherer(reg), promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	srv := httptest.NewServer(e.Handler(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: scrapers}}
 	defer client.CloseIdleConnections()
