@@ -31,7 +31,6 @@ func newPartsBuilder(b *Builder, filter func(func(*informatica.UsageRow) error) 
 
 func (p *partsBuilder) Part(entry, chunk int) func(*informatica.UsageRow) error {
 	b := NewBuilder()
-	b.whole = true
 	p.mu.Lock()
 	p.parts = append(p.parts, builtPart{entry, chunk, b})
 	p.mu.Unlock()

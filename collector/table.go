@@ -158,9 +158,6 @@ type Builder struct {
 	blocks  []*block
 	entries int
 	table   *Table // what Table returned, until the next Add
-	// whole makes even the first block whole: a part of an export has
-	// thousands of rows, and growing its first block would be garbage.
-	whole bool
 }
 
 // block is a part of the arena: entries and the index of their series.
@@ -267,7 +264,7 @@ func (b *Builder) push(i int32, c cell) int32 {
 	n := len(b.blocks)
 	if n == 0 || len(b.blocks[n-1].cells) == chunkSize {
 		blk := &block{}
-		if n > 0 || b.whole {
+		if n > 0 {
 			// The first block grows as it fills, so that a small builder
 			// stays small; the others are made whole.
 			blk.cells, blk.ser = make([]cell, 0, chunkSize), make([]int32, 0, chunkSize)
