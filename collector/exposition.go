@@ -30,8 +30,21 @@ import (
 // hundred series), merges them by name with the encoded data families,
 // and writes bytes. Requests the fast path does not cover (protobuf, name[]
 // filters, unusual Accept-Encoding, gathering errors) go to promhttp.
+//
+// Options that change what promhttp answers beyond the format and gzip
+// (no compression, other compressions or formats, created lines, limits,
+// timeouts, a start time header) leave every request to promhttp.
 func (e *Exporter) Handler(reg prometheus.Gatherer, opts promhttp.HandlerOpts) http.Handler {
-	x := &exposition{e: e, reg: reg, fallback: promhttp.HandlerFor(e.Gatherer(reg), opts)}
+	fallback := promhttp.HandlerFor(e.Gatherer(reg), opts)
+	if opts.DisableCompression || len(opts.OfferedCompressions) > 0 || len(opts.AcceptedFormats) > 0 ||
+		opts.EnableOpenMetricsTextCreatedSamples || opts.MaxRequestsInFlight > 0 || opts.Timeout > 0 ||
+		!opts.ProcessStartTime.IsZero() {
+		return fallback
+	}
+	x := &exposition{e: e, reg: reg, fallback: fallback, accepted: expfmt.DefaultAcceptedFormats()}
+	if opts.EnableOpenMetrics {
+		x.accepted = expfmt.DefaultOpenMetricsAcceptedFormats()
+	}
 	e.expo.Store(x)
 	return x
 }
@@ -40,6 +53,7 @@ type exposition struct {
 	e        *Exporter
 	reg      prometheus.Gatherer
 	fallback http.Handler
+	accepted []expfmt.Format // what promhttp negotiates with the options given
 
 	mu      sync.Mutex // held while encoding
 	encoded atomic.Pointer[encodedData]
@@ -177,7 +191,7 @@ func (x *exposition) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve answers from the encoded data metrics, or reports false before it
 // wrote anything.
 func (x *exposition) serve(w http.ResponseWriter, r *http.Request) bool {
-	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
+	format := expfmt.NegotiateAccept(r.Header, x.accepted...)
 	f := -1
 	switch format.FormatType() {
 	case expfmt.TypeTextPlain:

@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -53,7 +54,14 @@ func TestHandlerServesWhatPromhttpServes(t *testing.T) {
 	e := staticExporter(clock, 26*time.Hour, prod, shared)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(e)
-	opts := promhttp.HandlerOpts{EnableOpenMetrics: true}
+	for _, om := range []bool{true, false} {
+		checkAgainstPromhttp(t, clock, prod, e, reg, promhttp.HandlerOpts{EnableOpenMetrics: om})
+		clock.Set(goldenNow)
+		prod.snap.Store(newSnapshot("prod", goldenTable(t), date("2025-03-10T11:58:00Z")))
+	}
+}
+
+func checkAgainstPromhttp(t *testing.T, clock *fixedClock, prod *account, e *Exporter, reg *prometheus.Registry, opts promhttp.HandlerOpts) {
 	fast := e.Handler(reg, opts)
 	ref := promhttp.HandlerFor(e.Gatherer(reg), opts)
 
@@ -69,6 +77,7 @@ func TestHandlerServesWhatPromhttpServes(t *testing.T) {
 		t.Helper()
 		for _, accept := range accepts {
 			for _, encoding := range []string{"", "gzip", "gzip, deflate, br"} {
+				when := fmt.Sprintf("%s (OpenMetrics offered: %v)", when, opts.EnableOpenMetrics)
 				before := fast.(*exposition).fallbacks.Load()
 				code, ctype, enc, body := scrapeWith(t, fast, accept, encoding)
 				if fell := fast.(*exposition).fallbacks.Load() > before; fell != strings.Contains(accept, "protobuf") {
