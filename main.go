@@ -151,7 +151,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	)
 
 	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, promhttp.HandlerFor(exporter.Gatherer(reg), promhttp.HandlerOpts{
+	mux.Handle(*metricsPath, exporter.Handler(reg, promhttp.HandlerOpts{
 		ErrorLog:          stdlog.New(log.NewStdlibAdapter(level.Error(logger)), "", 0),
 		EnableOpenMetrics: true,
 	}))

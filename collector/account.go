@@ -77,6 +77,8 @@ type account struct {
 	// predecessor is the instance this one replaced on a reload, while it
 	// finishes its last run.
 	predecessor atomic.Pointer[account]
+	// published is called after new data is published (Exporter.published).
+	published func()
 }
 
 // accountData is an account's published data, which a reload that keeps
@@ -161,6 +163,7 @@ func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, stat
 		breakdown:  data.breakdown,
 		storageDir: e.storageDir,
 		slots:      slots,
+		published:  e.published,
 	}, nil
 }
 

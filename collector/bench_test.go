@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	kflate "github.com/klauspost/compress/flate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -86,20 +87,50 @@ func inflate(b testing.TB, r io.ReaderAt, size int64) int64 {
 	return n
 }
 
-// parse reads an export into a per-day table, as a refresh does.
+// inflateKlauspost is inflate with github.com/klauspost/compress, the
+// inflater the exporter uses.
+func inflateKlauspost(b testing.TB, r io.ReaderAt, size int64) int64 {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	zr.RegisterDecompressor(zip.Deflate, func(r io.Reader) io.ReadCloser { return kflate.NewReader(r) })
+	var n int64
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += m
+	}
+	return n
+}
+
+// parse reads an export into a per-day table, as a refresh does: its parts
+// on every core, each into a builder of its own, joined in file order.
 func parse(b testing.TB, r io.ReaderAt, size int64, sample func()) (*Table, int) {
 	bld := NewBuilder()
-	add := bld.Add
+	filter := func(add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error { return add }
 	if sample != nil {
+		var mu sync.Mutex
 		n := 0
-		add = func(u *informatica.UsageRow) error {
-			if n++; n%1024 == 0 {
-				sample()
+		filter = func(add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error {
+			return func(u *informatica.UsageRow) error {
+				mu.Lock()
+				if n++; n%1024 == 0 {
+					sample()
+				}
+				mu.Unlock()
+				return add(u)
 			}
-			return bld.Add(u)
 		}
 	}
-	rows, err := informatica.ReadUsageZIP(r, size, informatica.DefaultLimits, add)
+	rows, err := informatica.ReadUsageZIPParts(r, size, informatica.DefaultLimits, newPartsBuilder(bld, filter))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -119,13 +150,13 @@ type heapFigures struct {
 	parser uint64 // the most the heap held reading the rows without keeping them
 }
 
-var heapCache sync.Map // rows -> heapFigures
+var heapCache sync.Map // variant name -> heapFigures
 
 // measureHeap parses once, sampling the heap every 1024 rows and at the end,
 // then reads the rows again into nothing, to tell the parser's own memory
 // from the table's.
-func measureHeap(b testing.TB, r io.ReaderAt, size int64, rows int) heapFigures {
-	if v, ok := heapCache.Load(rows); ok {
+func measureHeap(b testing.TB, r io.ReaderAt, size int64, name string) heapFigures {
+	if v, ok := heapCache.Load(name); ok {
 		return v.(heapFigures)
 	}
 	var ms runtime.MemStats
@@ -148,20 +179,31 @@ func measureHeap(b testing.TB, r io.ReaderAt, size int64, rows int) heapFigures 
 
 	base = settle()
 	peak = base
+	var mu sync.Mutex
 	n := 0
-	if _, err := informatica.ReadUsageZIP(r, size, informatica.DefaultLimits, func(*informatica.UsageRow) error {
+	if _, err := informatica.ReadUsageZIPParts(r, size, informatica.DefaultLimits, discardParts(func() {
+		mu.Lock()
 		if n++; n%1024 == 0 {
 			sample()
 		}
-		return nil
-	}); err != nil {
+		mu.Unlock()
+	})); err != nil {
 		b.Fatal(err)
 	}
 	sample()
 	h.parser = peak - base
-	heapCache.Store(rows, h)
+	heapCache.Store(name, h)
 	return h
 }
+
+// discardParts reads the parts of an export into nothing, calling each for
+// every row.
+type discardParts func()
+
+func (d discardParts) Part(int, int) func(*informatica.UsageRow) error {
+	return func(*informatica.UsageRow) error { d(); return nil }
+}
+func (discardParts) Join() {}
 
 const mib = 1 << 20
 
@@ -198,12 +240,22 @@ func peakHeapDuring(fn func()) uint64 {
 // the same loop inflates the same ZIP to io.Discard. ns/op, allocs/op and
 // B/op are the parse's own; x-inflate is parse time over inflate time.
 func BenchmarkParse(b *testing.B) {
+	type variant struct {
+		name string
+		spec exportgen.Spec
+	}
+	var variants []variant
 	for _, rows := range benchSizes {
-		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
-			f, size := openExport(b, benchExport(b, exportgen.Spec{Rows: rows}))
-			heap := measureHeap(b, f, size, rows)
+		variants = append(variants, variant{fmt.Sprintf("rows=%d", rows), exportgen.Spec{Rows: rows}})
+	}
+	variants = append(variants, variant{"rows=1000000/combined", exportgen.Spec{Rows: 1_000_000, Combined: true}})
+	for _, v := range variants {
+		rows := v.spec.Rows
+		b.Run(v.name, func(b *testing.B) {
+			f, size := openExport(b, benchExport(b, v.spec))
+			heap := measureHeap(b, f, size, v.name)
 			inflate(b, f, size) // warm the page cache
-			var parseNs, inflateNs, parseCPU, inflateCPU time.Duration
+			var parseNs, inflateNs, kNs, parseCPU, inflateCPU, kCPU time.Duration
 			var mallocs, bytes uint64
 			var ms runtime.MemStats
 			b.ResetTimer()
@@ -212,6 +264,11 @@ func BenchmarkParse(b *testing.B) {
 				inflate(b, f, size)
 				inflateNs += time.Since(start)
 				inflateCPU += processCPU() - cpu
+
+				start, cpu = time.Now(), processCPU()
+				inflateKlauspost(b, f, size)
+				kNs += time.Since(start)
+				kCPU += processCPU() - cpu
 
 				runtime.ReadMemStats(&ms)
 				m0, b0 := ms.Mallocs, ms.TotalAlloc
@@ -230,12 +287,17 @@ func BenchmarkParse(b *testing.B) {
 			perOp := func(v float64) float64 { return v / float64(b.N) }
 			b.ReportMetric(perOp(float64(parseNs)), "ns/op")
 			b.ReportMetric(perOp(float64(inflateNs)), "inflate-ns/op")
+			b.ReportMetric(perOp(float64(kNs)), "klauspost-ns/op")
 			b.ReportMetric(float64(parseNs)/float64(inflateNs), "x-inflate")
+			b.ReportMetric(float64(inflateNs)/float64(kNs), "klauspost-speedup")
 			if inflateCPU > 0 {
-				// Parsing inflates on one goroutine and parses on another:
-				// the CPU it uses, all threads and the GC included, against
-				// the inflating alone.
+				// The CPU the parse uses, every goroutine and the GC
+				// included, against the standard library inflating alone
+				// (on one core).
 				b.ReportMetric(float64(parseCPU)/float64(inflateCPU), "cpu-x-inflate")
+				b.ReportMetric(perOp(float64(parseCPU))/1e6, "parse-cpu-ms")
+				b.ReportMetric(perOp(float64(inflateCPU))/1e6, "inflate-cpu-ms")
+				b.ReportMetric(perOp(float64(kCPU))/1e6, "klauspost-cpu-ms")
 			}
 			b.ReportMetric(perOp(float64(parseNs))/float64(rows), "ns/row")
 			b.ReportMetric(perOp(float64(mallocs))/float64(rows), "allocs/row")
@@ -266,7 +328,8 @@ func BenchmarkDownloadToSnapshot(b *testing.B) {
 	refresh := func(b *testing.B, path string, from time.Time, old *Table) *Table {
 		f, size := openExport(b, path)
 		bld := NewBuilder()
-		if _, err := informatica.ReadUsageZIP(f, size, informatica.DefaultLimits, bld.Add); err != nil {
+		pass := func(add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error { return add }
+		if _, err := informatica.ReadUsageZIPParts(f, size, informatica.DefaultLimits, newPartsBuilder(bld, pass)); err != nil {
 			b.Fatal(err)
 		}
 		computeView(bld.Table(), now)
@@ -372,14 +435,14 @@ func BenchmarkScrape(b *testing.B) {
 
 // BenchmarkScrapeHTTP scrapes /metrics over HTTP with 8 concurrent
 // scrapers, the handler and registry set up as main.go does (the exporter,
-// Go and process collectors), and reports the latency percentiles of b.N
-// scrapes. The client asks for gzip, as Prometheus does.
+// Go and process collectors, Exporter.Handler), and reports the latency
+// percentiles of b.N scrapes. The client asks for gzip, as Prometheus does.
 func BenchmarkScrapeHTTP(b *testing.B) {
 	const scrapers = 8
 	reg := prometheus.NewRegistry()
 	e := scrapeExporter(b)
 	reg.MustRegister(e, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := httptest.NewServer(promhttp.HandlerFor(e.Gatherer(reg), promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	srv := httptest.NewServer(e.Handler(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: scrapers}}
 	defer client.CloseIdleConnections()

@@ -133,6 +133,9 @@ func (a *account) runBreakdown(ctx context.Context) {
 		return
 	}
 	a.breakdown.Store(b)
+	if a.published != nil {
+		a.published()
+	}
 	a.state.mu.Lock()
 	a.state.lastBreakdownSuccess = b.taken
 	a.state.mu.Unlock()

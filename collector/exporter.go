@@ -45,6 +45,9 @@ type Exporter struct {
 	dataGathered atomic.Bool
 	// callbacks count the job status callbacks received.
 	callbacks callbackCounts
+	// expo is the /metrics handler's encoded data metrics, once Handler
+	// made one: refreshers encode them again after they publish.
+	expo atomic.Pointer[exposition]
 }
 
 // defaultConcurrency is refresh.concurrency when it is not set.

@@ -105,6 +105,9 @@ func (a *account) publish(snap *snapshot) error {
 		return &informatica.StageError{Stage: informatica.StageParse, Err: err}
 	}
 	a.snap.Store(snap)
+	if a.published != nil {
+		a.published()
+	}
 	return nil
 }
 
@@ -162,15 +165,19 @@ func (a *account) record(finished time.Time, duration time.Duration, outcome fun
 func (a *account) export(ctx context.Context, prev *snapshot, p runPlan) (*Table, informatica.ExportResult, error) {
 	now := a.now().UTC()
 	b := NewBuilder()
-	add := a.usable(now, b.Add)
-	res, err := a.client.ExportUsage(ctx, p.from, now, add)
+	// The rows of each export are read on every core, each part into a
+	// builder of its own, and joined into b in file order.
+	parts := newPartsBuilder(b, func(add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error {
+		return a.usable(now, add)
+	})
+	res, err := a.client.ExportUsageParts(ctx, p.from, now, parts)
 	if err != nil {
 		return nil, res, err
 	}
 	from := p.from
 	if p.full {
 		if reach := a.reachPeriods(b.Table(), now, from); reach.Before(from) {
-			more, err := a.client.ExportUsage(ctx, reach, from.Add(-time.Second), add)
+			more, err := a.client.ExportUsageParts(ctx, reach, from.Add(-time.Second), parts)
 			res.Jobs += more.Jobs
 			res.Rows += more.Rows
 			res.Partial = res.Partial || more.Partial
@@ -238,7 +245,10 @@ func (a *account) loadHistory(ctx context.Context, keepFrom time.Time) {
 		}
 		began := a.now()
 		b := NewBuilder()
-		res, err := a.client.ExportUsage(ctx, from, loaded.Add(-time.Second), a.usable(began, b.Add))
+		parts := newPartsBuilder(b, func(add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error {
+			return a.usable(began, add)
+		})
+		res, err := a.client.ExportUsageParts(ctx, from, loaded.Add(-time.Second), parts)
 		if ctx.Err() != nil {
 			return
 		}

@@ -3,6 +3,7 @@ package collector
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -122,20 +123,27 @@ func floorDiv(a, b int64) int64 {
 }
 
 // Builder collects export rows into a Table. Rows for the same org, meter
-// and day are summed, as design.md asks: the IPUs and usage add up, the
-// billing period is the first row's that has one, the rate the last row's
-// that has one.
+// and day are summed, as design.md asks: the IPUs and usage add up, in the
+// order the rows came, the billing period is the first row's that has one,
+// the rate the last row's that has one.
 //
-// Rows are kept per org and meter (a series), in the order they come, 24
-// bytes an entry. Exports list each series' days in order, so a row either
-// adds to the last entry of its series or follows it; a row out of order is
-// appended too, and the series is sorted and its repeated days summed later,
-// in the order the rows came. Table copies the series into one sorted slice.
+// Its memory follows the rows, whatever their shape. Entries go, in the
+// order they come, into one arena of blocks that every series shares: 28
+// bytes an entry (24 of them the entry, 4 the index of its series), and at
+// most one block not full. No series reserves room for days it may never
+// get, so neither a long series before many short ones nor millions of
+// one-row series cost more than their rows. A row for the same day as its
+// series' last entry adds to it while the series' days have come in order;
+// any other row is an entry of its own. Table puts the entries in order with
+// one counting sort by series into the table's exact-size slice, sorts the
+// few series whose days came out of order, and sums their repeated days in
+// the order the rows came.
 type Builder struct {
 	orgs    map[string]int32
 	meters  map[string]int32
-	series  map[uint64]int32 // org<<32 | meter -> index into ser
-	ser     []buildSeries
+	series  seriesIndex
+	ser     [][]buildSeries // in chunks of chunkSize, so that it grows without copies
+	nser    int32
 	orgList []OrgInfo
 	mtrList []MeterInfo
 	attrs   []dayAttr
@@ -145,23 +153,51 @@ type Builder struct {
 	lastSeries int32
 	lastAttr   dayAttr
 	lastAttrIx uint32
-	// hint is the longest series so far: a new series reserves that much,
-	// since an export's series mostly cover the same days.
-	hint  int
-	table *Table // what Table returned, until the next Add
+	// blocks are the arena, each of at most chunkSize entries: entry k of
+	// block j has the index j*chunkSize+k. entries is how many it holds.
+	blocks  []*block
+	entries int
+	table   *Table // what Table returned, until the next Add
 }
+
+// block is a part of the arena: entries and the index of their series.
+type block struct {
+	cells []cell
+	ser   []int32
+}
+
+// chunkSize is the number of entries in a block of the arena and of series
+// in a chunk of Builder.ser.
+const chunkSize = 4096
 
 type buildSeries struct {
 	org, meter int32
 	// next is the series that followed this one the last time.
 	next int32
-	days []cell
-	// sorted is false once a day came out of order; compacted is the length
-	// when it was last sorted, so that a series of unsorted rows is sorted
-	// each time it doubles, not only at the end.
-	sorted    bool
-	compacted int
+	// last is the arena index of its most recent entry (noEntry while it
+	// has none), with seriesUnordered set once a day came that was not
+	// after the one before. 16 bytes a series: when every row is a series
+	// of its own, they are most of what the builder holds beyond the rows.
+	last uint32
 }
+
+const (
+	seriesUnordered = 1 << 31
+	noEntry         = seriesUnordered - 1
+)
+
+// lastEntry is the index of the series' most recent entry, or -1.
+func (s *buildSeries) lastEntry() int32 {
+	if i := s.last &^ seriesUnordered; i != noEntry {
+		return int32(i)
+	}
+	return -1
+}
+
+func (s *buildSeries) ordered() bool { return s.last&seriesUnordered == 0 }
+
+// setLast makes entry i the most recent one, keeping seriesUnordered.
+func (s *buildSeries) setLast(i int32) { s.last = s.last&seriesUnordered | uint32(i) }
 
 // cell is an entry while the builder holds it: its series knows its org and
 // meter.
@@ -176,7 +212,6 @@ func NewBuilder() *Builder {
 	b := &Builder{
 		orgs:       map[string]int32{},
 		meters:     map[string]int32{},
-		series:     map[uint64]int32{},
 		attrIx:     map[dayAttr]uint32{},
 		lastSeries: -1,
 	}
@@ -186,19 +221,19 @@ func NewBuilder() *Builder {
 
 // Rows is the number of distinct org, meter and day entries so far.
 func (b *Builder) Rows() int {
-	n := 0
-	for i := range b.ser {
-		b.compact(&b.ser[i])
-		n += len(b.ser[i].days)
-	}
-	return n
+	return len(b.Table().Days)
 }
+
+func (b *Builder) serAt(i int32) *buildSeries { return &b.ser[i/chunkSize][i%chunkSize] }
+
+func (b *Builder) cellAt(i int32) *cell { return &b.blocks[i/chunkSize].cells[i%chunkSize] }
 
 // Add folds one export row into the table. The row's strings may point into
 // a reused buffer, so the builder copies the few distinct ones it keeps.
 func (b *Builder) Add(r *informatica.UsageRow) error {
 	b.table = nil
-	s := &b.ser[b.seriesOf(r)]
+	i := b.seriesOf(r)
+	s := b.serAt(i)
 	day := dayNumber(r.Date)
 	var ra dayAttr
 	if !r.BillingPeriodStart.IsZero() && !r.BillingPeriodEnd.IsZero() {
@@ -207,27 +242,41 @@ func (b *Builder) Add(r *informatica.UsageRow) error {
 	if r.HasIPURate {
 		ra.rate, ra.hasRate = math.Float64bits(r.IPURate), true
 	}
-	n := len(s.days)
-	switch {
-	case n > 0 && s.days[n-1].day == day:
-		b.merge(&s.days[n-1], r, ra)
-		return nil
-	case n > 0 && s.days[n-1].day > day && s.sorted:
-		if i, found := slices.BinarySearchFunc(s.days, day, func(c cell, d int32) int { return cmp.Compare(c.day, d) }); found {
-			b.merge(&s.days[i], r, ra)
+	if k := s.lastEntry(); k >= 0 {
+		last := b.cellAt(k)
+		switch {
+		case s.ordered() && last.day == day:
+			// The entry holds every earlier row of the day: adding to it
+			// is adding in the order the rows came.
+			b.merge(last, r, ra)
 			return nil
+		case last.day >= day:
+			s.last |= seriesUnordered
 		}
-		s.sorted = false
 	}
-	if len(s.days) == cap(s.days) && b.hint > len(s.days) {
-		s.days = slices.Grow(s.days, b.hint-len(s.days))
-	}
-	s.days = append(s.days, cell{day: day, attr: b.attrIndex(ra), ipu: r.IPU, usage: r.MeterUsage})
-	b.hint = max(b.hint, len(s.days))
-	if !s.sorted && len(s.days) >= 2*max(s.compacted, 16) {
-		b.compact(s)
-	}
+	k := b.push(i, cell{day: day, attr: b.attrIndex(ra), ipu: r.IPU, usage: r.MeterUsage})
+	b.serAt(i).setLast(k)
 	return nil
+}
+
+// push appends an entry of series i to the arena and returns its index.
+func (b *Builder) push(i int32, c cell) int32 {
+	n := len(b.blocks)
+	if n == 0 || len(b.blocks[n-1].cells) == chunkSize {
+		blk := &block{}
+		if n > 0 {
+			// The first block grows as it fills, so that a small builder
+			// stays small; the others are made whole.
+			blk.cells, blk.ser = make([]cell, 0, chunkSize), make([]int32, 0, chunkSize)
+		}
+		b.blocks = append(b.blocks, blk)
+		n++
+	}
+	blk := b.blocks[n-1]
+	blk.cells = append(blk.cells, c)
+	blk.ser = append(blk.ser, i)
+	b.entries++
+	return int32((n-1)*chunkSize + len(blk.cells) - 1)
 }
 
 // merge adds a row to an entry.
@@ -251,29 +300,6 @@ func mergeAttr(a, later dayAttr) dayAttr {
 	return a
 }
 
-// compact sorts a series whose days came out of order, and sums the entries
-// of the same day in the order they came.
-func (b *Builder) compact(s *buildSeries) {
-	if s.sorted {
-		return
-	}
-	slices.SortStableFunc(s.days, func(x, y cell) int { return cmp.Compare(x.day, y.day) })
-	out := s.days[:0]
-	for _, c := range s.days {
-		if n := len(out); n > 0 && out[n-1].day == c.day {
-			p := &out[n-1]
-			p.ipu += c.ipu
-			p.usage += c.usage
-			p.attr = b.attrIndex(mergeAttr(b.attrs[p.attr], b.attrs[c.attr]))
-			continue
-		}
-		out = append(out, c)
-	}
-	clear(s.days[len(out):])
-	s.days = out
-	s.sorted, s.compacted = true, len(out)
-}
-
 func (b *Builder) attrIndex(a dayAttr) uint32 {
 	if a == b.lastAttr && len(b.attrs) > 0 {
 		return b.lastAttrIx
@@ -294,11 +320,11 @@ func (b *Builder) seriesOf(r *informatica.UsageRow) int32 {
 	// time, is most likely this row's: two string comparisons instead of
 	// three map lookups.
 	if last := b.lastSeries; last >= 0 {
-		for _, i := range [2]int32{last, b.ser[last].next} {
+		for _, i := range [2]int32{last, b.serAt(last).next} {
 			if i < 0 {
 				continue
 			}
-			s := &b.ser[i]
+			s := b.serAt(i)
 			if r.OrgID == b.orgList[s.org].ID && r.MeterID == b.mtrList[s.meter].ID {
 				b.updateOrg(s.org, r)
 				b.updateMeter(s.meter, r)
@@ -308,29 +334,126 @@ func (b *Builder) seriesOf(r *informatica.UsageRow) int32 {
 		}
 	}
 	org, meter := b.org(r), b.meter(r)
-	key := uint64(uint32(org))<<32 | uint64(uint32(meter))
-	i, ok := b.series[key]
-	if !ok {
-		i = int32(len(b.ser))
-		b.ser = append(b.ser, buildSeries{org: org, meter: meter, sorted: true, next: -1,
-			days: make([]cell, 0, max(b.hint, 4))})
-		b.series[key] = i
-	}
+	i := b.seriesIndex(org, meter)
 	if b.lastSeries >= 0 {
-		b.ser[b.lastSeries].next = i
+		b.serAt(b.lastSeries).next = i
 	}
 	b.lastSeries = i
 	return i
 }
 
+// seriesIndex returns the series of an org and a meter, new if need be.
+func (b *Builder) seriesIndex(org, meter int32) int32 {
+	if b.series.n < int(b.nser) {
+		// Table borrowed the index's memory: it is made again.
+		b.series.rebuild(b)
+	}
+	slot, i := b.series.find(b, org, meter)
+	if i >= 0 {
+		return i
+	}
+	i = b.nser
+	if i%chunkSize == 0 {
+		// The first chunk grows as it fills; the others are made whole.
+		b.ser = append(b.ser, make([]buildSeries, 0, min(chunkSize, max(16, 2*int(i)))))
+	}
+	c := &b.ser[len(b.ser)-1]
+	*c = append(*c, buildSeries{org: org, meter: meter, next: -1, last: noEntry})
+	b.nser++
+	b.series.insert(b, slot, i)
+	return i
+}
+
+// seriesIndex finds a series by org and meter: an open-addressing hash
+// table of series indexes plus one, 4 bytes a slot, at most 3/4 full. A
+// Go map of the same keys costs 4 to 8 times as much, which matters when
+// every row is a series of its own.
+type seriesIndex struct {
+	slots []int32
+	n     int
+	shift uint
+}
+
+func seriesHash(org, meter int32) uint64 {
+	return (uint64(uint32(org))<<32 | uint64(uint32(meter))) * 0x9E3779B97F4A7C15
+}
+
+// find returns the series of org and meter, or -1 and the slot to insert
+// it in.
+func (x *seriesIndex) find(b *Builder, org, meter int32) (int, int32) {
+	if len(x.slots) == 0 {
+		return -1, -1
+	}
+	mask := len(x.slots) - 1
+	for k := int(seriesHash(org, meter) >> x.shift); ; k = (k + 1) & mask {
+		v := x.slots[k]
+		if v == 0 {
+			return k, -1
+		}
+		if s := b.serAt(v - 1); s.org == org && s.meter == meter {
+			return k, v - 1
+		}
+	}
+}
+
+func (x *seriesIndex) insert(b *Builder, slot int, i int32) {
+	if slot < 0 || 4*(x.n+1) > 3*len(x.slots) {
+		x.grow(b)
+		slot, _ = x.find(b, b.serAt(i).org, b.serAt(i).meter)
+	}
+	x.slots[slot] = i + 1
+	x.n++
+}
+
+// rebuild indexes every series of b again.
+func (x *seriesIndex) rebuild(b *Builder) {
+	size := 64
+	for 4*int(b.nser) > 3*size {
+		size *= 2
+	}
+	x.slots, x.shift, x.n = make([]int32, size), uint(64-bits.TrailingZeros(uint(size))), int(b.nser)
+	mask := size - 1
+	for i := range b.nser {
+		s := b.serAt(i)
+		k := int(seriesHash(s.org, s.meter) >> x.shift)
+		for x.slots[k] != 0 {
+			k = (k + 1) & mask
+		}
+		x.slots[k] = i + 1
+	}
+}
+
+func (x *seriesIndex) grow(b *Builder) {
+	size := max(64, 2*len(x.slots))
+	old := x.slots
+	x.slots, x.shift = make([]int32, size), uint(64-bits.TrailingZeros(uint(size)))
+	mask := size - 1
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		s := b.serAt(v - 1)
+		k := int(seriesHash(s.org, s.meter) >> x.shift)
+		for x.slots[k] != 0 {
+			k = (k + 1) & mask
+		}
+		x.slots[k] = v
+	}
+}
+
 func (b *Builder) org(r *informatica.UsageRow) int32 {
-	i, ok := b.orgs[r.OrgID]
+	i := b.orgIndex(r.OrgID)
+	b.updateOrg(i, r)
+	return i
+}
+
+func (b *Builder) orgIndex(id string) int32 {
+	i, ok := b.orgs[id]
 	if !ok {
 		i = int32(len(b.orgList))
-		b.orgList = append(b.orgList, OrgInfo{ID: strings.Clone(r.OrgID)})
+		b.orgList = append(b.orgList, OrgInfo{ID: strings.Clone(id)})
 		b.orgs[b.orgList[i].ID] = i
 	}
-	b.updateOrg(i, r)
 	return i
 }
 
@@ -341,13 +464,18 @@ func (b *Builder) updateOrg(i int32, r *informatica.UsageRow) {
 }
 
 func (b *Builder) meter(r *informatica.UsageRow) int32 {
-	i, ok := b.meters[r.MeterID]
+	i := b.meterIndex(r.MeterID)
+	b.updateMeter(i, r)
+	return i
+}
+
+func (b *Builder) meterIndex(id string) int32 {
+	i, ok := b.meters[id]
 	if !ok {
 		i = int32(len(b.mtrList))
-		b.mtrList = append(b.mtrList, MeterInfo{ID: strings.Clone(r.MeterID)})
+		b.mtrList = append(b.mtrList, MeterInfo{ID: strings.Clone(id)})
 		b.meters[b.mtrList[i].ID] = i
 	}
-	b.updateMeter(i, r)
 	return i
 }
 
@@ -365,6 +493,77 @@ func update(dst *string, v string) {
 	}
 }
 
+// Absorb moves the rows of p into b, as if they had been added to b after
+// the rows b holds: the builders of the parts of one export, read at the
+// same time, are joined this way in file order. p must not be used
+// afterwards. A day whose rows lie in several parts is the sum of each
+// part's sum, in part order.
+func (b *Builder) Absorb(p *Builder) {
+	b.table = nil
+	orgs := make([]int32, len(p.orgList))
+	for k, o := range p.orgList {
+		i := b.orgIndex(o.ID)
+		orgs[k] = i
+		dst := &b.orgList[i]
+		update(&dst.Name, o.Name)
+		update(&dst.Type, o.Type)
+	}
+	meters := make([]int32, len(p.mtrList))
+	for k, m := range p.mtrList {
+		i := b.meterIndex(m.ID)
+		meters[k] = i
+		dst := &b.mtrList[i]
+		update(&dst.Name, m.Name)
+		update(&dst.Scalar, m.Scalar)
+		update(&dst.Category, m.Category)
+	}
+	attrs := make([]uint32, len(p.attrs))
+	for k, a := range p.attrs {
+		attrs[k] = b.attrIndex(a)
+	}
+	ser := make([]int32, p.nser)
+	shift := int32(len(b.blocks)) * chunkSize // p's entries come after b's blocks
+	for k := range p.nser {
+		ps := p.serAt(k)
+		i := b.seriesIndex(orgs[ps.org], meters[ps.meter])
+		ser[k] = i
+		pl := ps.lastEntry()
+		if pl < 0 {
+			continue
+		}
+		// Whether p's first day comes after b's last is for Table to
+		// find: a series is in order when its days are.
+		s := b.serAt(i)
+		if s.lastEntry() >= 0 || !ps.ordered() {
+			s.last |= seriesUnordered
+		}
+		s.setLast(pl + shift)
+	}
+	for _, blk := range p.blocks {
+		for k := range blk.cells {
+			blk.ser[k] = ser[blk.ser[k]]
+			blk.cells[k].attr = attrs[blk.cells[k].attr]
+		}
+	}
+	b.blocks = append(b.blocks, p.blocks...)
+	b.entries += p.entries
+	b.lastSeries = -1
+	if p.lastSeries >= 0 {
+		b.lastSeries = ser[p.lastSeries]
+	}
+	*p = Builder{}
+}
+
+// increasing reports whether every entry's day is after the one before.
+func increasing(days []DayUsage) bool {
+	for k := 1; k < len(days); k++ {
+		if days[k].Day <= days[k-1].Day {
+			return false
+		}
+	}
+	return true
+}
+
 // Table returns the rows added so far as a sorted Table. The builder stays
 // usable; later rows do not change the returned table. Called again without
 // rows added in between, it returns the same table.
@@ -372,28 +571,85 @@ func (b *Builder) Table() *Table {
 	if b.table != nil {
 		return b.table
 	}
-	order := make([]int32, len(b.ser))
-	total := 0
-	for i := range b.ser {
-		b.compact(&b.ser[i])
+	// The series index lends its memory to the order of the series (it
+	// has a slot for every series) and is made again if rows come after.
+	var order []int32
+	if len(b.series.slots) >= int(b.nser) {
+		order = b.series.slots[:b.nser]
+		b.series = seriesIndex{}
+	} else {
+		order = make([]int32, b.nser)
+	}
+	for i := range order {
 		order[i] = int32(i)
-		total += len(b.ser[i].days)
 	}
 	slices.SortFunc(order, func(x, y int32) int {
-		sx, sy := &b.ser[x], &b.ser[y]
+		sx, sy := b.serAt(x), b.serAt(y)
 		return cmp.Or(cmp.Compare(sx.org, sy.org), cmp.Compare(sx.meter, sy.meter))
 	})
+	// A counting sort: next counts a series' entries, then is where its
+	// next entry goes; it holds the series' next series again after.
+	for i := range b.nser {
+		b.serAt(i).next = 0
+	}
+	for _, blk := range b.blocks {
+		for _, i := range blk.ser {
+			b.serAt(i).next++
+		}
+	}
+	pos := int32(0)
+	for _, i := range order {
+		s := b.serAt(i)
+		pos, s.next = pos+s.next, pos
+	}
+	days := make([]DayUsage, b.entries)
+	for _, blk := range b.blocks {
+		for k, c := range blk.cells {
+			s := b.serAt(blk.ser[k])
+			days[s.next] = DayUsage{Org: s.org, Meter: s.meter, Day: c.day, attr: c.attr, IPU: c.ipu, Usage: c.usage}
+			s.next++
+		}
+	}
+	// Series whose days came out of order: sorted, stably, and their
+	// repeated days summed in the order the rows came. Entries move down
+	// over the ones summed away.
+	w, from := 0, 0
+	for _, i := range order {
+		s := b.serAt(i)
+		end := int(s.next)
+		s.next = -1 // no prediction
+		seg := days[from:end]
+		from = end
+		if s.ordered() || increasing(seg) {
+			if w != end-len(seg) { // entries were summed away before
+				copy(days[w:], seg)
+			}
+			w += len(seg)
+			continue
+		}
+		slices.SortStableFunc(seg, func(x, y DayUsage) int { return cmp.Compare(x.Day, y.Day) })
+		first := w
+		for _, d := range seg {
+			if w > first && days[w-1].Day == d.Day {
+				p := &days[w-1]
+				p.IPU += d.IPU
+				p.Usage += d.Usage
+				p.attr = b.attrIndex(mergeAttr(b.attrs[p.attr], b.attrs[d.attr]))
+				continue
+			}
+			days[w] = d
+			w++
+		}
+	}
+	days = days[:w]
+	if w < cap(days)*3/4 {
+		days = slices.Clone(days)
+	}
 	t := &Table{
 		Orgs:   slices.Clone(b.orgList),
 		Meters: slices.Clone(b.mtrList),
-		Days:   make([]DayUsage, 0, total),
+		Days:   days,
 		attrs:  slices.Clip(b.attrs),
-	}
-	for _, i := range order {
-		s := &b.ser[i]
-		for _, c := range s.days {
-			t.Days = append(t.Days, DayUsage{Org: s.org, Meter: s.meter, Day: c.day, attr: c.attr, IPU: c.ipu, Usage: c.usage})
-		}
 	}
 	b.table = t
 	return t

@@ -191,7 +191,35 @@ func (s *csvState) read(file string, r io.Reader, fn func(*UsageRow) error) (int
 		return 0, err
 	}
 	p.strings = s
+	return s.rows(file, p, fn)
+}
 
+// readAfter reads the records of r, a part of a file that begins at a
+// record boundary on line line, with the file's header record.
+func (s *csvState) readAfter(file string, header []byte, line int, r io.Reader, fn func(*UsageRow) error) (int, error) {
+	s.rr.reset(bytes.NewReader(header))
+	if err := s.rr.skipBOM(); err != nil {
+		return 0, err
+	}
+	if _, err := s.rr.next(); err != nil {
+		return 0, s.rr.wrap(file, 1, err)
+	}
+	names := make([]string, len(s.rr.fields))
+	for i := range names {
+		names[i] = string(s.rr.field(i))
+	}
+	p, err := newUsageParser(file, names)
+	if err != nil {
+		return 0, err
+	}
+	p.strings = s
+	s.rr.reset(r)
+	s.rr.line = line
+	return s.rows(file, p, fn)
+}
+
+// rows reads the records after the header.
+func (s *csvState) rows(file string, p *usageParser, fn func(*UsageRow) error) (int, error) {
 	var row UsageRow
 	rows := 0
 	for {

@@ -126,6 +126,15 @@ func (c *Client) ExportUsage(ctx context.Context, from, to time.Time, fn func(*U
 	})
 }
 
+// ExportUsageParts is ExportUsage with each export's rows read on every
+// core (ReadUsageZIPParts): parts gets the rows of each part of each
+// job's export, and Join once a job's parts are all read.
+func (c *Client) ExportUsageParts(ctx context.Context, from, to time.Time, parts Parts) (ExportResult, error) {
+	return c.export(ctx, c.summaryJob(), from, to, func(f *os.File, size int64) (int, error) {
+		return ReadUsageZIPParts(f, size, c.cfg.Limits, parts)
+	})
+}
+
 // jobKind is a type of export job: the resource that starts it, the fields
 // that select it, and the longest range one job may cover.
 type jobKind struct {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync/atomic"
 )
 
 // ZIPError is a fault in the archive itself rather than in the CSV rows it
@@ -40,30 +41,13 @@ func ReadUsageZIP(r io.ReaderAt, size int64, limits Limits, fn func(*UsageRow) e
 
 // readZIP calls read for every CSV file in an export ZIP, in archive order.
 func readZIP(r io.ReaderAt, size int64, limits Limits, read func(name string, r io.Reader) (int, error)) (int, error) {
-	zr, err := zip.NewReader(r, size)
-	// ErrInsecurePath only warns about entry names; nothing is written to
-	// disk, so such an archive is as readable as any other.
-	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		return 0, &ZIPError{Err: err}
+	entries, err := openZIP(r, size, limits)
+	if err != nil || len(entries) == 0 {
+		return 0, err
 	}
-	if limits.MaxZIPEntries > 0 && len(zr.File) > limits.MaxZIPEntries {
-		return 0, &ZIPError{Err: fmt.Errorf("%d entries, more than the limit of %d", len(zr.File), limits.MaxZIPEntries)}
-	}
-	var entries []*zip.File
-	for _, f := range zr.File {
-		if isUsageCSV(f) {
-			entries = append(entries, f)
-		}
-	}
-	if len(zr.File) == 0 {
-		// An export of a range without usage: no file, no rows. Whether
-		// that is news or a fault is the caller's to judge.
-		return 0, nil
-	}
-	if len(entries) == 0 {
-		return 0, &ZIPError{Err: fmt.Errorf("no .csv file among %d entries", len(zr.File))}
-	}
-	ra := newReadAhead(entries, &inflateBudget{left: limits.MaxUncompressedBytes})
+	budget := &inflateBudget{}
+	budget.left.Store(limits.MaxUncompressedBytes)
+	ra := newReadAhead(entries, budget)
 	defer ra.close()
 	rows := 0
 	for i, f := range entries {
@@ -74,6 +58,36 @@ func readZIP(r io.ReaderAt, size int64, limits Limits, read func(name string, r 
 		}
 	}
 	return rows, nil
+}
+
+// openZIP returns the CSV entries of an export ZIP, in archive order; none
+// for an archive without entries. Entries inflate with klauspost/compress.
+func openZIP(r io.ReaderAt, size int64, limits Limits) ([]*zip.File, error) {
+	zr, err := zip.NewReader(r, size)
+	// ErrInsecurePath only warns about entry names; nothing is written to
+	// disk, so such an archive is as readable as any other.
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		return nil, &ZIPError{Err: err}
+	}
+	zr.RegisterDecompressor(zip.Deflate, klauspostDecompressor)
+	if limits.MaxZIPEntries > 0 && len(zr.File) > limits.MaxZIPEntries {
+		return nil, &ZIPError{Err: fmt.Errorf("%d entries, more than the limit of %d", len(zr.File), limits.MaxZIPEntries)}
+	}
+	var entries []*zip.File
+	for _, f := range zr.File {
+		if isUsageCSV(f) {
+			entries = append(entries, f)
+		}
+	}
+	if len(zr.File) == 0 {
+		// An export of a range without usage: no file, no rows. Whether
+		// that is news or a fault is the caller's to judge.
+		return nil, nil
+	}
+	if len(entries) == 0 {
+		return nil, &ZIPError{Err: fmt.Errorf("no .csv file among %d entries", len(zr.File))}
+	}
+	return entries, nil
 }
 
 func isUsageCSV(f *zip.File) bool {
@@ -206,8 +220,9 @@ func (ra *readAhead) close() {
 }
 
 // inflateBudget is shared by all entries of one archive, so that many small
-// entries cannot add up past the limit.
-type inflateBudget struct{ left int64 }
+// entries cannot add up past the limit. Entries inflated at the same time
+// may each overrun it by one read.
+type inflateBudget struct{ left atomic.Int64 }
 
 // entryReader counts inflated bytes against the budget and marks every read
 // failure as a ZIPError, so that a corrupt archive is told apart from bad CSV.
@@ -218,7 +233,8 @@ type entryReader struct {
 }
 
 func (e *entryReader) Read(p []byte) (int, error) {
-	if e.budget.left <= 0 {
+	left := e.budget.left.Load()
+	if left <= 0 {
 		// The budget may end exactly where the entry does.
 		var probe [1]byte
 		if n, err := e.r.Read(probe[:]); n == 0 && err == io.EOF {
@@ -226,11 +242,11 @@ func (e *entryReader) Read(p []byte) (int, error) {
 		}
 		return 0, &ZIPError{Entry: e.name, Err: errors.New("inflates past the limit on uncompressed export size")}
 	}
-	if int64(len(p)) > e.budget.left {
-		p = p[:e.budget.left]
+	if int64(len(p)) > left {
+		p = p[:left]
 	}
 	n, err := e.r.Read(p)
-	e.budget.left -= int64(n)
+	e.budget.left.Add(-int64(n))
 	if err != nil && err != io.EOF {
 		err = &ZIPError{Entry: e.name, Err: err}
 	}

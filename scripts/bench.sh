@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
-# Runs every benchmark of BENCHMARKS.md and prints one table of the figures:
-# parse against inflate (10k, 100k and 1M rows), scrape against encoding,
-# /metrics latency with 8 scrapers, refresh economy, download-to-snapshot
-# time and idle cost. Needs Go and a Linux /proc; about five minutes.
+# Runs every benchmark of BENCHMARKS.md and prints one table of the figures,
+# min and median of `count` runs (each run pairs the measured code with its
+# baseline in one loop, alternating, so that noise hits both alike):
+#   1. parse against stdlib and klauspost inflate (10k, 100k, 1M rows; 1M
+#      combined), wall and CPU;
+#   2. peak RSS of a Builder by shape of the rows;
+#   3. scale: 50x40, 500x40, 2000x60 orgs x meters: refresh CPU, RSS after
+#      the refresh and after 100 scrapes, cold and warm scrapes, plain and
+#      gzip, against net/http serving the same bytes from memory; 8
+#      concurrent scrapers;
+#   4. refresh economy and download-to-snapshot (parse, view, merge, render);
+#   5. idle cost.
+# Needs Go and a Linux /proc; about 15 minutes. Other load on the machine
+# shows in the load averages printed at the start and the end.
+#   scripts/bench.sh [count]     (default 5)
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
 Usage: scripts/bench.sh [COUNT]
 
-Runs every benchmark of BENCHMARKS.md COUNT times (default 3) and prints one table of the
-medians: parse against inflate (10k, 100k and 1M rows), scrape against encoding, /metrics
-latency with 8 scrapers, refresh economy, download-to-snapshot time and idle cost. Needs Go
-and a Linux /proc; about five minutes.
+Runs every benchmark of BENCHMARKS.md COUNT times (default 5), each paired with its baseline,
+and prints one table of the min and median: parse against stdlib and klauspost inflate, peak
+RSS by shape of the rows, the scale table (refresh CPU, RSS, cold and warm scrapes, plain and
+gzip, against serving the same bytes from memory), refresh economy, download to served, and
+idle cost. Needs Go and a Linux /proc; about 15 minutes.
 EOF
 }
 case "${1:-}" in -h|--help) usage; exit 0 ;; esac
-count=${1:-3}
+count=${1:-5}
 if ! [[ $count =~ ^[1-9][0-9]*$ ]]; then
   echo "bench.sh: COUNT must be a whole number of at least 1, not '$count'" >&2
   usage >&2
@@ -25,26 +37,31 @@ fi
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export EXPORTGEN_DIR=$work/exports
+export EXPORTGEN_DIR=${EXPORTGEN_DIR:-$work/exports}
 out=$work/out.txt
 
 step() { echo "== $*" >&2; }
+load() { echo "MACHINE load average $1: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"; }
 
 {
   echo "MACHINE cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores visible, GOMAXPROCS default"
-  echo "MACHINE memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); kernel $(uname -r); $(go version)"
-  echo "MACHINE load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "MACHINE memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); kernel $(uname -r); $(go version); $count runs of each benchmark"
 } >>"$out"
+load "at start"
 
 step "generating the exports (10k, 100k, 1M rows)"
 go run ./scripts/genexport -dir "$EXPORTGEN_DIR" -rows 10000,100000,1000000 >&2
 
 step "parse against inflate"
 go test -run '^$' -bench '^BenchmarkParse$' -benchtime 5x -count "$count" ./collector | tee -a "$out" >&2
+load "after the parse"
 step "CSV reader alone"
 go test -run '^$' -bench '^BenchmarkReadUsageCSV$' -count "$count" ./informatica | tee -a "$out" >&2
-step "scrape against encoding"
-go test -run '^$' -bench '^BenchmarkScrape$' -benchtime 300x -count "$count" ./collector | tee -a "$out" >&2
+step "memory by shape"
+go test -run '^$' -bench '^BenchmarkBuilderShapes$' -benchtime 1x -count "$count" ./collector | tee -a "$out" >&2
+step "scale: refresh, RSS, scrapes against the bytes-from-memory floor"
+go test -run '^$' -bench '^BenchmarkScale$' -benchtime 1x -count "$count" -timeout 60m ./collector | tee -a "$out" >&2
+load "after the scale runs"
 step "/metrics with 8 concurrent scrapers"
 go test -run '^$' -bench '^BenchmarkScrapeHTTP$' -benchtime 2000x -count "$count" ./collector | tee -a "$out" >&2
 step "download finished to snapshot served, 1M rows"
@@ -55,6 +72,6 @@ step "idle cost (60 s)"
 go build -o "$work/informatica_exporter" .
 go build -o "$work/fakeinformatica" ./scripts/fakeinformatica
 go run ./scripts/idlecost -exporter "$work/informatica_exporter" -fake "$work/fakeinformatica" -seconds 60 | tee -a "$out" >&2
-echo "MACHINE load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
+load "at end"
 
 go run ./scripts/benchtable <"$out"

@@ -29,6 +29,18 @@ func (b bench) get(name, unit string) (float64, bool) {
 	return vs[len(vs)/2], true
 }
 
+// min is the smallest value seen.
+func (b bench) min(name, unit string) (float64, bool) {
+	vs := b[name][unit]
+	if len(vs) == 0 {
+		return 0, false
+	}
+	return slices.Min(vs), true
+}
+
+// runs is how many values were seen.
+func (b bench) runs(name, unit string) int { return len(b[name][unit]) }
+
 var cpuSuffix = regexp.MustCompile(`-\d+$`)
 
 func main() {
@@ -86,54 +98,91 @@ func main() {
 		fmt.Println("  " + m)
 	}
 
-	fmt.Println()
-	fmt.Println("1. Parse: generated per-meter export ZIP -> per-day table (50 orgs, 40 meters), against inflating the same ZIP to io.Discard")
-	fmt.Println("| rows | inflate ms | parse ms | parse/inflate | parse CPU/inflate CPU | parse ns/row | allocs/row | peak heap MiB | table MiB | parser heap MiB |")
-	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-	sizes := []string{"10000", "100000", "1000000"}
-	var nsRow, parserHeap []float64
-	maxAllocs := 0.0
-	for _, rows := range sizes {
-		n := "BenchmarkParse/rows=" + rows
-		inflate, _ := b.get(n, "inflate-ns/op")
-		parse, _ := b.get(n, "ns/op")
-		r, _ := b.get(n, "ns/row")
-		a, _ := b.get(n, "allocs/row")
-		ph, _ := b.get(n, "parser-heap-MiB")
-		nsRow, parserHeap = append(nsRow, r), append(parserHeap, ph)
-		maxAllocs = max(maxAllocs, a)
-		fmt.Printf("| %s | %s | %s | %sx | %sx | %s | %s | %s | %s | %s |\n", rows, num(inflate/1e6), num(parse/1e6),
-			val(n, "x-inflate"), val(n, "cpu-x-inflate"), num(r), num(a), val(n, "peak-heap-MiB"), val(n, "table-MiB"), num(ph))
+	// mm is "min / median" of a figure, scaled.
+	mm := func(name, unit string, scale float64) string {
+		lo, ok := b.min(name, unit)
+		if !ok {
+			return "n/a"
+		}
+		med, _ := b.get(name, unit)
+		return num(lo*scale) + " / " + num(med*scale)
 	}
-	big := "BenchmarkParse/rows=1000000"
-	x, _ := b.get(big, "x-inflate")
-	peak, _ := b.get(big, "peak-heap-MiB")
-	fmt.Printf("  target parse <= 2x inflate at 1M rows: %sx, %s\n", num(x), verdict(x > 0 && x <= 2))
-	fmt.Printf("  target < 1 heap allocation per row: at most %s, %s\n", num(maxAllocs), verdict(maxAllocs < 1))
-	fmt.Printf("  target peak heap < 64 MiB at 1M rows: %s MiB, %s\n", num(peak), verdict(peak > 0 && peak < 64))
-	if len(nsRow) == 3 && nsRow[0] > 0 {
-		fmt.Printf("  time linear in rows: ns/row %s, %s, %s (1M over 10k: %sx)\n", num(nsRow[0]), num(nsRow[1]), num(nsRow[2]), num(nsRow[2]/nsRow[0]))
-		fmt.Printf("  parser memory flat: %s, %s, %s MiB from 10k to 1M rows (the table grows with the rows: see table MiB)\n",
-			num(parserHeap[0]), num(parserHeap[1]), num(parserHeap[2]))
+
+	fmt.Println()
+	fmt.Println("1. Parse: generated export ZIP -> per-day table (50 orgs, 40 meters; one CSV per meter, or one combined CSV),")
+	fmt.Println("   paired in one loop with inflating the same ZIP to io.Discard on one core (compress/flate, then klauspost/compress).")
+	fmt.Println("   Every cell: min / median of the runs. Wall ms, then CPU ms (getrusage, all threads, GC included).")
+	fmt.Println("| export | runs | inflate ms | klauspost ms | parse ms | parse/inflate | inflate CPU | klauspost CPU | parse CPU | parse CPU/inflate CPU | allocs/row | peak heap MiB | table MiB | parser heap MiB |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, v := range []string{"rows=10000", "rows=100000", "rows=1000000", "rows=1000000/combined"} {
+		n := "BenchmarkParse/" + v
+		fmt.Printf("| %s | %d | %s | %s | %s | %sx | %s | %s | %s | %sx | %s | %s | %s | %s |\n", v, b.runs(n, "ns/op"),
+			mm(n, "inflate-ns/op", 1e-6), mm(n, "klauspost-ns/op", 1e-6), mm(n, "ns/op", 1e-6), mm(n, "x-inflate", 1),
+			mm(n, "inflate-cpu-ms", 1), mm(n, "klauspost-cpu-ms", 1), mm(n, "parse-cpu-ms", 1), mm(n, "cpu-x-inflate", 1),
+			val(n, "allocs/row"), val(n, "peak-heap-MiB"), val(n, "table-MiB"), val(n, "parser-heap-MiB"))
+	}
+	for _, v := range []string{"rows=1000000", "rows=1000000/combined"} {
+		n := "BenchmarkParse/" + v
+		x, _ := b.get(n, "x-inflate")
+		c, _ := b.get(n, "cpu-x-inflate")
+		fmt.Printf("  %s: target wall <= 1.0x stdlib inflate: median %sx, %s; target CPU <= 1.8x stdlib inflate CPU: median %sx, %s\n",
+			v, num(x), verdict(x > 0 && x <= 1), num(c), verdict(c > 0 && c <= 1.8))
 	}
 	fmt.Printf("  CSV reader alone, 100k rows in memory: %s ns/row; encoding/csv splitting the same records: %s ns/row\n",
 		val("BenchmarkReadUsageCSV/ReadUsageCSV", "ns/row"), val("BenchmarkReadUsageCSV/encoding_csv", "ns/row"))
 
 	fmt.Println()
-	fmt.Println("2. Scrape: 50 orgs x 40 meters")
-	s := "BenchmarkScrape"
-	scrape, _ := b.get(s, "ns/op")
-	encode, _ := b.get(s, "encode-ns/op")
-	xe, _ := b.get(s, "x-encode")
-	fmt.Printf("  series %s, body %s bytes\n", val(s, "series"), val(s, "body-bytes"))
-	fmt.Printf("  registry gather + text encoding %s ms; encoding the gathered families alone %s ms: %sx, target <= 2x %s\n",
-		num(scrape/1e6), num(encode/1e6), num(xe), verdict(xe > 0 && xe <= 2))
-	h := "BenchmarkScrapeHTTP"
-	fmt.Printf("  /metrics over HTTP, 8 concurrent scrapers, gzip: p50 %s ms, p99 %s ms, max %s ms\n",
-		val(h, "p50-ms"), val(h, "p99-ms"), val(h, "max-ms"))
+	fmt.Println("2. Memory by shape: 1M rows into a Builder and its Table, each shape in a process of its own (min / median)")
+	fmt.Println("| shape | runs | peak RSS MiB | RSS before MiB | peak heap MiB | peak RSS / dense |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|")
+	worst := 0.0
+	for _, sh := range []string{"dense", "long-then-short", "one-row-series", "reverse-dates"} {
+		n := "BenchmarkBuilderShapes/shape=" + sh
+		x, _ := b.get(n, "x-dense")
+		worst = max(worst, x)
+		fmt.Printf("| %s | %d | %s | %s | %s | %sx |\n", sh, b.runs(n, "peak-rss-MiB"), mm(n, "peak-rss-MiB", 1), mm(n, "base-rss-MiB", 1),
+			mm(n, "peak-heap-MiB", 1), mm(n, "x-dense", 1))
+	}
+	fmt.Printf("  target peak RSS of every shape <= 1.5x dense: worst median %sx, %s\n", num(worst), verdict(worst > 0 && worst <= 1.5))
 
 	fmt.Println()
-	fmt.Println("3. Refresh economy (virtual time, fake Informatica, 10-minute job, default polling)")
+	fmt.Println("3. Scale: orgs x meters, 30 days each, one process per run (min / median of the runs)")
+	fmt.Println("   refresh CPU: parse, render, encode (text, OpenMetrics, deflate of each); RSS after the refresh and after 100 scrapes;")
+	fmt.Println("   scrapes over HTTP (OpenMetrics, as Prometheus negotiates), 50 of each kind alternating with net/http serving the same bytes from memory (floor);")
+	fmt.Println("   cold: the first scrape after a refresh (median of 5 per run).")
+	fmt.Println("| size | runs | series | body MB | gzip MB | refresh CPU ms | RSS refresh MiB | RSS 100 scrapes MiB | growth | cold ms | p50 ms | p99 ms | floor p50 ms | p50/floor | gzip cold ms | gzip p50 ms | gzip p99 ms | gzip floor p50 ms | gzip p50/floor |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, sz := range []string{"50x40", "500x40", "2000x60"} {
+		n := "BenchmarkScale/size=" + sz
+		fmt.Printf("| %s | %d | %s | %s | %s | %s | %s | %s | %sx | %s | %s | %s | %s | %sx | %s | %s | %s | %s | %sx |\n", sz, b.runs(n, "series"),
+			val(n, "series"), num(med(b, n, "body-bytes")/1e6), num(med(b, n, "gzip-bytes")/1e6), mm(n, "refresh-cpu-ms", 1),
+			mm(n, "rss-refresh-MiB", 1), mm(n, "rss-100-scrapes-MiB", 1), mm(n, "rss-growth", 1),
+			mm(n, "cold-p50-ms", 1), mm(n, "p50-ms", 1), mm(n, "p99-ms", 1), mm(n, "floor-p50-ms", 1), mm(n, "x-floor", 1),
+			mm(n, "gzip-cold-p50-ms", 1), mm(n, "gzip-p50-ms", 1), mm(n, "gzip-p99-ms", 1), mm(n, "gzip-floor-p50-ms", 1), mm(n, "gzip-x-floor", 1))
+		for _, c := range []struct {
+			unit  string
+			limit float64
+			what  string
+		}{
+			{"x-floor", 1.5, "scrape p50 <= 1.5x floor"},
+			{"gzip-x-floor", 1.5, "gzip scrape p50 <= 1.5x floor"},
+			{"rss-growth", 1.2, "RSS after 100 scrapes <= 1.2x after the refresh"},
+		} {
+			v, _ := b.get(n, c.unit)
+			fmt.Printf("  %s: target %s: median %sx, %s\n", sz, c.what, num(v), verdict(v > 0 && v <= c.limit))
+		}
+		cold, _ := b.get(n, "cold-p50-ms")
+		warm, _ := b.get(n, "p50-ms")
+		zcold, _ := b.get(n, "gzip-cold-p50-ms")
+		zwarm, _ := b.get(n, "gzip-p50-ms")
+		fmt.Printf("  %s: first scrape after a refresh / warm p50: %sx plain, %sx gzip\n", sz, num(cold/warm), num(zcold/zwarm))
+	}
+	h := "BenchmarkScrapeHTTP"
+	fmt.Printf("  /metrics over HTTP, 50x40, 8 concurrent scrapers, gzip: p50 %s ms, p99 %s ms, max %s ms (min / median)\n",
+		mm(h, "p50-ms", 1), mm(h, "p99-ms", 1), mm(h, "max-ms", 1))
+
+	fmt.Println()
+	fmt.Println("4. Refresh economy (virtual time, fake Informatica, 10-minute job, default polling)")
 	for _, e := range economy {
 		fmt.Println("  " + e)
 	}
@@ -144,15 +193,20 @@ func main() {
 		{"incremental", "3-day window, 6,000 rows merged into 1M entries"},
 	} {
 		n := "BenchmarkDownloadToSnapshot/" + c.name
-		d, _ := b.get(n, "ns/op")
-		fmt.Printf("    %s: %s ms, peak heap %s MiB\n", c.what, num(d/1e6), val(n, "peak-heap-MiB"))
+		fmt.Printf("    %s: %s ms (min / median, wall), peak heap %s MiB\n", c.what, mm(n, "ns/op", 1e-6), val(n, "peak-heap-MiB"))
 	}
 
 	fmt.Println()
-	fmt.Println("4. Idle cost")
+	fmt.Println("5. Idle cost")
 	for _, i := range idle {
 		fmt.Println("  " + i)
 	}
+}
+
+// med is the median of a figure, 0 when there is none.
+func med(b bench, name, unit string) float64 {
+	v, _ := b.get(name, unit)
+	return v
 }
 
 // num prints a figure with three significant digits.

@@ -1,0 +1,369 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	kflate "github.com/klauspost/compress/flate"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+)
+
+// Handler serves /metrics as promhttp.HandlerFor(e.Gatherer(reg), opts)
+// does, byte for byte, but without rendering the data metrics on every
+// scrape: they are encoded once per change (a new snapshot or breakdown,
+// which the refresher encodes before the first scrape sees it; a new
+// rendering at a UTC midnight or period boundary; max_age passing; a
+// reload), in the text format and in OpenMetrics, each also deflated. A
+// scrape gathers and encodes reg's families (health, Go, process: a few
+// hundred series), merges them by name with the encoded data families,
+// and writes bytes. Requests the fast path does not cover (protobuf, name[]
+// filters, unusual Accept-Encoding, gathering errors) go to promhttp.
+//
+// Options that change what promhttp answers beyond the format and gzip
+// (no compression, other compressions or formats, created lines, limits,
+// timeouts, a start time header) leave every request to promhttp.
+func (e *Exporter) Handler(reg prometheus.Gatherer, opts promhttp.HandlerOpts) http.Handler {
+	fallback := promhttp.HandlerFor(e.Gatherer(reg), opts)
+	if opts.DisableCompression || len(opts.OfferedCompressions) > 0 || len(opts.AcceptedFormats) > 0 ||
+		opts.EnableOpenMetricsTextCreatedSamples || opts.MaxRequestsInFlight > 0 || opts.Timeout > 0 ||
+		!opts.ProcessStartTime.IsZero() {
+		return fallback
+	}
+	x := &exposition{e: e, reg: reg, fallback: fallback, accepted: expfmt.DefaultAcceptedFormats()}
+	if opts.EnableOpenMetrics {
+		x.accepted = expfmt.DefaultOpenMetricsAcceptedFormats()
+	}
+	e.expo.Store(x)
+	return x
+}
+
+type exposition struct {
+	e        *Exporter
+	reg      prometheus.Gatherer
+	fallback http.Handler
+	accepted []expfmt.Format // what promhttp negotiates with the options given
+
+	mu      sync.Mutex // held while encoding
+	encoded atomic.Pointer[encodedData]
+	// fallbacks counts the requests left to promhttp.
+	fallbacks atomic.Int64
+}
+
+// encodedData is the data metrics, family by family in name order, in both
+// formats, plain and as raw deflate that ends on a byte boundary (a sync
+// flush), so that a gzip body is the families' deflate one after the other.
+type encodedData struct {
+	key   []any // what they were encoded from, as dataGatherer keys it
+	names []string
+	text  [numFormats][][]byte
+	zip   [numFormats][][]byte
+	// crc and shift are each family's CRC-32 and its crc32Shift, so that
+	// a gzip scrape need not read the text for its checksum.
+	crc   [numFormats][]uint32
+	shift [numFormats][]*crc32Shift
+}
+
+const (
+	fmtText = iota
+	fmtOpenMetrics
+	numFormats
+)
+
+// canonical are the formats the data families are encoded in. Their names
+// and labels are valid legacy names, so every escaping scheme and version
+// of a format renders them alike.
+var canonical = [numFormats]expfmt.Format{
+	fmtText:        expfmt.NewFormat(expfmt.TypeTextPlain),
+	fmtOpenMetrics: expfmt.NewFormat(expfmt.TypeOpenMetrics),
+}
+
+// dataKey is what the data metrics depend on at now: for every account,
+// the account, its rendering (nil once past max_age; a new one at a UTC
+// midnight or period boundary) and its breakdown.
+func dataKey(accounts []*account, maxAge time.Duration, now time.Time) []any {
+	key := make([]any, 0, 3*len(accounts))
+	for _, a := range accounts {
+		key = append(key, a, a.rendered(now, maxAge), a.freshBreakdown(now, maxAge))
+	}
+	return key
+}
+
+// published is called by a refresher after it published new data: the
+// data metrics are encoded now, on its goroutine, rather than by the next
+// scrape. It never waits for a lock: Apply and Stop wait for refreshers
+// while they hold the exporter's, and a scrape encoding at the same time
+// does the work anyway.
+func (e *Exporter) published() {
+	x := e.expo.Load()
+	if x == nil || !e.mu.TryRLock() {
+		return
+	}
+	accounts, maxAge := e.accounts, e.refresh.MaxAge
+	e.mu.RUnlock()
+	x.encode(accounts, maxAge, true)
+}
+
+// current returns the encoded data metrics, encoding them again if what
+// they depend on changed.
+func (x *exposition) current() (*encodedData, error) {
+	accounts, maxAge := x.e.current()
+	return x.encode(accounts, maxAge, false)
+}
+
+// encode returns the data metrics of accounts as of now, encoding them
+// unless what they depend on is unchanged. With try, it gives up (nil)
+// when another goroutine is encoding.
+func (x *exposition) encode(accounts []*account, maxAge time.Duration, try bool) (*encodedData, error) {
+	now := x.e.now()
+	key := dataKey(accounts, maxAge, now)
+	if d := x.encoded.Load(); d != nil && slices.Equal(d.key, key) {
+		return d, nil
+	}
+	if try {
+		if !x.mu.TryLock() {
+			return nil, nil
+		}
+	} else {
+		x.mu.Lock()
+	}
+	defer x.mu.Unlock()
+	if d := x.encoded.Load(); d != nil && slices.Equal(d.key, key) {
+		return d, nil
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectFunc(func(ch chan<- prometheus.Metric) { x.e.collectData(ch, accounts, maxAge, now) }))
+	mfs, err := reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	d := &encodedData{key: key}
+	var buf bytes.Buffer
+	zw, _ := kflate.NewWriter(nil, kflate.BestSpeed)
+	for _, mf := range mfs {
+		d.names = append(d.names, mf.GetName())
+		for f, format := range canonical {
+			buf.Reset()
+			if err := expfmt.NewEncoder(&buf, format).Encode(mf); err != nil {
+				return nil, err
+			}
+			plain := bytes.Clone(buf.Bytes())
+			d.text[f] = append(d.text[f], plain)
+			buf.Reset()
+			zw.Reset(&buf)
+			zw.Write(plain)
+			zw.Flush()
+			d.zip[f] = append(d.zip[f], bytes.Clone(buf.Bytes()))
+			d.crc[f] = append(d.crc[f], crc32.ChecksumIEEE(plain))
+			d.shift[f] = append(d.shift[f], newCRC32Shift(int64(len(plain))))
+		}
+	}
+	x.encoded.Store(d)
+	if try {
+		// On a refresher's goroutine: the gathered families, several times
+		// the size of the encoded bytes, are garbage now; hand their memory
+		// back to the system rather than keep it in RSS until the
+		// scavenger gets to it.
+		mfs, reg = nil, nil
+		debug.FreeOSMemory()
+	}
+	return d, nil
+}
+
+func (x *exposition) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !x.serve(w, r) {
+		x.fallbacks.Add(1)
+		x.fallback.ServeHTTP(w, r)
+	}
+}
+
+// serve answers from the encoded data metrics, or reports false before it
+// wrote anything.
+func (x *exposition) serve(w http.ResponseWriter, r *http.Request) bool {
+	format := expfmt.NegotiateAccept(r.Header, x.accepted...)
+	f := -1
+	switch format.FormatType() {
+	case expfmt.TypeTextPlain:
+		f = fmtText
+	case expfmt.TypeOpenMetrics:
+		f = fmtOpenMetrics
+	}
+	gz, ok := acceptsGzip(r.Header)
+	if f < 0 || !ok || r.URL.Query().Has("name[]") {
+		return false
+	}
+	data, err := x.current()
+	if err != nil {
+		return false
+	}
+	mfs, err := x.reg.Gather()
+	if err != nil {
+		return false
+	}
+	// The health families are encoded now; then the families are written
+	// in name order, the encoded data families straight from memory.
+	type piece struct {
+		plain, deflated []byte
+		crc             uint32
+		shift           *crc32Shift // nil for the health families'
+	}
+	var health bytes.Buffer
+	var zhealth bytes.Buffer
+	var zw *kflate.Writer
+	if gz {
+		zw = deflaters.Get().(*kflate.Writer)
+		defer deflaters.Put(zw)
+	}
+	encode := func(write func(*expfmt.Encoder) error) (piece, error) {
+		start := health.Len()
+		enc := expfmt.NewEncoder(&health, format)
+		if err := write(&enc); err != nil {
+			return piece{}, err
+		}
+		p := piece{plain: health.Bytes()[start:]}
+		if gz {
+			zstart := zhealth.Len()
+			zw.Reset(&zhealth)
+			zw.Write(p.plain)
+			zw.Flush()
+			p.deflated = zhealth.Bytes()[zstart:]
+		}
+		return p, nil
+	}
+	// Health families next to each other are encoded, and deflated, as one
+	// piece: the deflate of a piece cannot refer back across a data family.
+	pieces := make([]piece, 0, len(mfs)+len(data.names)+1)
+	var run []*dto.MetricFamily
+	flush := func() bool {
+		if len(run) == 0 {
+			return true
+		}
+		p, err := encode(func(enc *expfmt.Encoder) error {
+			for _, mf := range run {
+				if err := (*enc).Encode(mf); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		run = run[:0]
+		pieces = append(pieces, p)
+		return err == nil
+	}
+	i := 0
+	for _, mf := range mfs {
+		for ; i < len(data.names) && data.names[i] < mf.GetName(); i++ {
+			if !flush() {
+				return false
+			}
+			pieces = append(pieces, piece{data.text[f][i], data.zip[f][i], data.crc[f][i], data.shift[f][i]})
+		}
+		run = append(run, mf)
+	}
+	if !flush() {
+		return false
+	}
+	for ; i < len(data.names); i++ {
+		pieces = append(pieces, piece{data.text[f][i], data.zip[f][i], data.crc[f][i], data.shift[f][i]})
+	}
+	if f == fmtOpenMetrics {
+		p, _ := encode(func(enc *expfmt.Encoder) error {
+			if c, ok := (*enc).(expfmt.Closer); ok {
+				return c.Close() // # EOF
+			}
+			return nil
+		})
+		pieces = append(pieces, p)
+	}
+	// Pieces cut from a buffer that grew since still hold their bytes: a
+	// bytes.Buffer that is never read from only appends.
+	size := 0
+	for _, p := range pieces {
+		if gz {
+			size += len(p.deflated)
+		} else {
+			size += len(p.plain)
+		}
+	}
+	h := w.Header()
+	h.Add("Vary", "Accept")
+	h.Add("Vary", "Accept-Encoding")
+	h.Set("Content-Type", string(format))
+	if gz {
+		size += len(gzipHeader) + len(gzipEnd) + 8
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(size))
+	if r.Method == http.MethodHead {
+		return true
+	}
+	if !gz {
+		for _, p := range pieces {
+			w.Write(p.plain)
+		}
+		return true
+	}
+	w.Write(gzipHeader)
+	var crc uint32
+	var n uint32
+	for _, p := range pieces {
+		w.Write(p.deflated)
+		if p.shift != nil {
+			crc = p.shift.apply(crc) ^ p.crc
+		} else {
+			crc = crc32.Update(crc, crc32.IEEETable, p.plain)
+		}
+		n += uint32(len(p.plain))
+	}
+	trailer := append(slices.Clone(gzipEnd), make([]byte, 8)...)
+	binary.LittleEndian.PutUint32(trailer[len(gzipEnd):], crc)
+	binary.LittleEndian.PutUint32(trailer[len(gzipEnd)+4:], n)
+	w.Write(trailer)
+	return true
+}
+
+// deflaters are the writers that compress the health families.
+var deflaters = sync.Pool{New: func() any {
+	// Huffman coding alone: several times as fast as BestSpeed on the few
+	// KiB of health families, which are most of a small scrape's work.
+	zw, _ := kflate.NewWriter(nil, kflate.HuffmanOnly)
+	return zw
+}}
+
+var (
+	// gzipHeader is a gzip member's header: deflate, no name, no time.
+	gzipHeader = []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255}
+	// gzipEnd is the last deflate block: empty and final. The families'
+	// deflate before it ends on byte boundaries (sync flushes).
+	gzipEnd = []byte{3, 0}
+)
+
+// acceptsGzip tells, for the Accept-Encoding values the fast path
+// understands, whether promhttp would answer with gzip (true) or without
+// compression (false); ok is false for anything else (q-values, zstd,
+// wildcards), left to promhttp.
+func acceptsGzip(h http.Header) (gzip, ok bool) {
+	for _, v := range h.Values("Accept-Encoding") {
+		for tok := range strings.SplitSeq(v, ",") {
+			switch strings.TrimSpace(tok) {
+			case "gzip":
+				gzip = true
+			case "", "identity", "deflate", "br":
+			default:
+				return false, false
+			}
+		}
+	}
+	return gzip, true
+}

@@ -1,0 +1,127 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// scrapeWith serves one request and returns the status, the headers that
+// matter and the body, inflated.
+func scrapeWith(t *testing.T, h http.Handler, accept, encoding string) (int, string, string, []byte) {
+	t.Helper()
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if encoding != "" {
+		req.Header.Set("Accept-Encoding", encoding)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	body := rec.Body.Bytes()
+	if rec.Header().Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr.Multistream(false) // one gzip member: what any client reads
+		if body, err = io.ReadAll(zr); err != nil {
+			t.Fatalf("gzip body: %v", err)
+		}
+	}
+	return rec.Code, rec.Header().Get("Content-Type"), rec.Header().Get("Content-Encoding") + "|" + rec.Header().Values("Vary")[0], body
+}
+
+// TestHandlerServesWhatPromhttpServes: the pre-encoded exposition is byte
+// for byte what promhttp renders from the same registry, in every format
+// Prometheus negotiates, with and without gzip, through every kind of
+// change: a new snapshot, a new UTC day, max_age passing.
+func TestHandlerServesWhatPromhttpServes(t *testing.T) {
+	clock := newFixedClock(goldenNow)
+	entitlement := 120000.0
+	prod := staticAccount("prod", &entitlement, goldenState(), newSnapshot("prod", goldenTable(t), date("2025-03-10T11:58:00Z")))
+	shared := staticAccount("shared", nil, newAccountState(), newSnapshot("shared", sharedTable(t, 2, "org-a", "c"), goldenNow))
+	e := staticExporter(clock, 26*time.Hour, prod, shared)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e)
+	for _, om := range []bool{true, false} {
+		checkAgainstPromhttp(t, clock, prod, e, reg, promhttp.HandlerOpts{EnableOpenMetrics: om})
+		clock.Set(goldenNow)
+		prod.snap.Store(newSnapshot("prod", goldenTable(t), date("2025-03-10T11:58:00Z")))
+	}
+}
+
+func checkAgainstPromhttp(t *testing.T, clock *fixedClock, prod *account, e *Exporter, reg *prometheus.Registry, opts promhttp.HandlerOpts) {
+	fast := e.Handler(reg, opts)
+	ref := promhttp.HandlerFor(e.Gatherer(reg), opts)
+
+	accepts := []string{
+		"",
+		"text/plain;version=0.0.4",
+		"text/plain;version=1.0.0;escaping=allow-utf-8",
+		"application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+		"application/openmetrics-text;version=0.0.1",
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, accept := range accepts {
+			for _, encoding := range []string{"", "gzip", "gzip, deflate, br"} {
+				when := fmt.Sprintf("%s (OpenMetrics offered: %v)", when, opts.EnableOpenMetrics)
+				before := fast.(*exposition).fallbacks.Load()
+				code, ctype, enc, body := scrapeWith(t, fast, accept, encoding)
+				if fell := fast.(*exposition).fallbacks.Load() > before; fell != strings.Contains(accept, "protobuf") {
+					t.Errorf("%s, Accept %q, Accept-Encoding %q: left to promhttp: %v", when, accept, encoding, fell)
+				}
+				wcode, wctype, wenc, wbody := scrapeWith(t, ref, accept, encoding)
+				if code != wcode || ctype != wctype || enc != wenc {
+					t.Errorf("%s, Accept %q, Accept-Encoding %q: %d %q %q, promhttp %d %q %q", when, accept, encoding, code, ctype, enc, wcode, wctype, wenc)
+				}
+				if !bytes.Equal(body, wbody) {
+					t.Errorf("%s, Accept %q, Accept-Encoding %q: body differs from promhttp's:\n%s\n---- promhttp:\n%s", when, accept, encoding, body, wbody)
+				}
+			}
+		}
+	}
+	check("first scrape")
+	check("from the encoded data")
+	prod.snap.Store(newSnapshot("prod", sharedTable(t, 7, "org-a", "b"), goldenNow))
+	check("a new snapshot")
+	clock.Set(goldenNow.Add(24 * time.Hour))
+	check("another last complete day")
+	clock.Set(goldenNow.Add(27 * time.Hour))
+	check("past max_age")
+}
+
+// TestPublishEncodes: a refresher that publishes encodes the data metrics,
+// so that the first scrape after it only copies bytes.
+func TestPublishEncodes(t *testing.T) {
+	clock := newFixedClock(goldenNow)
+	prod := staticAccount("prod", nil, goldenState(), newSnapshot("prod", goldenTable(t), goldenNow))
+	e := staticExporter(clock, 26*time.Hour, prod)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e)
+	x := e.Handler(reg, promhttp.HandlerOpts{}).(*exposition)
+	first, _ := x.current()
+	prod.published, prod.now = e.published, func() time.Time { return goldenNow }
+	if err := prod.publish(newSnapshot("prod", sharedTable(t, 3, "org-a", "b"), goldenNow)); err != nil {
+		t.Fatal(err)
+	}
+	d := x.encoded.Load()
+	if d == first {
+		t.Fatal("publishing did not encode the data metrics")
+	}
+	if again, _ := x.current(); again != d {
+		t.Error("the scrape after publishing encoded the data metrics again")
+	}
+}
