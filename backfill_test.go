@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -13,12 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ipumon/informatica_exporter/collector"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
 // prometheusOnBlocks turns an OpenMetrics file into TSDB blocks with
@@ -287,34 +286,12 @@ func TestBackfillNeverWritesToday(t *testing.T) {
 	}
 }
 
-// instantClock is an informatica.Clock whose sleeps pass at once, in virtual
-// time, and are recorded.
-type instantClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func (c *instantClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *instantClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(max(d, 0))
-	return ctx.Err()
-}
-
 // TestBackfillWithCallbackURL: the backfill cannot receive callbacks, so it
 // sends no callbackUrl and does not poll on the long poll_interval chosen
 // for callbacks, but on the default schedule.
 func TestBackfillWithCallbackURL(t *testing.T) {
 	t.Parallel()
-	clock := &instantClock{now: time.Now()}
+	clock := testkit.NewInstantClock(time.Now())
 	f := startFake(t, fake.Options{CreatedFor: time.Minute, ProcessingFor: time.Minute, JobClock: clock.Now})
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "config.yml", "accounts:\n"+
@@ -336,9 +313,7 @@ func TestBackfillWithCallbackURL(t *testing.T) {
 			t.Errorf("the backfill sent callbackUrl: %v", r.Body)
 		}
 	}
-	clock.mu.Lock()
-	defer clock.mu.Unlock()
-	if want := []time.Duration{15 * time.Second, 30 * time.Second, 60 * time.Second, 2 * time.Minute}; !slices.Equal(clock.sleeps, want) {
-		t.Errorf("poll delays %v, want the default schedule %v", clock.sleeps, want)
+	if want := []time.Duration{15 * time.Second, 30 * time.Second, 60 * time.Second, 2 * time.Minute}; !slices.Equal(clock.Sleeps(), want) {
+		t.Errorf("poll delays %v, want the default schedule %v", clock.Sleeps(), want)
 	}
 }

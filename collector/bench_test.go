@@ -67,9 +67,18 @@ func openExport(b testing.TB, path string) (*os.File, int64) {
 // inflate reads every CSV entry of a ZIP to io.Discard: the floor under any
 // parser, since the rows must be inflated before they can be read.
 func inflate(b testing.TB, r io.ReaderAt, size int64) int64 {
+	return inflateWith(b, r, size, nil)
+}
+
+// inflateWith inflates every entry of the ZIP to io.Discard, with the given
+// decompressor, or the standard library's when nil.
+func inflateWith(b testing.TB, r io.ReaderAt, size int64, decompressor zip.Decompressor) int64 {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if decompressor != nil {
+		zr.RegisterDecompressor(zip.Deflate, decompressor)
 	}
 	var n int64
 	for _, f := range zr.File {
@@ -90,25 +99,7 @@ func inflate(b testing.TB, r io.ReaderAt, size int64) int64 {
 // inflateKlauspost is inflate with github.com/klauspost/compress, the
 // inflater the exporter uses.
 func inflateKlauspost(b testing.TB, r io.ReaderAt, size int64) int64 {
-	zr, err := zip.NewReader(r, size)
-	if err != nil {
-		b.Fatal(err)
-	}
-	zr.RegisterDecompressor(zip.Deflate, func(r io.Reader) io.ReadCloser { return kflate.NewReader(r) })
-	var n int64
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			b.Fatal(err)
-		}
-		m, err := io.Copy(io.Discard, rc)
-		rc.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		n += m
-	}
-	return n
+	return inflateWith(b, r, size, func(r io.Reader) io.ReadCloser { return kflate.NewReader(r) })
 }
 
 // parse reads an export into a per-day table, as a refresh does: its parts

@@ -1,44 +1,20 @@
 package collector
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
-
-// virtualClock is an informatica.Clock whose Sleep moves time on at once;
-// the fake, the client and the exporter share it.
-type virtualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *virtualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *virtualClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.now = c.now.Add(max(d, 0))
-	c.mu.Unlock()
-	return nil
-}
 
 // TestRefreshEconomyThroughExporter counts the API calls of an exporter's
 // first refresh, with the default settings, against a job that takes 10
 // minutes: one login, one export call, one download, at most 15 polls.
 func TestRefreshEconomyThroughExporter(t *testing.T) {
 	t.Parallel()
-	clock := &virtualClock{now: fakeBase}
+	clock := testkit.NewInstantClock(fakeBase)
 	f := startFake(t, fake.Options{CreatedFor: time.Minute, ProcessingFor: 9 * time.Minute, JobClock: clock.Now}, clock.Now)
 	logger, _ := newTestLogger()
 	e, _ := newTestExporter(t, logger, clock.Now)
@@ -70,4 +46,4 @@ func TestRefreshEconomyThroughExporter(t *testing.T) {
 		clock.Now().Sub(fakeBase).Round(time.Second))
 }
 
-var _ informatica.Clock = (*virtualClock)(nil)
+var _ informatica.Clock = (*testkit.InstantClock)(nil)

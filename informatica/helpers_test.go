@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
 // t0 is where every manual clock starts: a whole second, so that HTTP dates
@@ -27,46 +28,9 @@ const (
 // manualClock is an informatica.Clock whose Sleep advances time at once and
 // records the duration asked for. Its Now also drives the fake, so export
 // jobs progress in the same virtual time.
-type manualClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
+type manualClock = testkit.InstantClock
 
-func newClock() *manualClock { return &manualClock{now: t0} }
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d)
-	if d > 0 {
-		c.now = c.now.Add(d)
-	}
-	return nil
-}
-
-// Advance moves time on without recording a sleep, like idle time between
-// refreshes.
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-func (c *manualClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.sleeps)
-}
+func newClock() *manualClock { return testkit.NewInstantClock(t0) }
 
 // hookCall is one report through Config.OnRequest.
 type hookCall struct{ Endpoint, Code string }

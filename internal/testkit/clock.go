@@ -94,3 +94,48 @@ func (c *StepClock) Sleeps() []time.Duration {
 	defer c.mu.Unlock()
 	return slices.Clone(c.sleeps)
 }
+
+// InstantClock is a virtual clock with the methods of informatica.Clock
+// whose sleeps pass at once: Sleep moves Now on by its duration and records
+// it. A job that takes ten minutes of polling runs in no time.
+type InstantClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+// NewInstantClock returns a clock standing at t.
+func NewInstantClock(t time.Time) *InstantClock { return &InstantClock{now: t} }
+
+func (c *InstantClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Sleep moves the clock on by d at once, unless ctx has ended.
+func (c *InstantClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sleeps = append(c.sleeps, d)
+	c.now = c.now.Add(max(d, 0))
+	return nil
+}
+
+// Advance moves time on without recording a sleep, like idle time between
+// refreshes.
+func (c *InstantClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Sleeps returns every sleep asked for so far.
+func (c *InstantClock) Sleeps() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.sleeps)
+}
