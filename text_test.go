@@ -13,13 +13,22 @@ import (
 // orgs' exports have them, become UTF-8 labels; /metrics, the landing page
 // and the process survive, for the summary and the project breakdown.
 func TestTextFromInformaticaIsUTF8(t *testing.T) {
+	for name, extra := range map[string]string{"per-meter CSVs": "", "combined CSV": "    combined_meter_usage: true\n"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testTextIsUTF8(t, extra)
+		})
+	}
+}
+
+func testTextIsUTF8(t *testing.T, accountExtra string) {
 	at := calendar[0].at
 	orgs := []fake.Org{
 		{ID: "0cuQSDTq5sikvN7x8r1xm1", Name: "Soci\xe9t\xe9 G\xe9n\xe9rale", Type: "Production", Scale: 1},
 		{ID: "6fRxkT2bqYc9WvLm0PzQ3e", Name: "M\xfcller \x80 Partner \x81", Type: "Sub-Organization", Scale: 0.3},
 	}
 	f := startFake(t, fake.Options{Now: frozen(at), Orgs: orgs, Projects: 2, ProjectNames: []string{"Proj\xe8t \x93Q4\x94", "Caf\xc3\xa9 \xe9t\xe9"}})
-	path := writeConfig(t, t.TempDir(), "1h", accountYAML("acme", f, "    breakdowns: [project_folder]\n"))
+	path := writeConfig(t, t.TempDir(), "1h", accountYAML("acme", f, "    breakdowns: [project_folder]\n"+accountExtra))
 	p := startExporterAt(t, frozen(at), nil, "--config.file="+path)
 	var got map[string]float64
 	waitFor(t, 30*time.Second, "the breakdown", func() bool {
