@@ -34,8 +34,8 @@ for i in $(seq "$runs"); do
   start=$(date +%s)
   if CI=true bash .ci/run >"$log" 2>&1; then result=pass; else result=FAIL; failed=$((failed + 1)); fi
   end=$(date +%s)
-  summary=$(grep -E '^(ok|FAIL|---)' "$log" | grep -cE '^ok' || true)
-  echo "run $i: $result in $((end - start)) s, load $(cut -d' ' -f1-3 /proc/loadavg), $summary packages ok (log: $log)"
+  packages=$(grep -cE '^ok[[:space:]]+[[:alnum:]./_-]+[[:space:]]' "$log" || true)
+  echo "run $i: $result in $((end - start)) s, load $(cut -d' ' -f1-3 /proc/loadavg), $packages Go test packages ok (log: $log)"
   if [ "$result" = FAIL ]; then grep -E -- '^(--- FAIL|FAIL|panic)' "$log" | head -20 | sed 's/^/    /'; fi
 done
 echo "$((runs - failed)) passed, $failed failed"
