@@ -255,11 +255,16 @@ func runDemo(rootfs string, c ociimage.Config, uid, gid int, wantVersion, wantRe
 	}
 	fmt.Println("ok: /-/healthy and /-/ready answer 200")
 
-	// The writable temp dir: the state file the image's user wrote.
+	// The writable temp dir: the state file the image's user wrote. It is
+	// written after the refresh is served, so it may still be on its way.
 	state := filepath.Join(rootfs, "tmp/informatica_exporter/demo.state.json.gz")
 	fi, err := os.Stat(state)
+	for err != nil && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		fi, err = os.Stat(state)
+	}
 	if err != nil {
-		return fail(fmt.Errorf("no state file in /tmp: %w", err))
+		return fail(fmt.Errorf("no state file in /tmp after %s: %w", timeout, err))
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != uid {
 		return fail(fmt.Errorf("%s is not owned by uid %d", state, uid))
