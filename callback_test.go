@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,14 +8,11 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ipumon/informatica_exporter/collector"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
@@ -454,27 +449,8 @@ func TestCallbackFlood(t *testing.T) {
 // only /-/callback and adds the credentials lets its callbacks in, as the
 // README describes.
 func TestCallbackBehindBasicAuth(t *testing.T) {
-	ca := newTestCA(t)
-	certPEM, keyPEM := ca.issue(t)
-	dir := t.TempDir()
-	writeFile(t, dir, "cert.pem", string(certPEM))
-	writeFile(t, dir, "key.pem", string(keyPEM))
-	users := ""
-	for user, password := range map[string]string{"prometheus": "scrape-password", "informatica": "callback-password"} {
-		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		users += "  " + user + ": " + string(hash) + "\n"
-	}
-	webConfig := writeFile(t, dir, "web.yml", "tls_server_config:\n  cert_file: "+filepath.Join(dir, "cert.pem")+
-		"\n  key_file: "+filepath.Join(dir, "key.pem")+"\nbasic_auth_users:\n"+users)
-
+	webConfig, tr := webConfigTLSBasicAuth(t, map[string]string{"prometheus": "scrape-password", "informatica": "callback-password"})
 	s := startCallbackSetup(t, true, "--web.config.file="+webConfig)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.pem)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	t.Cleanup(tr.CloseIdleConnections)
 	s.relay.user, s.relay.password, s.relay.transport = "informatica", "callback-password", tr
 	exporterURL := strings.Replace(s.p.url, "http://", "https://", 1)
 	s.relay.forwardTo(t, exporterURL)

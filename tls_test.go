@@ -164,23 +164,11 @@ func TestTLSToInformatica(t *testing.T) {
 // TestWebConfig serves /metrics over TLS with basic auth through
 // exporter-toolkit's --web.config.file.
 func TestWebConfig(t *testing.T) {
-	ca := newTestCA(t)
-	certPEM, keyPEM := ca.issue(t)
-	dir := t.TempDir()
-	writeFile(t, dir, "cert.pem", string(certPEM))
-	writeFile(t, dir, "key.pem", string(keyPEM))
-	hash, err := bcrypt.GenerateFromPassword([]byte("right-password"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	webConfig := writeFile(t, dir, "web.yml", "tls_server_config:\n  cert_file: "+filepath.Join(dir, "cert.pem")+
-		"\n  key_file: "+filepath.Join(dir, "key.pem")+"\nbasic_auth_users:\n  prometheus: "+string(hash)+"\n")
+	webConfig, tr := webConfigTLSBasicAuth(t, map[string]string{"prometheus": "right-password"})
 	p := startExporter(t, nil, "--demo", "--web.config.file="+webConfig)
 	httpsURL := strings.Replace(p.url, "http://", "https://", 1) + "/metrics"
 
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.pem)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	get := func(user, password string) int {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, httpsURL, nil)
@@ -209,4 +197,32 @@ func TestWebConfig(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+}
+
+// webConfigTLSBasicAuth writes an exporter-toolkit web config serving TLS
+// with a certificate from a CA made here, and basic auth for the given
+// users and passwords. It returns the file and a transport that trusts the
+// CA.
+func webConfigTLSBasicAuth(t *testing.T, users map[string]string) (string, *http.Transport) {
+	t.Helper()
+	ca := newTestCA(t)
+	certPEM, keyPEM := ca.issue(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "cert.pem", string(certPEM))
+	writeFile(t, dir, "key.pem", string(keyPEM))
+	auth := ""
+	for user, password := range users {
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth += "  " + user + ": " + string(hash) + "\n"
+	}
+	webConfig := writeFile(t, dir, "web.yml", "tls_server_config:\n  cert_file: "+filepath.Join(dir, "cert.pem")+
+		"\n  key_file: "+filepath.Join(dir, "key.pem")+"\nbasic_auth_users:\n"+auth)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.pem)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return webConfig, tr
 }
