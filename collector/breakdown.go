@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // BreakdownSettings configure an account's optional per-project breakdown.
@@ -82,25 +83,25 @@ func (a *account) runBreakdown(ctx context.Context) {
 	}
 	// The range starts with the earliest current period; without any, it
 	// is the last 30 days.
-	views, _ := computeView(snap.table, started)
-	periods := map[string]billingPeriod{}
+	views, _ := usage.ComputeView(snap.table, started)
+	periods := map[string]usage.BillingPeriod{}
 	var from time.Time
 	for _, v := range views {
-		if !v.hasPeriod {
+		if !v.HasPeriod {
 			continue
 		}
-		periods[snap.table.Orgs[v.org].ID] = v.period
-		start := startOfDay(time.Unix(v.period.start, 0))
+		periods[snap.table.Orgs[v.Org].ID] = v.Period
+		start := usage.StartOfDay(time.Unix(v.Period.Start, 0))
 		if (from.IsZero() || start.Before(from)) && started.Sub(start) < maxPeriodReach {
 			from = start
 		}
 	}
 	if from.IsZero() || from.After(started) {
-		from = startOfDay(started.AddDate(0, 0, -informatica.MaxProjectDays))
+		from = usage.StartOfDay(started.AddDate(0, 0, -informatica.MaxProjectDays))
 	}
 	sums := map[projectKey]float64{}
 	res, err := a.client.ExportProjectUsage(ctx, from, started.UTC(), func(r *informatica.ProjectRow) error {
-		if p, ok := periods[r.OrgID]; ok && !p.contains(r.Date.Unix()) {
+		if p, ok := periods[r.OrgID]; ok && !p.Contains(r.Date.Unix()) {
 			return nil
 		}
 		k := projectKey{org: strings.Clone(r.OrgID), project: strings.Clone(r.Project), folder: strings.Clone(r.Folder)}
