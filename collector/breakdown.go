@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // BreakdownSettings configure an account's optional breakdowns: exports
@@ -186,31 +187,31 @@ func (s *seriesSums) add(k seriesKey, v seriesValues) {
 // day, and the meters.
 type breakdownScope struct {
 	from, to time.Time
-	periods  map[string]billingPeriod // by org ID
-	lastDays map[string]int64         // by org ID: 00:00 UTC of the day, Unix seconds
-	meters   []MeterInfo
+	periods  map[string]usage.BillingPeriod // by org ID
+	lastDays map[string]int64               // by org ID: 00:00 UTC of the day, Unix seconds
+	meters   []usage.MeterInfo
 }
 
 // newBreakdownScope reads the summary table as of now. The range starts
 // with the earliest current billing period (with lastDay, or the earliest
 // last complete day, if earlier: on the first day of a period that is the
 // last day of the previous one); without any, it is the last 30 days.
-func newBreakdownScope(t *Table, now time.Time, lastDay bool) *breakdownScope {
-	sc := &breakdownScope{to: now.UTC(), periods: map[string]billingPeriod{}, lastDays: map[string]int64{}, meters: t.Meters}
-	views, _ := computeView(t, now)
+func newBreakdownScope(t *usage.Table, now time.Time, lastDay bool) *breakdownScope {
+	sc := &breakdownScope{to: now.UTC(), periods: map[string]usage.BillingPeriod{}, lastDays: map[string]int64{}, meters: t.Meters}
+	views, _ := usage.ComputeView(t, now)
 	extend := func(start time.Time) {
 		if (sc.from.IsZero() || start.Before(sc.from)) && now.Sub(start) < maxPeriodReach {
 			sc.from = start
 		}
 	}
 	for _, v := range views {
-		org := t.Orgs[v.org].ID
-		if v.hasPeriod {
-			sc.periods[org] = v.period
-			extend(startOfDay(time.Unix(v.period.start, 0)))
+		org := t.Orgs[v.Org].ID
+		if v.HasPeriod {
+			sc.periods[org] = v.Period
+			extend(usage.StartOfDay(time.Unix(v.Period.Start, 0)))
 		}
-		if v.hasLastDay {
-			day := dayTime(v.lastDay)
+		if v.HasLastDay {
+			day := usage.DayTime(v.LastDay)
 			sc.lastDays[org] = day.Unix()
 			if lastDay {
 				extend(day)
@@ -218,7 +219,7 @@ func newBreakdownScope(t *Table, now time.Time, lastDay bool) *breakdownScope {
 		}
 	}
 	if sc.from.IsZero() || sc.from.After(now) {
-		sc.from = startOfDay(now.AddDate(0, 0, -informatica.MaxProjectDays))
+		sc.from = usage.StartOfDay(now.AddDate(0, 0, -informatica.MaxProjectDays))
 	}
 	return sc
 }
@@ -228,7 +229,7 @@ func newBreakdownScope(t *Table, now time.Time, lastDay bool) *breakdownScope {
 // names no period for it.
 func (sc *breakdownScope) inPeriod(org string, date time.Time) bool {
 	p, ok := sc.periods[org]
-	return !ok || p.contains(date.Unix())
+	return !ok || p.Contains(date.Unix())
 }
 
 // onLastDay reports whether a row of org dated date is on the org's last

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // The task breakdown reads job-level exports (ExportServiceJobLevelMeteringData),
@@ -132,7 +133,7 @@ type meterResolver struct {
 
 type normalizedMeter struct{ id, name string }
 
-func newMeterResolver(meters []MeterInfo) *meterResolver {
+func newMeterResolver(meters []usage.MeterInfo) *meterResolver {
 	r := &meterResolver{found: map[string]string{}}
 	for _, m := range meters {
 		if n := normalizeMeterName(m.Name); n != "" {

@@ -5,10 +5,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 func TestMeterResolver(t *testing.T) {
-	r := newMeterResolver([]MeterInfo{
+	r := newMeterResolver([]usage.MeterInfo{
 		{ID: "di", Name: "Data Integration"},
 		{ID: "die", Name: "Data Integration Elastic"},
 		{ID: "ai", Name: "Application Integration"},
