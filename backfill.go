@@ -17,6 +17,7 @@ import (
 
 	"github.com/ipumon/informatica_exporter/collector"
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // backfillCommand writes past daily IPU consumption as OpenMetrics, for
@@ -74,7 +75,7 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 			"today's incomplete day is never written, since a TSDB block would keep it for ever",
 			"to_asked", *c.to, "to", to.Format(time.DateOnly))
 	}
-	var tables []*collector.Table
+	var tables []*usage.Table
 	if zipMode {
 		t, err := readZIPs(*c.zips)
 		if err != nil {
@@ -166,8 +167,8 @@ func day(t time.Time) time.Time {
 }
 
 // readZIPs reads downloaded exports; later ones win where they overlap.
-func readZIPs(paths []string) (*collector.Table, error) {
-	var tables []*collector.Table
+func readZIPs(paths []string) (*usage.Table, error) {
+	var tables []*usage.Table
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -178,7 +179,7 @@ func readZIPs(paths []string) (*collector.Table, error) {
 			f.Close()
 			return nil, err
 		}
-		b := collector.NewBuilder()
+		b := usage.NewBuilder()
 		_, err = informatica.ReadUsageZIP(f, info.Size(), informatica.DefaultLimits, b.Add)
 		f.Close()
 		if err != nil {
@@ -194,7 +195,7 @@ func readZIPs(paths []string) (*collector.Table, error) {
 const backfillPollInterval = 15 * time.Second
 
 // exportAccount exports one account's usage for the days from..to.
-func exportAccount(ctx context.Context, a collector.AccountSettings, r collector.RefreshSettings, from, to, now time.Time) (*collector.Table, error) {
+func exportAccount(ctx context.Context, a collector.AccountSettings, r collector.RefreshSettings, from, to, now time.Time) (*usage.Table, error) {
 	cfg := a.Client
 	cfg.PollInterval, cfg.JobTimeout = r.PollInterval, r.JobTimeout
 	if cfg.CallbackURL != "" {
@@ -218,7 +219,7 @@ func exportAccount(ctx context.Context, a collector.AccountSettings, r collector
 	if end.After(now) {
 		end = now
 	}
-	b := collector.NewBuilder()
+	b := usage.NewBuilder()
 	if _, err := client.ExportUsage(ctx, from, end, b.Add); err != nil {
 		return nil, err
 	}

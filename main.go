@@ -70,6 +70,9 @@ func run(args []string, stderr io.Writer, h hooks) int {
 		webFlags    = kingpinflag.AddFlags(app, ":9977")
 	)
 	demoCallback := app.Flag("demo.callback-url", "With --demo: the demo account's callback_url, e.g. http://localhost:9977/-/callback; its status polls are then a minute apart.").Default("").String()
+	demoBreakdowns := app.Flag("demo.breakdowns", "With --demo: the demo account's breakdowns, comma-separated: project_folder, asset, task.").Default("").String()
+	demoPrice := app.Flag("demo.ipu-price", "With --demo: the demo account's ipu_price; 0 publishes no price.").Default("0").Float64()
+	demoCurrency := app.Flag("demo.currency", "With --demo: the demo account's currency (ISO 4217), used with --demo.ipu-price.").Default("USD").String()
 	app.Command("serve", "Run the exporter (the default).").Default()
 	backfill := newBackfillCommand(app)
 	app.Version(version.Print(exporterName))
@@ -93,7 +96,8 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	// Informatica and one account against it.
 	load := func() (collector.Settings, error) { return loadConfig(*configFile) }
 	if *demo {
-		f, settings, err := startDemo(*demoIPUs, *demoCallback)
+		f, settings, err := startDemo(demoSettings{entitlement: *demoIPUs, callbackURL: *demoCallback,
+			breakdowns: *demoBreakdowns, ipuPrice: *demoPrice, currency: *demoCurrency})
 		if err != nil {
 			level.Error(logger).Log("msg", "Cannot start the simulated Informatica", "err", err)
 			return 1
@@ -342,11 +346,38 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 {{range .}}<tr><td>{{.Name}}</td><td>{{if not .Attempted}}first refresh running{{else if .Up}}up{{else}}down ({{.ErrorStage}}){{end}}</td><td>{{ts .LastSuccess}}</td><td>{{ts .NextRefresh}}</td><td>{{.Orgs}}</td><td>{{.Rows}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>`))
 
+// demoSettings are the --demo.* flags.
+type demoSettings struct {
+	entitlement float64
+	callbackURL string
+	breakdowns  string // comma-separated, as in the breakdowns key
+	ipuPrice    float64
+	currency    string
+}
+
 // startDemo starts the simulated Informatica on loopback and returns one
 // account configured against it, with fast jobs and a short poll interval so
 // that metrics appear within seconds. With a callback URL, polls are a
 // minute apart, so that it is the callback that brings the data in seconds.
-func startDemo(entitlement float64, callbackURL string) (*fake.Server, collector.Settings, error) {
+// The breakdowns and the price are checked as the configuration file's are.
+func startDemo(d demoSettings) (*fake.Server, collector.Settings, error) {
+	acc := accountConfig{Currency: d.currency}
+	for kind := range strings.SplitSeq(d.breakdowns, ",") {
+		if kind = strings.TrimSpace(kind); kind != "" {
+			acc.Breakdowns = append(acc.Breakdowns, kind)
+		}
+	}
+	breakdown, err := acc.breakdown()
+	if err != nil {
+		return nil, collector.Settings{}, fmt.Errorf("--demo.%w", err)
+	}
+	var price float64
+	if d.ipuPrice != 0 {
+		acc.IPUPrice = &d.ipuPrice
+		if price, err = acc.price(); err != nil {
+			return nil, collector.Settings{}, fmt.Errorf("--demo.%w", err)
+		}
+	}
 	f := fake.New(fake.Options{})
 	if err := f.Start("127.0.0.1:0"); err != nil {
 		return nil, collector.Settings{}, err
@@ -361,7 +392,10 @@ func startDemo(entitlement float64, callbackURL string) (*fake.Server, collector
 		},
 		Accounts: []collector.AccountSettings{{
 			Name:        "demo",
-			Entitlement: &entitlement,
+			Entitlement: &d.entitlement,
+			Breakdown:   breakdown,
+			IPUPrice:    price,
+			Currency:    d.currency,
 			Client: informatica.Config{
 				LoginURL: f.URL(),
 				Username: f.Username(),
@@ -369,8 +403,11 @@ func startDemo(entitlement float64, callbackURL string) (*fake.Server, collector
 			},
 		}},
 	}
-	if callbackURL != "" {
-		settings.Accounts[0].Client.CallbackURL = callbackURL
+	if price == 0 {
+		settings.Accounts[0].Currency = ""
+	}
+	if d.callbackURL != "" {
+		settings.Accounts[0].Client.CallbackURL = d.callbackURL
 		settings.Refresh.PollInterval, settings.Refresh.JobTimeout = time.Minute, 5*time.Minute
 	}
 	return f, settings, nil

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // dayConsumedFamily is the metric the backfill writes: one sample per org,
@@ -26,18 +27,18 @@ var dayConsumedFamily = &dto.MetricFamily{
 // MergeExports folds tables read from several exports into one: for the
 // orgs a later table holds, the days it covers replace those of earlier
 // ones, so that overlapping exports never add up twice.
-func MergeExports(tables ...*Table) *Table {
-	var merged *Table
+func MergeExports(tables ...*usage.Table) *usage.Table {
+	var merged *usage.Table
 	for _, t := range tables {
 		from, to := int32(math.MaxInt32), int32(math.MinInt32)
-		t.each(func(r *informatica.UsageRow) {
-			d := dayNumber(r.Date)
+		t.Each(func(r *informatica.UsageRow) {
+			d := usage.DayNumber(r.Date)
 			from, to = min(from, d), max(to, d)
 		})
-		merged = mergeTables(merged, t, coverage{from: from, to: to}, math.MinInt32)
+		merged = usage.Merge(merged, t, usage.Coverage{From: from, To: to}, math.MinInt32)
 	}
 	if merged == nil {
-		merged = NewBuilder().Table()
+		merged = usage.NewBuilder().Table()
 	}
 	return merged
 }
@@ -47,7 +48,7 @@ func MergeExports(tables ...*Table) *Table {
 // input of `promtool tsdb create-blocks-from openmetrics`. An org that
 // several tables hold is written from the first. It returns the number of
 // samples written.
-func WriteOpenMetrics(w io.Writer, tables []*Table, from, to time.Time) (int, error) {
+func WriteOpenMetrics(w io.Writer, tables []*usage.Table, from, to time.Time) (int, error) {
 	// expfmt writes a family's HELP and TYPE before its samples. Series are
 	// encoded one at a time, to keep memory flat, so the header is written
 	// once and cut from each series' encoding.
@@ -58,7 +59,7 @@ func WriteOpenMetrics(w io.Writer, tables []*Table, from, to time.Time) (int, er
 	if _, err := w.Write(header.Bytes()); err != nil {
 		return 0, err
 	}
-	first, last := dayNumber(from), dayNumber(to)
+	first, last := usage.DayNumber(from), usage.DayNumber(to)
 	written := 0
 	var series []*dto.Metric
 	var labels []*dto.LabelPair
@@ -84,7 +85,7 @@ func WriteOpenMetrics(w io.Writer, tables []*Table, from, to time.Time) (int, er
 	owner := map[string]int{} // org ID -> index of the table that writes it
 	var err error
 	for i, t := range tables {
-		t.each(func(r *informatica.UsageRow) {
+		t.Each(func(r *informatica.UsageRow) {
 			if err != nil {
 				return
 			}
@@ -92,7 +93,7 @@ func WriteOpenMetrics(w io.Writer, tables []*Table, from, to time.Time) (int, er
 				return
 			}
 			owner[r.OrgID] = i
-			day := dayNumber(r.Date)
+			day := usage.DayNumber(r.Date)
 			if day < first || day > last {
 				return
 			}
@@ -111,7 +112,7 @@ func WriteOpenMetrics(w io.Writer, tables []*Table, from, to time.Time) (int, er
 			series = append(series, &dto.Metric{
 				Label:       labels,
 				Gauge:       &dto.Gauge{Value: proto.Float64(r.IPU)},
-				TimestampMs: proto.Int64(dayTime(day).UnixMilli()),
+				TimestampMs: proto.Int64(usage.DayTime(day).UnixMilli()),
 			})
 		})
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/internal/exportgen"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // benchSizes are the row counts of the parse benchmarks.
@@ -104,8 +105,8 @@ func inflateKlauspost(b testing.TB, r io.ReaderAt, size int64) int64 {
 
 // parse reads an export into a per-day table, as a refresh does: its parts
 // on every core, each into a builder of its own, joined in file order.
-func parse(b testing.TB, r io.ReaderAt, size int64, sample func()) (*Table, int) {
-	bld := NewBuilder()
+func parse(b testing.TB, r io.ReaderAt, size int64, sample func()) (*usage.Table, int) {
+	bld := usage.NewBuilder()
 	filter := func(add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error { return add }
 	if sample != nil {
 		var mu sync.Mutex
@@ -121,7 +122,7 @@ func parse(b testing.TB, r io.ReaderAt, size int64, sample func()) (*Table, int)
 			}
 		}
 	}
-	rows, err := informatica.ReadUsageZIPParts(r, size, informatica.DefaultLimits, newPartsBuilder(bld, filter))
+	rows, err := informatica.ReadUsageZIPParts(r, size, informatica.DefaultLimits, usage.NewPartsBuilder(bld, filter))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -316,15 +317,15 @@ func BenchmarkDownloadToSnapshot(b *testing.B) {
 	last := spec.Last()
 	window := exportgen.Spec{Rows: 3 * 50 * 40, First: last.AddDate(0, 0, -2)}
 	now := last.Add(36 * time.Hour)
-	refresh := func(b *testing.B, path string, from time.Time, old *Table) *Table {
+	refresh := func(b *testing.B, path string, from time.Time, old *usage.Table) *usage.Table {
 		f, size := openExport(b, path)
-		bld := NewBuilder()
+		bld := usage.NewBuilder()
 		pass := func(add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error { return add }
-		if _, err := informatica.ReadUsageZIPParts(f, size, informatica.DefaultLimits, newPartsBuilder(bld, pass)); err != nil {
+		if _, err := informatica.ReadUsageZIPParts(f, size, informatica.DefaultLimits, usage.NewPartsBuilder(bld, pass)); err != nil {
 			b.Fatal(err)
 		}
-		computeView(bld.Table(), now)
-		t := mergeTables(old, bld.Table(), coverage{from: dayNumber(from), to: dayNumber(now)}, dayNumber(spec.First))
+		usage.ComputeView(bld.Table(), now)
+		t := usage.Merge(old, bld.Table(), usage.Coverage{From: usage.DayNumber(from), To: usage.DayNumber(now)}, usage.DayNumber(spec.First))
 		if r, err := newSnapshot("bench", t, now).metrics(now); err != nil || len(r.orgs) == 0 {
 			b.Fatalf("nothing rendered: %v", err)
 		}
@@ -342,7 +343,7 @@ func BenchmarkDownloadToSnapshot(b *testing.B) {
 		{"incremental", benchExport(b, window), window.First, true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			var old *Table
+			var old *usage.Table
 			if c.old {
 				old = refresh(b, full, spec.First, nil)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // staticAccount is an account without a refresher: its state and snapshot
@@ -18,10 +19,10 @@ import (
 func staticAccount(name string, entitlement *float64, state *accountState, snap *snapshot) *account {
 	data := newAccountData()
 	a := &account{
-		settings:  AccountSettings{Name: name, Entitlement: entitlement},
-		state:     state,
-		snap:      data.snap,
-		breakdown: data.breakdown,
+		settings:   AccountSettings{Name: name, Entitlement: entitlement},
+		state:      state,
+		snap:       data.snap,
+		breakdowns: data.breakdowns,
 	}
 	if snap != nil {
 		a.snap.Store(snap)
@@ -49,7 +50,7 @@ var goldenNow = date("2025-03-10T12:00:00Z")
 //   - org-a, m-sub: no rate in any row: no rate series.
 //   - org-b: an annual period from 2024-10-20: 2 + 1 IPUs; its own last day,
 //     the 5th.
-func goldenTable(t *testing.T) *Table {
+func goldenTable(t *testing.T) *usage.Table {
 	orgA := func(r informatica.UsageRow) informatica.UsageRow {
 		r.OrgID, r.OrgName, r.OrgType = "org-a", "Acme, Inc. Production", "Production"
 		return r
@@ -89,7 +90,7 @@ func goldenTable(t *testing.T) *Table {
 		orgB(di("2024-11-01", 8, 2, true)),
 		orgB(di("2025-03-05", 4, 1, true)),
 	}
-	b := NewBuilder()
+	b := usage.NewBuilder()
 	for i := range rows {
 		if err := b.Add(&rows[i]); err != nil {
 			t.Fatal(err)
@@ -181,8 +182,8 @@ func TestDescribeCoversEveryMetric(t *testing.T) {
 			t.Errorf("collected but not described: %s", m.Desc())
 		}
 	}
-	if len(described) != 23 {
-		t.Errorf("%d descriptions, want the 19 metrics of design.md other than build_info, rows_ignored_total, the 2 of the project breakdown and callbacks_total", len(described))
+	if len(described) != 30 {
+		t.Errorf("%d descriptions, want the 19 metrics of design.md other than build_info, rows_ignored_total, ipu_price, the 7 of the breakdowns, last_breakdown_success and callbacks_total", len(described))
 	}
 }
 
@@ -227,7 +228,7 @@ func TestMaxAgeWithdrawsUsageKeepsHealth(t *testing.T) {
 
 // sharedTable is one account's view of orgs, with a distinct IPU value per
 // account so that the test sees who published an org.
-func sharedTable(t *testing.T, ipu float64, orgs ...string) *Table {
+func sharedTable(t *testing.T, ipu float64, orgs ...string) *usage.Table {
 	var rows []row
 	for _, o := range orgs {
 		rows = append(rows, row{org: o, meter: "m", date: "2025-03-09", start: mar, end: marEnd, usage: 1, ipu: ipu, rate: 1, hasRate: true})

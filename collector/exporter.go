@@ -2,6 +2,10 @@
 // from Informatica, keeps each account's per-day table, and publishes
 // aggregates of it as Prometheus metrics. A scrape only reads the finished
 // snapshot of the last refresh; it never waits for Informatica.
+//
+// The table itself, its merge and its view are package usage. Here,
+// refreshing is account.go, refresh.go and state.go; exposition is
+// snapshot.go, exposition.go, gather.go, collect.go, metrics.go and crc.go.
 package collector
 
 import (
@@ -13,7 +17,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipumon/informatica_exporter/informatica"
 )
@@ -120,7 +123,7 @@ func (e *Exporter) Apply(s Settings) error {
 			state = prev.state
 		}
 		if keepData {
-			data = accountData{snap: prev.snap, breakdown: prev.breakdown}
+			data = accountData{snap: prev.snap, breakdowns: prev.breakdowns}
 		}
 		a, err := e.newAccount(set, s.Refresh, state, data, slots)
 		if err != nil {
@@ -240,144 +243,4 @@ func (e *Exporter) Status() []AccountStatus {
 		out = append(out, st)
 	}
 	return out
-}
-
-// Describe sends every metric's description.
-func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allDescs {
-		ch <- d
-	}
-	ch <- callbacksDesc
-}
-
-// Collect publishes the health of every account and, unless Gatherer
-// serves them, the data of every account whose data is younger than
-// refresh.max_age.
-func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
-	accounts, maxAge := e.current()
-	for _, a := range accounts {
-		a.collectHealth(ch)
-	}
-	e.collectCallbacks(ch)
-	if !e.dataGathered.Load() {
-		e.collectData(ch, accounts, maxAge, e.now())
-	}
-}
-
-func (e *Exporter) current() ([]*account, time.Duration) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.accounts, e.refresh.MaxAge
-}
-
-// collectData sends the metrics computed from export data. An org exported
-// by several accounts is published by the first of them in the
-// configuration, since its usage series carry no account label.
-func (e *Exporter) collectData(ch chan<- prometheus.Metric, accounts []*account, maxAge time.Duration, now time.Time) {
-	orgsSeen := map[string]bool{}
-	metersSeen := map[MeterInfo]bool{}
-	breakdownSeen := map[string]bool{}
-	for _, a := range accounts {
-		if r := a.rendered(now, maxAge); r != nil {
-			r.collect(ch, orgsSeen)
-			for _, m := range r.meters {
-				if !metersSeen[m.info] {
-					metersSeen[m.info] = true
-					ch <- m.metric
-				}
-			}
-		}
-		if b := a.freshBreakdown(now, maxAge); b != nil {
-			for _, o := range b.orgs {
-				if breakdownSeen[o.id] {
-					continue
-				}
-				breakdownSeen[o.id] = true
-				for _, m := range o.metrics {
-					ch <- m
-				}
-			}
-		}
-	}
-}
-
-// rendered returns the account's usage metrics as of now, or nil when it has
-// none younger than maxAge.
-func (a *account) rendered(now time.Time, maxAge time.Duration) *rendered {
-	snap := a.snap.Load()
-	if snap == nil || now.Sub(snap.taken) > maxAge {
-		return nil
-	}
-	r, err := snap.metrics(now)
-	if err != nil {
-		// Leave this account out rather than fail every scrape; its
-		// refresh rendered the same table, so this cannot happen unless a
-		// new day brings metrics that were not rendered before.
-		if snap.renderFailed.CompareAndSwap(false, true) {
-			level.Error(a.logger).Log("msg", "Cannot serve the account's usage metrics", "err", err)
-		}
-		return nil
-	}
-	return r
-}
-
-// freshBreakdown returns the account's breakdown, or nil when it has none
-// younger than maxAge.
-func (a *account) freshBreakdown(now time.Time, maxAge time.Duration) *breakdown {
-	if b := a.breakdown.Load(); b != nil && now.Sub(b.taken) <= maxAge {
-		return b
-	}
-	return nil
-}
-
-func (a *account) collectHealth(ch chan<- prometheus.Metric) {
-	s := a.state
-	name := a.settings.Name
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	gauge := func(desc *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
-	}
-	counter := func(desc *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), labels...)
-	}
-	gauge(upDesc, boolValue(s.up), name)
-	if !s.lastSuccess.IsZero() {
-		gauge(lastSuccessDesc, unixSeconds(s.lastSuccess), name)
-		gauge(exportRowsDesc, float64(s.rows), name)
-		gauge(exportPartialDesc, boolValue(s.partial), name)
-	}
-	if s.attempted {
-		gauge(lastDurationDesc, s.lastDuration.Seconds(), name)
-	}
-	if !s.nextRefresh.IsZero() {
-		gauge(nextRefreshDesc, unixSeconds(s.nextRefresh), name)
-	}
-	counter(refreshesDesc, s.refreshes, name)
-	for _, st := range informatica.Stages {
-		counter(failuresDesc, s.failures[st], name, string(st))
-	}
-	for k, v := range s.requests {
-		counter(apiRequestsDesc, v, name, k.endpoint, k.code)
-	}
-	for reason, v := range s.ignored {
-		counter(rowsIgnoredDesc, v, name, reason)
-	}
-	if !s.lastBreakdownSuccess.IsZero() {
-		gauge(lastBreakdownDesc, unixSeconds(s.lastBreakdownSuccess), name)
-	}
-	if a.settings.Entitlement != nil && s.loginOrgID != "" {
-		gauge(entitlementDesc, *a.settings.Entitlement, name, s.loginOrgID)
-	}
-}
-
-func boolValue(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func unixSeconds(t time.Time) float64 {
-	return float64(t.UnixNano()) / 1e9
 }

@@ -14,6 +14,13 @@ import (
 
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/internal/testkit"
+	"github.com/ipumon/informatica_exporter/usage"
+)
+
+// Monthly periods as Informatica writes them: first and last day, as dates.
+const (
+	feb, febEnd = "2025-02-01", "2025-02-28"
+	mar, marEnd = "2025-03-01", "2025-03-31"
 )
 
 // date parses "2006-01-02" or RFC 3339 as UTC; test input is always valid.
@@ -205,9 +212,9 @@ func (r row) usageRow() *informatica.UsageRow {
 	return u
 }
 
-func buildTable(t testing.TB, rows ...row) *Table {
+func buildTable(t testing.TB, rows ...row) *usage.Table {
 	t.Helper()
-	b := NewBuilder()
+	b := usage.NewBuilder()
 	for _, r := range rows {
 		if err := b.Add(r.usageRow()); err != nil {
 			t.Fatalf("Add(%+v): %v", r, err)

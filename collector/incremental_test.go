@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"reflect"
 	"sort"
 	"sync/atomic"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // jumpClock runs at real speed from fakeBase and can be moved forward, for
@@ -25,70 +25,6 @@ func (c *jumpClock) Now() time.Time {
 }
 
 func (c *jumpClock) Jump(d time.Duration) { c.offset.Add(int64(d)) }
-
-func TestMergeTables(t *testing.T) {
-	old := buildTable(t,
-		row{org: "o1", meter: "m", date: "2025-06-01", ipu: 1},
-		row{org: "o1", meter: "m", date: "2025-06-02", ipu: 2},
-		row{org: "o1", meter: "m", date: "2025-06-03", ipu: 3},
-		row{org: "o2", meter: "m", date: "2025-06-03", ipu: 30},
-		row{org: "o1", meter: "m", date: "2025-06-05", ipu: 5},
-		row{org: "o1", meter: "n", date: "2025-06-05", ipu: 50},
-		row{org: "o2", meter: "m", date: "2025-06-05", ipu: 500},
-		// Dated in the future when it was exported.
-		row{org: "o1", meter: "m", date: "2025-06-09", ipu: 9},
-	)
-	fresh := buildTable(t,
-		row{org: "o1", meter: "m", date: "2025-06-03", ipu: 3.5},
-		row{org: "o1", meter: "m", date: "2025-06-04", ipu: 4},
-		// A day outside the range asked for replaces its own org, meter and
-		// day, and nothing else.
-		row{org: "o1", meter: "m", date: "2025-06-05", ipu: 5.5},
-	)
-	day := func(s string) int32 { return dayNumber(date(s)) }
-	ipus := func(tb *Table) map[string]float64 {
-		out := map[string]float64{}
-		tb.each(func(r *informatica.UsageRow) { out[r.OrgID+" "+r.MeterID+" "+r.Date.Format(time.DateOnly)] = r.IPU })
-		return out
-	}
-	cases := []struct {
-		name     string
-		c        coverage
-		keepFrom string
-		want     map[string]float64
-	}{
-		{"covered days of every org replaced, stray row replaces only its own entry", coverage{from: day("2025-06-03"), to: day("2025-06-04"), all: true}, "2025-01-01",
-			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4,
-				"o1 m 2025-06-05": 5.5, "o1 n 2025-06-05": 50, "o2 m 2025-06-05": 500, "o1 m 2025-06-09": 9}},
-		{"orgs the export did not return keep their days", coverage{from: day("2025-06-03"), to: day("2025-06-04")}, "2025-01-01",
-			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4,
-				"o1 m 2025-06-05": 5.5, "o1 n 2025-06-05": 50, "o2 m 2025-06-03": 30, "o2 m 2025-06-05": 500, "o1 m 2025-06-09": 9}},
-		{"a full run is authoritative from its start onward: future rows go", coverage{from: day("2025-06-03"), to: onward, all: true}, "2025-01-01",
-			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5}},
-		{"an incremental run onward keeps the orgs it did not return", coverage{from: day("2025-06-03"), to: onward}, "2025-01-01",
-			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5,
-				"o2 m 2025-06-03": 30, "o2 m 2025-06-05": 500}},
-		{"old days dropped", coverage{from: day("2025-06-03"), to: onward, all: true}, "2025-06-02",
-			map[string]float64{"o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := ipus(mergeTables(old, fresh, c.c, day(c.keepFrom)))
-			if !reflect.DeepEqual(got, c.want) {
-				t.Errorf("merged = %v\nwant %v", got, c.want)
-			}
-		})
-	}
-	if got := ipus(mergeTables(nil, fresh, coverage{from: day("2025-06-03"), to: day("2025-06-04")}, day("2025-01-01"))); len(got) != 3 {
-		t.Errorf("merge into nothing = %v", got)
-	}
-	// An export without rows changes nothing when it is not authoritative
-	// for every org: Informatica has not published the window yet.
-	empty := NewBuilder().Table()
-	if got, want := ipus(mergeTables(old, empty, coverage{from: day("2025-06-03"), to: onward}, day("2025-01-01"))), ipus(old); !reflect.DeepEqual(got, want) {
-		t.Errorf("merging an empty incremental export = %v\nwant %v", got, want)
-	}
-}
 
 // TestIncrementalRefresh: after the first full run, runs export only the
 // window and merge it; a full run comes back after full_interval.
@@ -120,7 +56,7 @@ func TestIncrementalRefresh(t *testing.T) {
 	// moving the clock then makes run 3, not run 2, the one after
 	// full_interval.
 	waitFor(t, "run 2 to start", func() bool { return g.waiting.Load() > 0 })
-	wantStart := startOfDay(clock.Now().Add(-refresh.Window)).Format("2006-01-02T15:04:05Z")
+	wantStart := usage.StartOfDay(clock.Now().Add(-refresh.Window)).Format("2006-01-02T15:04:05Z")
 	clock.Jump(25 * time.Hour)
 	g.allow(t, 2)
 	incremental := rows() - full
@@ -156,7 +92,7 @@ func TestHistoryLoadsAndResumes(t *testing.T) {
 	refresh := refreshSettings(time.Hour)
 	refresh.Window = 3 * 24 * time.Hour
 	refresh.FullInterval = 24 * time.Hour
-	refresh.HistoryStart = startOfDay(now().AddDate(-1, 0, 0))
+	refresh.HistoryStart = usage.StartOfDay(now().AddDate(-1, 0, 0))
 	settings := Settings{Accounts: []AccountSettings{accountFor("prod", f, nil)}, Refresh: refresh}
 	historyFrom := func(e *Exporter) time.Time {
 		s := accountNamed(e, "prod").state
@@ -222,7 +158,7 @@ func TestHistoryLoadsAndResumes(t *testing.T) {
 		sorted = append(sorted, int(d))
 	}
 	sort.Ints(sorted)
-	first0, last := dayTime(int32(sorted[0])), dayTime(int32(sorted[len(sorted)-1]))
+	first0, last := usage.DayTime(int32(sorted[0])), usage.DayTime(int32(sorted[len(sorted)-1]))
 	if !first0.Equal(refresh.HistoryStart) || len(sorted) != int(last.Sub(first0).Hours()/24)+1 {
 		t.Errorf("table days %s to %s, %d distinct; want every day from %s", first0.Format(time.DateOnly), last.Format(time.DateOnly),
 			len(sorted), refresh.HistoryStart.Format(time.DateOnly))
@@ -231,7 +167,7 @@ func TestHistoryLoadsAndResumes(t *testing.T) {
 	// loaded twice would show as 2.
 	for _, d := range snap.table.Days {
 		if snap.table.Meters[d.Meter].Name == "Sub-organizations" && d.Usage != 1 {
-			t.Fatalf("day %s has usage %v for a meter that reports 1 a day: loaded twice?", dayTime(d.Day).Format(time.DateOnly), d.Usage)
+			t.Fatalf("day %s has usage %v for a meter that reports 1 a day: loaded twice?", usage.DayTime(d.Day).Format(time.DateOnly), d.Usage)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // runPlan is what one refresh exports.
@@ -26,13 +27,13 @@ type runPlan struct {
 // Informatica may have restated since. An incremental run reaches back past
 // the last success, so that no day is skipped after failed runs.
 func (a *account) plan(now time.Time, prev *snapshot) runPlan {
-	fullFrom := startOfDay(now.Add(-a.refresh.Lookback))
+	fullFrom := usage.StartOfDay(now.Add(-a.refresh.Lookback))
 	if prev != nil {
 		fullFrom = a.reachPeriods(prev.table, now, fullFrom)
 	}
 	p := runPlan{full: true, from: fullFrom, keepFrom: fullFrom}
 	if h := a.refresh.HistoryStart; !h.IsZero() && h.Before(p.keepFrom) {
-		p.keepFrom = startOfDay(h)
+		p.keepFrom = usage.StartOfDay(h)
 	}
 	a.state.mu.Lock()
 	lastFull, lastSuccess := a.state.lastFull, a.state.lastSuccess
@@ -41,8 +42,8 @@ func (a *account) plan(now time.Time, prev *snapshot) runPlan {
 		return p
 	}
 	p.full = false
-	p.from = startOfDay(now.Add(-a.refresh.Window))
-	if since := startOfDay(lastSuccess.Add(-24 * time.Hour)); since.Before(p.from) {
+	p.from = usage.StartOfDay(now.Add(-a.refresh.Window))
+	if since := usage.StartOfDay(lastSuccess.Add(-24 * time.Hour)); since.Before(p.from) {
 		p.from = since
 	}
 	if p.from.Before(fullFrom) {
@@ -162,12 +163,12 @@ func (a *account) record(finished time.Time, duration time.Duration, outcome fun
 // A full run reaches back to the start of every org's current billing period
 // so that period totals are complete; before the first refresh those periods
 // are only known once the lookback is in.
-func (a *account) export(ctx context.Context, prev *snapshot, p runPlan) (*Table, informatica.ExportResult, error) {
+func (a *account) export(ctx context.Context, prev *snapshot, p runPlan) (*usage.Table, informatica.ExportResult, error) {
 	now := a.now().UTC()
-	b := NewBuilder()
+	b := usage.NewBuilder()
 	// The rows of each export are read on every core, each part into a
 	// builder of its own, and joined into b in file order.
-	parts := newPartsBuilder(b, func(add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error {
+	parts := usage.NewPartsBuilder(b, func(add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error {
 		return a.usable(now, add)
 	})
 	res, err := a.client.ExportUsageParts(ctx, p.from, now, parts)
@@ -194,7 +195,7 @@ func (a *account) export(ctx context.Context, prev *snapshot, p runPlan) (*Table
 		return nil, res, &informatica.StageError{Stage: informatica.StageParse,
 			Err: errors.New("the export holds no usage rows; an empty export would wipe every series, so it is not used")}
 	}
-	var old *Table
+	var old *usage.Table
 	if prev != nil {
 		old = prev.table
 	}
@@ -202,8 +203,8 @@ func (a *account) export(ctx context.Context, prev *snapshot, p runPlan) (*Table
 	if from.Before(keepFrom) {
 		keepFrom = from
 	}
-	c := coverage{from: dayNumber(from), to: onward, all: p.full && !res.Partial}
-	return mergeTables(old, fresh, c, dayNumber(keepFrom)), res, nil
+	c := usage.Coverage{From: usage.DayNumber(from), To: usage.Onward, All: p.full && !res.Partial}
+	return usage.Merge(old, fresh, c, usage.DayNumber(keepFrom)), res, nil
 }
 
 // Reasons why export rows are not used, the label reason of
@@ -214,9 +215,9 @@ const ignoredFutureDate = "future_date"
 // tomorrow (UTC) cannot be, whatever the clocks say, and is counted instead.
 // Tomorrow is allowed for an Informatica whose clock or time zone runs ahead.
 func (a *account) usable(now time.Time, add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error {
-	latest := dayNumber(now) + 1
+	latest := usage.DayNumber(now) + 1
 	return func(r *informatica.UsageRow) error {
-		if dayNumber(r.Date) > latest {
+		if usage.DayNumber(r.Date) > latest {
 			a.state.mu.Lock()
 			a.state.ignored[ignoredFutureDate]++
 			a.state.mu.Unlock()
@@ -231,7 +232,7 @@ func (a *account) usable(now time.Time, add func(*informatica.UsageRow) error) f
 // finished job is merged, served and stored at once, so a restart resumes
 // where the last one stopped.
 func (a *account) loadHistory(ctx context.Context, keepFrom time.Time) {
-	start := startOfDay(a.refresh.HistoryStart)
+	start := usage.StartOfDay(a.refresh.HistoryStart)
 	for ctx.Err() == nil {
 		a.state.mu.Lock()
 		loaded := a.state.historyFrom
@@ -244,8 +245,8 @@ func (a *account) loadHistory(ctx context.Context, keepFrom time.Time) {
 			from = start
 		}
 		began := a.now()
-		b := NewBuilder()
-		parts := newPartsBuilder(b, func(add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error {
+		b := usage.NewBuilder()
+		parts := usage.NewPartsBuilder(b, func(add func(*informatica.UsageRow) error) func(*informatica.UsageRow) error {
 			return a.usable(began, add)
 		})
 		res, err := a.client.ExportUsageParts(ctx, from, loaded.Add(-time.Second), parts)
@@ -257,8 +258,8 @@ func (a *account) loadHistory(ctx context.Context, keepFrom time.Time) {
 			a.fail(a.now(), a.now().Sub(began), prev, "Loading history failed; the next refresh resumes it", err)
 			return
 		}
-		c := coverage{from: dayNumber(from), to: dayNumber(loaded) - 1, all: !res.Partial}
-		snap := newSnapshot(a.settings.Name, mergeTables(prev.table, b.Table(), c, dayNumber(keepFrom)), prev.taken)
+		c := usage.Coverage{From: usage.DayNumber(from), To: usage.DayNumber(loaded) - 1, All: !res.Partial}
+		snap := newSnapshot(a.settings.Name, usage.Merge(prev.table, b.Table(), c, usage.DayNumber(keepFrom)), prev.taken)
 		if err := a.publish(snap); err != nil {
 			a.fail(a.now(), a.now().Sub(began), prev, "Loading history failed; the next refresh resumes it", err)
 			return
@@ -273,21 +274,17 @@ func (a *account) loadHistory(ctx context.Context, keepFrom time.Time) {
 
 // reachPeriods moves from back to the earliest start of an org's current
 // billing period in t, within maxPeriodReach.
-func (a *account) reachPeriods(t *Table, now, from time.Time) time.Time {
-	limit := startOfDay(now.Add(-maxPeriodReach))
-	views, _ := computeView(t, now)
+func (a *account) reachPeriods(t *usage.Table, now, from time.Time) time.Time {
+	limit := usage.StartOfDay(now.Add(-maxPeriodReach))
+	views, _ := usage.ComputeView(t, now)
 	for _, v := range views {
-		if !v.hasPeriod {
+		if !v.HasPeriod {
 			continue
 		}
-		start := startOfDay(time.Unix(v.period.start, 0))
+		start := usage.StartOfDay(time.Unix(v.Period.Start, 0))
 		if start.Before(from) && !start.Before(limit) {
 			from = start
 		}
 	}
 	return from
-}
-
-func startOfDay(t time.Time) time.Time {
-	return dayTime(dayNumber(t))
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ipumon/informatica_exporter/internal/exportgen"
+	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
 // scaleSizes are orgs x meters; every series has scaleDays days.
@@ -68,7 +69,7 @@ func TestScaleChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	refreshCPU := processCPU() - cpu
-	rssRefresh := rssKiB(t, "VmRSS")
+	rssRefresh := testkit.RSSKiB(t, "VmRSS")
 
 	srv := httptest.NewServer(handler)
 	defer srv.Close()
@@ -103,7 +104,7 @@ func TestScaleChild(t *testing.T) {
 	for k := range n {
 		scrape(srv.URL, k%2 == 1, false)
 	}
-	rss100 := rssKiB(t, "VmRSS")
+	rss100 := testkit.RSSKiB(t, "VmRSS")
 
 	// Latencies, against the floor: net/http serving the same bytes from
 	// memory, alternating in one loop.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // snapshot is the finished result of one successful refresh. It is built
@@ -16,7 +18,7 @@ import (
 // refresh or this one, never a mix.
 type snapshot struct {
 	account string
-	table   *Table
+	table   *usage.Table
 	taken   time.Time // when the refresh that produced it finished
 
 	// rendered caches the metrics for the current UTC day; they only change
@@ -63,7 +65,7 @@ type renderedOrg struct {
 }
 
 type renderedMeter struct {
-	info   MeterInfo
+	info   usage.MeterInfo
 	metric prometheus.Metric
 }
 
@@ -86,7 +88,7 @@ func (r *rendered) collect(ch chan<- prometheus.Metric, seen map[string]bool) {
 	}
 }
 
-func newSnapshot(account string, t *Table, taken time.Time) *snapshot {
+func newSnapshot(account string, t *usage.Table, taken time.Time) *snapshot {
 	return &snapshot{account: account, table: t, taken: taken}
 }
 
@@ -107,12 +109,12 @@ func (s *snapshot) metrics(now time.Time) (*rendered, error) {
 }
 
 func (s *snapshot) render(now time.Time) (*rendered, error) {
-	views, until := computeView(s.table, now)
+	views, until := usage.ComputeView(s.table, now)
 	r := &rendered{from: now, until: until}
 	t := s.table
 	// Orgs in ID order, so that the families of one label, org_id, come
 	// out sorted.
-	slices.SortFunc(views, func(a, b orgView) int { return strings.Compare(t.Orgs[a.org].ID, t.Orgs[b.org].ID) })
+	slices.SortFunc(views, func(a, b usage.OrgView) int { return strings.Compare(t.Orgs[a.Org].ID, t.Orgs[b.Org].ID) })
 
 	// First what each family holds, then the metrics, made family by family
 	// in the order they are sent: a scrape then reads them from memory in
@@ -128,23 +130,23 @@ func (s *snapshot) render(now time.Time) (*rendered, error) {
 			values[family] = append(values[family], value{org: i, meter: meter, v: x})
 		}
 		add(famOrgInfo, -1, 1)
-		if v.hasPeriod {
-			add(famPeriodStart, -1, float64(v.period.start))
-			add(famPeriodEnd, -1, float64(v.period.end))
+		if v.HasPeriod {
+			add(famPeriodStart, -1, float64(v.Period.Start))
+			add(famPeriodEnd, -1, float64(v.Period.End))
 		}
-		if v.hasLastDay {
-			add(famLastDayTimestamp, -1, float64(dayTime(v.lastDay).Unix()))
+		if v.HasLastDay {
+			add(famLastDayTimestamp, -1, float64(usage.DayTime(v.LastDay).Unix()))
 		}
-		for _, sv := range v.series {
-			if v.hasPeriod {
-				add(famConsumed, sv.meter, sv.periodIPU)
-				add(famUsage, sv.meter, sv.periodUsage)
+		for _, sv := range v.Series {
+			if v.HasPeriod {
+				add(famConsumed, sv.Meter, sv.PeriodIPU)
+				add(famUsage, sv.Meter, sv.PeriodUsage)
 			}
-			if v.hasLastDay {
-				add(famLastDayConsumed, sv.meter, sv.lastDayIPU)
+			if v.HasLastDay {
+				add(famLastDayConsumed, sv.Meter, sv.LastDayIPU)
 			}
-			if sv.hasRate {
-				add(famRate, sv.meter, sv.rate)
+			if sv.HasRate {
+				add(famRate, sv.Meter, sv.Rate)
 			}
 		}
 	}
@@ -155,7 +157,7 @@ func (s *snapshot) render(now time.Time) (*rendered, error) {
 	}
 	r.orgs = make([]renderedOrg, len(views))
 	for i, v := range views {
-		r.orgs[i].id = t.Orgs[v.org].ID
+		r.orgs[i].id = t.Orgs[v.Org].ID
 	}
 	for f, vals := range values {
 		// The registry sorts a family by its label values in the order of
@@ -170,7 +172,7 @@ func (s *snapshot) render(now time.Time) (*rendered, error) {
 		}
 		r.families[f] = make([]familyMetric, len(vals))
 		for k, x := range vals {
-			org := t.Orgs[views[x.org].org]
+			org := t.Orgs[views[x.org].Org]
 			var labels []string
 			switch {
 			case f == famOrgInfo:

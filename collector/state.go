@@ -15,6 +15,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // stateVersion changes whenever the stored format does; a file of another
@@ -116,7 +117,7 @@ func statePath(dir, account string) string {
 // saveState writes an account's snapshot atomically: to a temporary file,
 // synced, then renamed over the old one, so that a crash at any point leaves
 // either the old state or the new, never a torn file.
-func saveState(dir string, h stateHeader, t *Table) (err error) {
+func saveState(dir string, h stateHeader, t *usage.Table) (err error) {
 	final := statePath(dir, h.Account)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(final)+".*.tmp")
 	if err != nil {
@@ -136,7 +137,7 @@ func saveState(dir string, h stateHeader, t *Table) (err error) {
 		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
 	}
 	var encErr error
-	t.each(func(r *informatica.UsageRow) {
+	t.Each(func(r *informatica.UsageRow) {
 		if encErr != nil {
 			return
 		}
@@ -190,7 +191,7 @@ var errNoState = errors.New("no stored state")
 
 // loadState reads an account's stored state. Any damage is an error naming
 // the file; the caller starts empty rather than serve half a table.
-func loadState(dir, account string) (stateHeader, *Table, error) {
+func loadState(dir, account string) (stateHeader, *usage.Table, error) {
 	path := statePath(dir, account)
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -212,7 +213,7 @@ func loadState(dir, account string) (stateHeader, *Table, error) {
 	if h.Version != stateVersion {
 		return h, nil, fmt.Errorf("read state %s: version %d, this exporter reads version %d", path, h.Version, stateVersion)
 	}
-	b := NewBuilder()
+	b := usage.NewBuilder()
 	for i := 0; ; i++ {
 		var raw [13]json.RawMessage
 		err := dec.Decode(&raw)

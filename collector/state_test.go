@@ -14,9 +14,10 @@ import (
 
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
-func stateTable(t *testing.T) *Table {
+func stateTable(t *testing.T) *usage.Table {
 	return buildTable(t,
 		row{org: "o1", meter: "m1", date: "2025-06-01", start: "2025-06-01", end: "2025-06-30", usage: 10.5, ipu: 1.25, rate: 0.119, hasRate: true},
 		row{org: "o1", meter: "m2", date: "2025-06-02", start: "2025-06-01", end: "2025-06-30", usage: 3, ipu: 0.1},
@@ -24,9 +25,9 @@ func stateTable(t *testing.T) *Table {
 	)
 }
 
-func rowsOf(t *Table) []informatica.UsageRow {
+func rowsOf(t *usage.Table) []informatica.UsageRow {
 	var out []informatica.UsageRow
-	t.each(func(r *informatica.UsageRow) { out = append(out, *r) })
+	t.Each(func(r *informatica.UsageRow) { out = append(out, *r) })
 	return out
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // gatedRefresher is one account "prod" against a fake, on a calendar that
@@ -38,11 +39,17 @@ func newGatedRefresher(t *testing.T, opts fake.Options, refresh RefreshSettings)
 	return r
 }
 
+// seriesDay names one entry of a table: org, meter and day.
+type seriesDay struct {
+	org, meter string
+	day        int32
+}
+
 // entries is the account's table as org, meter and day -> IPU.
 func (r *gatedRefresher) entries() map[seriesDay]float64 {
 	out := map[seriesDay]float64{}
-	accountNamed(r.exp, "prod").snap.Load().table.each(func(u *informatica.UsageRow) {
-		out[seriesDay{u.OrgID, u.MeterID, dayNumber(u.Date)}] = u.IPU
+	accountNamed(r.exp, "prod").snap.Load().table.Each(func(u *informatica.UsageRow) {
+		out[seriesDay{u.OrgID, u.MeterID, usage.DayNumber(u.Date)}] = u.IPU
 	})
 	return out
 }
@@ -69,7 +76,7 @@ func correction(day time.Time, ipu float64) fake.Row {
 // of the day.
 func TestStrayRowReplacesOnlyItsOwnDay(t *testing.T) {
 	t.Parallel()
-	today := startOfDay(fakeBase)
+	today := usage.StartOfDay(fakeBase)
 	stray := today.AddDate(0, 0, -6)
 	var addStray atomic.Bool
 	r := newGatedRefresher(t, fake.Options{EditRows: func(from, to time.Time, rows []fake.Row) []fake.Row {
@@ -88,13 +95,13 @@ func TestStrayRowReplacesOnlyItsOwnDay(t *testing.T) {
 		t.Fatalf("run 2 exported from %s, want the incremental window from %s", starts[len(starts)-1], want)
 	}
 	after := r.entries()
-	strayKey := seriesDay{fake.DemoOrgs[0].ID, fake.DemoMeters[0].ID, dayNumber(stray)}
+	strayKey := seriesDay{fake.DemoOrgs[0].ID, fake.DemoMeters[0].ID, usage.DayNumber(stray)}
 	if after[strayKey] != 1000 {
 		t.Errorf("the stray row's entry = %v, want its 1000", after[strayKey])
 	}
 	kept := 0
 	for k, v := range before {
-		if k.day != dayNumber(stray) || k == strayKey {
+		if k.day != usage.DayNumber(stray) || k == strayKey {
 			continue
 		}
 		kept++
@@ -112,7 +119,7 @@ func TestStrayRowReplacesOnlyItsOwnDay(t *testing.T) {
 // longer holds it.
 func TestFutureRowsAreIgnoredOrRetracted(t *testing.T) {
 	t.Parallel()
-	today := startOfDay(fakeBase)
+	today := usage.StartOfDay(fakeBase)
 	var runs atomic.Int32
 	r := newGatedRefresher(t, fake.Options{EditRows: func(from, to time.Time, rows []fake.Row) []fake.Row {
 		if runs.Add(1) == 1 {
@@ -121,8 +128,8 @@ func TestFutureRowsAreIgnoredOrRetracted(t *testing.T) {
 		return rows
 	}}, refreshSettings(time.Millisecond))
 
-	tomorrow := seriesDay{fake.DemoOrgs[0].ID, fake.DemoMeters[0].ID, dayNumber(today) + 1}
-	later := seriesDay{fake.DemoOrgs[0].ID, fake.DemoMeters[0].ID, dayNumber(today) + 5}
+	tomorrow := seriesDay{fake.DemoOrgs[0].ID, fake.DemoMeters[0].ID, usage.DayNumber(today) + 1}
+	later := seriesDay{fake.DemoOrgs[0].ID, fake.DemoMeters[0].ID, usage.DayNumber(today) + 5}
 	r.gate.allow(t, 1)
 	if got := r.entries(); got[tomorrow] != 7 || got[later] != 0 {
 		t.Errorf("after the first export tomorrow = %v, in 5 days = %v; want 7 and nothing", got[tomorrow], got[later])

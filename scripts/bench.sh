@@ -58,7 +58,7 @@ load "after the parse"
 step "CSV reader alone"
 go test -run '^$' -bench '^BenchmarkReadUsageCSV$' -count "$count" ./informatica | tee -a "$out" >&2
 step "memory by shape"
-go test -run '^$' -bench '^BenchmarkBuilderShapes$' -benchtime 1x -count "$count" ./collector | tee -a "$out" >&2
+go test -run '^$' -bench '^BenchmarkBuilderShapes$' -benchtime 1x -count "$count" ./usage | tee -a "$out" >&2
 step "scale: refresh, RSS, scrapes against the bytes-from-memory floor"
 go test -run '^$' -bench '^BenchmarkScale$' -benchtime 1x -count "$count" -timeout 60m ./collector | tee -a "$out" >&2
 load "after the scale runs"

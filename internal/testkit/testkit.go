@@ -3,9 +3,11 @@
 package testkit
 
 import (
+	"bufio"
 	"bytes"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,4 +66,21 @@ func RequireProgram(t testing.TB, name, pkg string) string {
 	}
 	t.Skipf("SKIPPED: %s is not installed (apt-get install %s); this test did not run", name, pkg)
 	return ""
+}
+
+// RSSKiB reads a field of /proc/self/status, in KiB.
+func RSSKiB(t testing.TB, field string) int {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return n
+		}
+	}
+	return 0
 }

@@ -1,10 +1,8 @@
-package collector
+package usage
 
 import (
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Monthly periods as Informatica writes them: first and last day, as dates.
@@ -15,46 +13,46 @@ const (
 	apr, aprEnd = "2025-04-01", "2025-04-30"
 )
 
-// view is computeView's result for one org, with series by meter ID.
+// view is ComputeView's result for one org, with series by meter ID.
 type view struct {
-	orgView
-	series map[string]seriesView
+	OrgView
+	series map[string]SeriesView
 }
 
 func viewsAt(t *testing.T, tab *Table, now string) (map[string]view, time.Time) {
 	t.Helper()
-	views, until := computeView(tab, date(now))
+	views, until := ComputeView(tab, date(now))
 	out := map[string]view{}
 	for _, v := range views {
-		vv := view{orgView: v, series: map[string]seriesView{}}
-		for _, s := range v.series {
-			vv.series[tab.Meters[s.meter].ID] = s
+		vv := view{OrgView: v, series: map[string]SeriesView{}}
+		for _, s := range v.Series {
+			vv.series[tab.Meters[s.Meter].ID] = s
 		}
-		out[tab.Orgs[v.org].ID] = vv
+		out[tab.Orgs[v.Org].ID] = vv
 	}
 	return out, until
 }
 
 func (v view) wantPeriod(t *testing.T, start, end string) {
 	t.Helper()
-	if !v.hasPeriod {
+	if !v.HasPeriod {
 		t.Fatalf("no current period, want %s to %s", start, end)
 	}
-	if got := (billingPeriod{date(start).Unix(), date(end).Unix()}); v.period != got {
+	if got := (BillingPeriod{date(start).Unix(), date(end).Unix()}); v.Period != got {
 		t.Errorf("current period = %s to %s, want %s to %s",
-			time.Unix(v.period.start, 0).UTC(), time.Unix(v.period.end, 0).UTC(), start, end)
+			time.Unix(v.Period.Start, 0).UTC(), time.Unix(v.Period.End, 0).UTC(), start, end)
 	}
 }
 
 func (v view) wantLastDay(t *testing.T, day string) {
 	t.Helper()
 	switch {
-	case day == "" && v.hasLastDay:
-		t.Errorf("last day = %s, want none", dayTime(v.lastDay))
-	case day != "" && !v.hasLastDay:
+	case day == "" && v.HasLastDay:
+		t.Errorf("last day = %s, want none", DayTime(v.LastDay))
+	case day != "" && !v.HasLastDay:
 		t.Errorf("no last day, want %s", day)
-	case day != "" && dayTime(v.lastDay) != date(day):
-		t.Errorf("last day = %s, want %s", dayTime(v.lastDay), day)
+	case day != "" && DayTime(v.LastDay) != date(day):
+		t.Errorf("last day = %s, want %s", DayTime(v.LastDay), day)
 	}
 }
 
@@ -64,9 +62,9 @@ func (v view) wantSeries(t *testing.T, meter string, periodIPU, periodUsage, las
 	if !ok {
 		t.Fatalf("meter %s not shown", meter)
 	}
-	if !approx(s.periodIPU, periodIPU) || !approx(s.periodUsage, periodUsage) || !approx(s.lastDayIPU, lastDayIPU) {
+	if !approx(s.PeriodIPU, periodIPU) || !approx(s.PeriodUsage, periodUsage) || !approx(s.LastDayIPU, lastDayIPU) {
 		t.Errorf("meter %s: period IPU %v, period usage %v, last day IPU %v; want %v, %v, %v",
-			meter, s.periodIPU, s.periodUsage, s.lastDayIPU, periodIPU, periodUsage, lastDayIPU)
+			meter, s.PeriodIPU, s.PeriodUsage, s.LastDayIPU, periodIPU, periodUsage, lastDayIPU)
 	}
 }
 
@@ -101,7 +99,7 @@ func TestBuilderSumsRowsOfTheSameDay(t *testing.T) {
 				t.Errorf("Days not sorted by org, meter, day at %d", i)
 			}
 		}
-		got[cell{tab.Orgs[d.Org].ID, tab.Meters[d.Meter].ID, dayTime(d.Day).Format("2006-01-02")}] = d
+		got[cell{tab.Orgs[d.Org].ID, tab.Meters[d.Meter].ID, DayTime(d.Day).Format("2006-01-02")}] = d
 	}
 	a9 := got[cell{"a", "m", "2025-03-09"}]
 	if a9.IPU != 1.5 || a9.Usage != 6 || !a9.HasRate || a9.Rate != 0.25 {
@@ -127,7 +125,7 @@ func TestBuilderSumsRowsOfTheSameDay(t *testing.T) {
 }
 
 func TestBillingPeriodContains(t *testing.T) {
-	p := billingPeriod{date(mar).Unix(), date(marEnd).Unix()}
+	p := BillingPeriod{date(mar).Unix(), date(marEnd).Unix()}
 	for at, want := range map[string]bool{
 		"2025-02-28T23:59:59Z": false,
 		"2025-03-01T00:00:00Z": true,
@@ -136,7 +134,7 @@ func TestBillingPeriodContains(t *testing.T) {
 		"2025-03-31T23:59:59Z": true,
 		"2025-04-01T00:00:00Z": false,
 	} {
-		if got := p.contains(date(at).Unix()); got != want {
+		if got := p.Contains(date(at).Unix()); got != want {
 			t.Errorf("March contains %s = %v, want %v", at, got, want)
 		}
 	}
@@ -235,12 +233,12 @@ func TestCurrentBillingPeriod(t *testing.T) {
 	t.Run("rows without a period", func(t *testing.T) {
 		tab := buildTable(t, row{org: "a", meter: "m", date: "2025-03-09", usage: 2, ipu: 1})
 		views, _ := viewsAt(t, tab, "2025-03-10T12:00:00Z")
-		if views["a"].hasPeriod {
-			t.Errorf("a period was made up: %+v", views["a"].period)
+		if views["a"].HasPeriod {
+			t.Errorf("a period was made up: %+v", views["a"].Period)
 		}
 		views["a"].wantLastDay(t, "2025-03-09")
-		if s := views["a"].series["m"]; s.lastDayIPU != 1 {
-			t.Errorf("last day IPU = %v, want 1", s.lastDayIPU)
+		if s := views["a"].series["m"]; s.LastDayIPU != 1 {
+			t.Errorf("last day IPU = %v, want 1", s.LastDayIPU)
 		}
 	})
 }
@@ -326,12 +324,12 @@ func TestRateFromNewestRowWithOne(t *testing.T) {
 	)
 	views, _ := viewsAt(t, tab, "2025-03-10T12:00:00Z")
 	for meter, want := range map[string]float64{"m": 0.2, "n": 0.3} {
-		if s := views["a"].series[meter]; !s.hasRate || s.rate != want {
-			t.Errorf("meter %s: rate %v (has %v), want %v", meter, s.rate, s.hasRate, want)
+		if s := views["a"].series[meter]; !s.HasRate || s.Rate != want {
+			t.Errorf("meter %s: rate %v (has %v), want %v", meter, s.Rate, s.HasRate, want)
 		}
 	}
-	if s := views["a"].series["never"]; s.hasRate {
-		t.Errorf("meter without rates has rate %v", s.rate)
+	if s := views["a"].series["never"]; s.HasRate {
+		t.Errorf("meter without rates has rate %v", s.Rate)
 	}
 }
 
@@ -364,56 +362,4 @@ func TestOrgsWithAnnualAndMonthlyPeriods(t *testing.T) {
 	views["monthly"].wantSeries(t, "m", 2, 4, 2)
 	views["annual"].wantPeriod(t, year, yearEnd)
 	views["annual"].wantSeries(t, "m", 28, 56, 16)
-}
-
-func renderedSamples(t *testing.T, r *rendered) samples {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectFunc(func(ch chan<- prometheus.Metric) {
-		r.collect(ch, map[string]bool{})
-		for _, m := range r.meters {
-			ch <- m.metric
-		}
-	}))
-	return gatherSamples(t, reg)
-}
-
-func TestSnapshotRendersUntilTheViewChanges(t *testing.T) {
-	tab := buildTable(t,
-		row{org: "a", meter: "m", date: "2025-03-09", start: mar, end: marEnd, ipu: 1},
-		row{org: "a", meter: "m", date: "2025-03-10", start: mar, end: marEnd, ipu: 2},
-	)
-	s := newSnapshot("acct", tab, date("2025-03-10T11:00:00Z"))
-	lastDay := key("informatica_ipu_last_day_timestamp_seconds", "org_id", "a")
-
-	r1 := mustRender(t, s, date("2025-03-10T12:00:00Z"))
-	if got := renderedSamples(t, r1)[lastDay]; got != float64(date("2025-03-09").Unix()) {
-		t.Errorf("last day timestamp = %v, want 2025-03-09", got)
-	}
-	if r2 := mustRender(t, s, date("2025-03-10T23:59:59Z")); r2 != r1 {
-		t.Error("rendered again before the view changed")
-	}
-	r3 := mustRender(t, s, date("2025-03-11T00:00:00Z"))
-	if r3 == r1 {
-		t.Fatal("not rendered again at midnight")
-	}
-	if got := renderedSamples(t, r3)[lastDay]; got != float64(date("2025-03-10").Unix()) {
-		t.Errorf("after midnight last day timestamp = %v, want 2025-03-10", got)
-	}
-	// A clock that goes back gets a rendering for its own instant.
-	if r4 := mustRender(t, s, date("2025-03-10T12:00:00Z")); r4 == r3 {
-		t.Error("a rendering for a later instant was served for an earlier one")
-	} else if got := renderedSamples(t, r4)[lastDay]; got != float64(date("2025-03-09").Unix()) {
-		t.Errorf("back before midnight last day timestamp = %v, want 2025-03-09", got)
-	}
-}
-
-// mustRender renders s as of now, failing the test on an error.
-func mustRender(t *testing.T, s *snapshot, now time.Time) *rendered {
-	t.Helper()
-	r, err := s.metrics(now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }

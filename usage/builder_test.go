@@ -1,4 +1,4 @@
-package collector
+package usage
 
 import (
 	"fmt"
@@ -27,7 +27,7 @@ func referenceTable(rows []informatica.UsageRow) []Entry {
 		if _, ok := meters[r.MeterID]; !ok {
 			meters[r.MeterID] = int32(len(meters))
 		}
-		k := key{r.OrgID, r.MeterID, dayNumber(r.Date)}
+		k := key{r.OrgID, r.MeterID, DayNumber(r.Date)}
 		e := sums[k]
 		if e == nil {
 			e = &Entry{Org: orgs[r.OrgID], Meter: meters[r.MeterID], Day: k.day}

@@ -1,11 +1,10 @@
-package collector
+package usage
 
 // BenchmarkBuilderShapes: the memory a Builder and its Table take for the
 // same number of rows in different shapes. Each shape runs in a process of
 // its own (this test binary, run again), so that its peak RSS is its own.
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,10 +15,13 @@ import (
 	"time"
 
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
 // shapeRows is the number of rows of every shape.
 const shapeRows = 1_000_000
+
+const mib = 1 << 20
 
 // builderShapes generate the same number of rows in different orders and
 // groupings.
@@ -84,7 +86,7 @@ func TestBuilderShapeChild(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
 		base, peak := ms.HeapAlloc, ms.HeapAlloc
-		rssBase := rssKiB(t, "VmRSS")
+		rssBase := testkit.RSSKiB(t, "VmRSS")
 		b := NewBuilder()
 		r := informatica.UsageRow{OrgType: "Sub-Organization", MeterName: "Data Integration", Scalar: "Compute Units",
 			MetricCategory: "Data Integration", BillingPeriodStart: start, BillingPeriodEnd: end,
@@ -110,27 +112,10 @@ func TestBuilderShapeChild(t *testing.T) {
 		peak = max(peak, ms.HeapAlloc)
 		runtime.KeepAlive(b)
 		fmt.Printf("SHAPE %s rows=%d entries=%d peak-rss-kib=%d base-rss-kib=%d peak-heap=%d\n",
-			name, n, len(tb.Days), rssKiB(t, "VmHWM"), rssBase, peak-base)
+			name, n, len(tb.Days), testkit.RSSKiB(t, "VmHWM"), rssBase, peak-base)
 		return
 	}
 	t.Fatalf("no shape %q", name)
-}
-
-// rssKiB reads a field of /proc/self/status, in KiB.
-func rssKiB(t testing.TB, field string) int {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Skip("no /proc/self/status")
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return n
-		}
-	}
-	return 0
 }
 
 // BenchmarkBuilderShapes reports, per shape of shapeRows rows, the peak RSS

@@ -1,4 +1,8 @@
-package collector
+// Package usage holds one account's usage, per org, meter and day: the
+// Table an export's rows are built into, how a fresh export merges into
+// what was known, and the view of it the gauges show at an instant. It
+// knows nothing of Prometheus.
+package usage
 
 import (
 	"cmp"
@@ -55,8 +59,8 @@ type DayUsage struct {
 // the month.
 func canonicalPeriod(start, end time.Time) (int64, int64) {
 	start, end = start.UTC(), end.UTC()
-	first := startOfDay(start)
-	last := startOfDay(end)
+	first := StartOfDay(start)
+	last := StartOfDay(end)
 	if end.Equal(last) && last.After(first) && last.Day() == first.Day() {
 		last = last.AddDate(0, 0, -1)
 	}
@@ -74,8 +78,8 @@ type dayAttr struct {
 	hasRate    bool
 }
 
-func (a dayAttr) period() (billingPeriod, bool) {
-	return billingPeriod{a.start, a.end}, a.start != 0 || a.end != 0
+func (a dayAttr) period() (BillingPeriod, bool) {
+	return BillingPeriod{a.start, a.end}, a.start != 0 || a.end != 0
 }
 
 func (a dayAttr) rateValue() float64 { return math.Float64frombits(a.rate) }
@@ -105,12 +109,13 @@ func (t *Table) Entry(i int) Entry {
 
 const secondsPerDay = 86400
 
-// dayNumber returns the day t falls on, counted from 1970-01-01 UTC.
-func dayNumber(t time.Time) int32 {
+// DayNumber returns the day t falls on, counted from 1970-01-01 UTC.
+func DayNumber(t time.Time) int32 {
 	return int32(floorDiv(t.Unix(), secondsPerDay))
 }
 
-func dayTime(d int32) time.Time {
+// DayTime returns 00:00 UTC of day d, counted from 1970-01-01 UTC.
+func DayTime(d int32) time.Time {
 	return time.Unix(int64(d)*secondsPerDay, 0).UTC()
 }
 
@@ -234,7 +239,7 @@ func (b *Builder) Add(r *informatica.UsageRow) error {
 	b.table = nil
 	i := b.seriesOf(r)
 	s := b.serAt(i)
-	day := dayNumber(r.Date)
+	day := DayNumber(r.Date)
 	var ra dayAttr
 	if !r.BillingPeriodStart.IsZero() && !r.BillingPeriodEnd.IsZero() {
 		ra.start, ra.end = canonicalPeriod(r.BillingPeriodStart, r.BillingPeriodEnd)
@@ -679,15 +684,16 @@ func meterRanges(days []DayUsage, fn func(days []DayUsage)) {
 	}
 }
 
-// each calls fn with every entry of t as an export row.
-func (t *Table) each(fn func(*informatica.UsageRow)) {
+// Each calls fn with every entry of t as an export row. The row is reused
+// from one call to the next.
+func (t *Table) Each(fn func(*informatica.UsageRow)) {
 	var r informatica.UsageRow
 	for _, d := range t.Days {
 		o, m, a := t.Orgs[d.Org], t.Meters[d.Meter], t.attrs[d.attr]
 		r = informatica.UsageRow{
 			OrgID: o.ID, OrgName: o.Name, OrgType: o.Type,
 			MeterID: m.ID, MeterName: m.Name, Scalar: m.Scalar, MetricCategory: m.Category,
-			Date:       dayTime(d.Day),
+			Date:       DayTime(d.Day),
 			MeterUsage: d.Usage, IPU: d.IPU,
 		}
 		if a.hasRate {
@@ -711,4 +717,9 @@ func (t *Table) firstDay() (int32, bool) {
 		first = min(first, d.Day)
 	}
 	return first, true
+}
+
+// StartOfDay returns 00:00 UTC of the day t falls on.
+func StartOfDay(t time.Time) time.Time {
+	return DayTime(DayNumber(t))
 }

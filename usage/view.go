@@ -1,4 +1,4 @@
-package collector
+package usage
 
 import (
 	"cmp"
@@ -7,71 +7,77 @@ import (
 	"time"
 )
 
-// orgView is what the gauges show for one org at one instant.
-type orgView struct {
-	org int32
-	// period is the org's current billing period; hasPeriod is false when
+// OrgView is what the gauges show for one org at one instant.
+type OrgView struct {
+	Org int32 // index into Table.Orgs
+	// Period is the org's current billing period; HasPeriod is false when
 	// no row named one.
-	period    billingPeriod
-	hasPeriod bool
-	// lastDay is the org's most recent complete UTC day with rows.
-	lastDay    int32
-	hasLastDay bool
-	series     []seriesView
+	Period    BillingPeriod
+	HasPeriod bool
+	// LastDay is the org's most recent complete UTC day with rows, in
+	// days since 1970-01-01 UTC.
+	LastDay    int32
+	HasLastDay bool
+	Series     []SeriesView
 }
 
-// seriesView is one org and meter.
-type seriesView struct {
-	meter       int32
-	periodIPU   float64
-	periodUsage float64
-	lastDayIPU  float64
-	rate        float64
-	hasRate     bool
+// SeriesView is one org and meter: its sums over the org's current billing
+// period and its last complete day, and its newest IPU rate.
+type SeriesView struct {
+	Meter       int32 // index into Table.Meters
+	PeriodIPU   float64
+	PeriodUsage float64
+	LastDayIPU  float64
+	Rate        float64
+	HasRate     bool
 }
 
-type billingPeriod struct{ start, end int64 }
+// BillingPeriod is a billing period: Start and End are 00:00 UTC of its
+// first and last day, in Unix seconds.
+type BillingPeriod struct{ Start, End int64 }
 
 // endExclusive is the first instant after the period: the period runs
 // through the whole of its last day.
-func (p billingPeriod) endExclusive() int64 {
-	return p.end + secondsPerDay
+func (p BillingPeriod) endExclusive() int64 {
+	return p.End + secondsPerDay
 }
 
-func (p billingPeriod) contains(t int64) bool {
-	return p.start <= t && t < p.endExclusive()
+// Contains reports whether the instant t, in Unix seconds, falls in the
+// period.
+func (p BillingPeriod) Contains(t int64) bool {
+	return p.Start <= t && t < p.endExclusive()
 }
 
-// computeView derives every org's current billing period, last complete day
+// ComputeView derives every org's current billing period, last complete day
 // and per-meter sums as of now. It also returns the instant the result stops
 // being true without new data: the next UTC midnight or period boundary.
-func computeView(t *Table, now time.Time) ([]orgView, time.Time) {
+func ComputeView(t *Table, now time.Time) ([]OrgView, time.Time) {
 	nowUnix := now.Unix()
-	today := dayNumber(now)
-	validUntil := dayTime(today + 1).Unix()
-	var views []orgView
+	today := DayNumber(now)
+	validUntil := DayTime(today + 1).Unix()
+	var views []OrgView
 	orgRanges(t.Days, func(days []DayUsage) {
-		v := orgView{org: days[0].Org}
-		v.period, v.hasPeriod = t.currentPeriod(days, nowUnix)
+		v := OrgView{Org: days[0].Org}
+		v.Period, v.HasPeriod = t.currentPeriod(days, nowUnix)
 		meterRanges(days, func(days []DayUsage) {
 			// A series' days are sorted: its last complete day is the last
 			// one before today.
 			if i, _ := slices.BinarySearchFunc(days, today, func(d DayUsage, day int32) int { return cmp.Compare(d.Day, day) }); i > 0 {
-				if d := days[i-1].Day; !v.hasLastDay || d > v.lastDay {
-					v.lastDay, v.hasLastDay = d, true
+				if d := days[i-1].Day; !v.HasLastDay || d > v.LastDay {
+					v.LastDay, v.HasLastDay = d, true
 				}
 			}
 		})
 		t.eachAttr(days, func(a dayAttr) {
 			if p, ok := a.period(); ok {
-				for _, boundary := range [2]int64{p.start, p.endExclusive()} {
+				for _, boundary := range [2]int64{p.Start, p.endExclusive()} {
 					if boundary > nowUnix && boundary < validUntil {
 						validUntil = boundary
 					}
 				}
 			}
 		})
-		v.series = t.seriesOf(days, v)
+		v.Series = t.seriesOf(days, v)
 		views = append(views, v)
 	})
 	return views, time.Unix(validUntil, 0)
@@ -92,18 +98,18 @@ func (t *Table) eachAttr(days []DayUsage, fn func(dayAttr)) {
 // currentPeriod picks the billing period that holds now; when several do
 // (one period's end date is the next one's start), the later one; when none
 // does, the latest period in the rows.
-func (t *Table) currentPeriod(days []DayUsage, now int64) (billingPeriod, bool) {
-	var best billingPeriod
+func (t *Table) currentPeriod(days []DayUsage, now int64) (BillingPeriod, bool) {
+	var best BillingPeriod
 	found, bestContains := false, false
 	t.eachAttr(days, func(a dayAttr) {
 		p, ok := a.period()
 		if !ok {
 			return
 		}
-		c := p.contains(now)
+		c := p.Contains(now)
 		better := !found ||
 			(c && !bestContains) ||
-			(c == bestContains && (p.start > best.start || (p.start == best.start && p.end > best.end)))
+			(c == bestContains && (p.Start > best.Start || (p.Start == best.Start && p.End > best.End)))
 		if better {
 			best, found, bestContains = p, true, c
 		}
@@ -113,10 +119,10 @@ func (t *Table) currentPeriod(days []DayUsage, now int64) (billingPeriod, bool) 
 
 // seriesOf sums an org's days per meter. A meter is shown when it has rows
 // in the current billing period or on the last complete day.
-func (t *Table) seriesOf(days []DayUsage, v orgView) []seriesView {
-	var out []seriesView
+func (t *Table) seriesOf(days []DayUsage, v OrgView) []SeriesView {
+	var out []SeriesView
 	meterRanges(days, func(days []DayUsage) {
-		sv := seriesView{meter: days[0].Meter}
+		sv := SeriesView{Meter: days[0].Meter}
 		shown := false
 		inPeriod, lastAttr := false, uint32(math.MaxUint32)
 		for _, d := range days {
@@ -124,20 +130,20 @@ func (t *Table) seriesOf(days []DayUsage, v orgView) []seriesView {
 				lastAttr = d.attr
 				a := t.attrs[d.attr]
 				p, ok := a.period()
-				inPeriod = v.hasPeriod && ok && p == v.period
+				inPeriod = v.HasPeriod && ok && p == v.Period
 				// Days are sorted, so the last one with a rate is the
 				// newest.
 				if a.hasRate {
-					sv.rate, sv.hasRate = a.rateValue(), true
+					sv.Rate, sv.HasRate = a.rateValue(), true
 				}
 			}
 			if inPeriod {
-				sv.periodIPU += d.IPU
-				sv.periodUsage += d.Usage
+				sv.PeriodIPU += d.IPU
+				sv.PeriodUsage += d.Usage
 				shown = true
 			}
-			if v.hasLastDay && d.Day == v.lastDay {
-				sv.lastDayIPU += d.IPU
+			if v.HasLastDay && d.Day == v.LastDay {
+				sv.LastDayIPU += d.IPU
 				shown = true
 			}
 		}
