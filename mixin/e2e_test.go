@@ -29,9 +29,11 @@ var forRE = regexp.MustCompile(`(?m)^(\s+for:[ \t]*)\S+[ \t]*$`)
 // TestMonitoringStack runs the exporter in demo mode, a real Prometheus that
 // scrapes it every second with rules.yml and alerts.yml loaded, and a real
 // Alertmanager that sends to a webhook served here. It checks that the demo
-// output passes promtool's lint, that every recording rule produces series,
-// that every query of dashboard.json returns data with its variables filled
-// in, and that the entitlement alert reaches the webhook.
+// output passes promtool's lint, that every recording rule produces series
+// (the demo runs with asset and task breakdowns and an IPU price, so the
+// asset, task and cost rules too), that every query of dashboard.json
+// returns data with its variables filled in, and that the entitlement alert
+// reaches the webhook.
 func TestMonitoringStack(t *testing.T) {
 	t.Parallel()
 	goTool := requireProgram(t, "go", "golang")
@@ -52,8 +54,12 @@ func TestMonitoringStack(t *testing.T) {
 	t.Logf("exporter built in %.1fs", time.Since(start).Seconds())
 
 	exporterAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	// Asset and task breakdowns and a price, so that the dashboard's top
+	// assets, top tasks and money panels, and the cost rules, have data.
 	exporter := startProcess(t, "informatica_exporter", exporterBin,
-		"--demo", "--demo.ipu-entitlement="+demoEntitlement, "--web.listen-address="+exporterAddr)
+		"--demo", "--demo.ipu-entitlement="+demoEntitlement,
+		"--demo.breakdowns=asset,task", "--demo.ipu-price=0.5", "--demo.currency=USD",
+		"--web.listen-address="+exporterAddr)
 	var metrics string
 	waitFor(t, 30*time.Second, "the demo's usage and entitlement on /metrics", func() (bool, string) {
 		if exporter.exited() {
@@ -64,8 +70,16 @@ func TestMonitoringStack(t *testing.T) {
 			return false, fmt.Sprintf("HTTP %d %v", code, err)
 		}
 		metrics = body
-		return strings.Contains(body, "\ninformatica_ipu_billing_period_consumed_ipus{") &&
-			strings.Contains(body, "\ninformatica_ipu_entitlement_ipus{"), "no usage yet"
+		for _, name := range []string{
+			"informatica_ipu_billing_period_consumed_ipus", "informatica_ipu_entitlement_ipus",
+			"informatica_asset_last_day_consumed_ipus", "informatica_task_last_day_consumed_ipus",
+			"informatica_ipu_price",
+		} {
+			if !strings.Contains(body, "\n"+name+"{") {
+				return false, "no " + name + " yet"
+			}
+		}
+		return true, ""
 	})
 
 	t.Run("promtool check metrics", func(t *testing.T) {
@@ -220,6 +234,10 @@ scrape_configs:
 		"account:informatica_ipu_billing_period_consumed_ipus:linear_projection",
 		"account:informatica_ipu_entitlement_days_until_exhausted:linear_projection",
 		"account:informatica_exporter_refresh_interval_seconds:estimate",
+		"account:informatica_ipu_price:max",
+		"account:informatica_ipu_billing_period_consumed_cost:sum",
+		"count(account_org_meter_asset:informatica_asset_billing_period_consumed_ipus:max)",
+		"count(account_org_meter_task:informatica_task_billing_period_consumed_ipus:max)",
 	} {
 		if v, err := promQuery(promURL, q); err == nil && len(v) > 0 {
 			t.Logf("%s = %v", q, v[0].Value[1])
@@ -245,12 +263,20 @@ scrape_configs:
 	t.Run("every dashboard query returns data, one account, several orgs, one meter", func(t *testing.T) {
 		// Real label values, picked from the data: the demo account, all its
 		// orgs (one has a comma and a dot in its name, so Grafana's regex
-		// escaping matters), and one meter used on the last day.
-		v, err := promQuery(promURL, `account_org_meter:informatica_ipu_last_day_consumed_ipus:max > 0`)
+		// escaping matters), and one meter used on the last day that also
+		// has assets and tasks on it, so that their panels have data.
+		v, err := promQuery(promURL, `account_org_meter:informatica_ipu_last_day_consumed_ipus:max > 0
+			and on (account, meter_id) account_org_meter_asset:informatica_asset_last_day_consumed_ipus:max > 0
+			and on (account, meter_id) account_org_meter_task:informatica_task_last_day_consumed_ipus:max > 0`)
 		if err != nil || len(v) == 0 {
 			t.Fatalf("no last-day usage to pick variable values from: %v", err)
 		}
 		account, meter := v[0].Metric["account"], v[0].Metric["meter_name"]
+		// All the account's orgs, not only those the picked meter is used in.
+		v, err = promQuery(promURL, `account_org_meter:informatica_ipu_last_day_consumed_ipus:max > 0`)
+		if err != nil {
+			t.Fatal(err)
+		}
 		orgSet := map[string]bool{}
 		for _, s := range v {
 			if s.Metric["account"] == account {

@@ -21,6 +21,8 @@ var requiredAlerts = map[string][]string{
 	"InformaticaIPUProjectedOverrun":           {"warning"},
 	"InformaticaIPUDailyUsageSpike":            {"warning"},
 	"InformaticaExporterDown":                  {"warning"},
+	"InformaticaTaskCostSpike":                 {"warning"},
+	"InformaticaNewExpensiveAsset":             {"warning"},
 }
 
 // recordNameRE is level:metric:operations.
@@ -91,6 +93,42 @@ func TestAlertsAndRulesStatic(t *testing.T) {
 				t.Errorf("%s uses %s, which rules.yml does not define", name, n)
 			}
 		}
+	}
+}
+
+// costRE is the one way a cost rule is computed from its IPU twin.
+var costRE = regexp.MustCompile(`^\s*(\S+)\s+\*\s+on \(account\) group_left \(currency\) account:informatica_ipu_price:max\s*$`)
+
+// TestCostRules: every recording rule in IPUs (*_ipus:<op>) has a twin in
+// money named *_cost:<op>, which is that rule times the account's price of
+// one IPU, carrying the currency; and every *_cost rule has its IPU twin.
+func TestCostRules(t *testing.T) {
+	exprs := map[string]string{}
+	for _, r := range readRules(t, "rules.yml") {
+		exprs[r.Record] = r.Expr
+	}
+	n := 0
+	for name := range exprs {
+		if strings.Contains(name, "_ipus:") {
+			n++
+			costName := strings.Replace(name, "_ipus:", "_cost:", 1)
+			costExpr, ok := exprs[costName]
+			if !ok {
+				t.Errorf("%s has no cost twin %s", name, costName)
+				continue
+			}
+			if m := costRE.FindStringSubmatch(costExpr); m == nil || m[1] != name {
+				t.Errorf("%s is %q, want %s * on (account) group_left (currency) account:informatica_ipu_price:max", costName, costExpr, name)
+			}
+		}
+		if strings.Contains(name, "_cost:") {
+			if _, ok := exprs[strings.Replace(name, "_cost:", "_ipus:", 1)]; !ok {
+				t.Errorf("%s has no IPU twin", name)
+			}
+		}
+	}
+	if n < 14 {
+		t.Errorf("%d rules in IPUs, want at least the 14 of usage, entitlement, assets and tasks", n)
 	}
 }
 
@@ -183,6 +221,16 @@ func TestDashboardStatic(t *testing.T) {
 		"informatica_exporter_last_refresh_success_timestamp_seconds",
 		"informatica_exporter_last_refresh_duration_seconds",
 		"account_stage:informatica_exporter_refresh_failures:increase1h",
+		// Top assets and tasks, spike candidates, and money.
+		"account_org_meter_asset:informatica_asset_billing_period_consumed_ipus:max",
+		"account_org_meter_asset:informatica_asset_last_day_consumed_ipus:max",
+		"account_org_meter_task:informatica_task_billing_period_consumed_ipus:max",
+		"account_org_meter_task:informatica_task_billing_period_runs:max",
+		"account_org_meter_task:informatica_task_billing_period_max_run_ipus:max",
+		"account_org_meter_task:informatica_task_last_day_consumed_ipus:median_7d",
+		"account_org_meter:informatica_ipu_billing_period_consumed_cost:max",
+		"account:informatica_ipu_entitlement_cost:max",
+		"account_org_meter:informatica_ipu_last_day_consumed_cost:max",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no panel queries %s", want)
@@ -257,15 +305,17 @@ type unitTestFile struct {
 	} `yaml:"tests"`
 }
 
-// TestReadme keeps README.md in step with the files: it names every alert
-// and recording rule, its YAML snippets parse, and its Alertmanager
-// configuration passes amtool.
+// TestReadme keeps the READMEs in step with the files: the top-level one
+// or mixin/README.md (assets, tasks and money) names every alert and
+// recording rule, the top-level one's YAML snippets parse, and its
+// Alertmanager configuration passes amtool.
 func TestReadme(t *testing.T) {
 	readme := readFile(t, "../README.md")
+	both := readme + readFile(t, "README.md")
 	for _, f := range []string{"rules.yml", "alerts.yml"} {
 		for _, r := range readRules(t, f) {
-			if name := r.Record + r.Alert; !strings.Contains(readme, name) {
-				t.Errorf("../README.md does not mention %s", name)
+			if name := r.Record + r.Alert; !strings.Contains(both, "`"+name+"`") && !strings.Contains(both, "**"+name+"**") {
+				t.Errorf("neither ../README.md nor README.md mentions %s", name)
 			}
 		}
 	}
