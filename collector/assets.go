@@ -46,9 +46,10 @@ func exportAssets(ctx context.Context, a *account, sc *breakdownScope, sums *ser
 		if lastDay {
 			v[1] = r.IPU
 		}
-		// A blank environment is "(none)" like a blank project, so that
-		// the label is always there (an empty value is no label at all).
-		sums.add(seriesKey{r.OrgID, r.MeterID, r.AssetName, r.AssetType, orNone(r.Project), r.Folder, orNone(r.Environment)}, v)
+		// A blank asset name (the row that may sum up deleted assets) or
+		// environment is "(none)" like a blank project, so that the label
+		// is always there (an empty value is no label at all).
+		sums.add(seriesKey{r.OrgID, r.MeterID, orNone(r.AssetName), r.AssetType, orNone(r.Project), r.Folder, orNone(r.Environment)}, v)
 		return nil
 	})
 }

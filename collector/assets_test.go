@@ -2,6 +2,7 @@ package collector
 
 import (
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -374,4 +375,40 @@ func TestIPUPrice(t *testing.T) {
 	reg.MustRegister(staticExporter(clock, time.Hour, priced, plain))
 	got := gatherSamples(t, reg).with("informatica_ipu_price")
 	assertSamples(t, got, samples{key("informatica_ipu_price", "account", "priced", "currency", "EUR"): 0.85})
+}
+
+// TestAssetBlankNamesAreNone: a row with a blank asset name, project and
+// environment (how Informatica may sum up deleted assets) is one series
+// with "(none)" in those labels, so that no label goes missing.
+func TestAssetBlankNamesAreNone(t *testing.T) {
+	t.Parallel()
+	now := movingClock()
+	f := startFake(t, fake.Options{}, now)
+	day := now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	meter := fake.DemoMeters[0]
+	// The summary's download goes through; the asset job's is this file.
+	f.Inject(
+		fake.Fault{Endpoint: fake.EndpointDownload, Handler: func(http.ResponseWriter, *http.Request) {}, Pass: true},
+		fake.Fault{Endpoint: fake.EndpointDownload, Handler: zipAnswer(
+			"Meter ID,Meter Name,Date,Asset Name,Asset Type,Project,Folder,Org ID,Org Type,Environment Name,Environment Type,Tier,IPU Per Unit,Usage,Consumption (IPUs)\n" +
+				meter.ID + "," + meter.Name + "," + day + ",,,,," + f.LoginOrg().ID + ",Production,,,,0.06,50,3\n")},
+	)
+	logger, _ := newTestLogger()
+	e, reg := newTestExporter(t, logger, now)
+	if err := e.Apply(Settings{Accounts: []AccountSettings{assetTaskAccount(f, 500, true, false)}, Refresh: refreshSettings(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the breakdown", func() bool { return breakdownDone(t, reg, "asset") })
+	got := gatherSeries(t, reg, "informatica_asset_billing_period_consumed_ipus")
+	if len(got) != 1 {
+		t.Fatalf("want the one series of the file, got %v", got)
+	}
+	for _, name := range []string{"asset_name", "project", "environment"} {
+		if v := got[0].labels[name]; v != "(none)" {
+			t.Errorf("%s=%q, want \"(none)\" for a blank cell", name, v)
+		}
+	}
+	if got[0].value != 3 {
+		t.Errorf("value %v, want 3", got[0].value)
+	}
 }

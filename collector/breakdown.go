@@ -119,7 +119,7 @@ func exportProjects(ctx context.Context, a *account, sc *breakdownScope, sums *s
 	})
 }
 
-// orNone is a project (or environment) as a label: "(none)" when blank,
+// orNone is a project (or asset name, or environment) as a label: "(none)" when blank,
 // which Informatica writes for assets deleted before it processed their
 // usage.
 func orNone(s string) string {
