@@ -375,7 +375,7 @@ func startDemo(d demoSettings) (*fake.Server, collector.Settings, error) {
 	if d.ipuPrice != 0 {
 		acc.IPUPrice = &d.ipuPrice
 		if price, err = acc.price(); err != nil {
-			return nil, collector.Settings{}, fmt.Errorf("--demo.%w", err)
+			return nil, collector.Settings{}, fmt.Errorf("--demo.ipu-price and --demo.currency: %w", err)
 		}
 	}
 	f := fake.New(fake.Options{})
