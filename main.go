@@ -72,6 +72,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	demoCallback := app.Flag("demo.callback-url", "With --demo: the demo account's callback_url, e.g. http://localhost:9977/-/callback; its status polls are then a minute apart.").Default("").String()
 	app.Command("serve", "Run the exporter (the default).").Default()
 	backfill := newBackfillCommand(app)
+	focus := newFocusCommand(app)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stderr)
@@ -85,6 +86,9 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	logger, slogger := newLoggers(stderr, *logLevel, *logFormat)
 	if command == backfill.name() {
 		return backfill.run(logger, *configFile, h.adjust, h.now)
+	}
+	if command == focus.name() {
+		return focus.run(logger, *configFile, h.adjust, h.now)
 	}
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("build_context", version.BuildContext())
