@@ -2,12 +2,8 @@ package informatica
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"math"
 	"os"
-	"strconv"
 	"time"
 )
 
@@ -53,111 +49,48 @@ func ReadProjectCSV(file string, r io.Reader, fn func(*ProjectRow) error) (int, 
 	return readProjectCSV(&rr, file, r, fn)
 }
 
-// projectColumn is a column of a PROJECT_FOLDER file, with the header names
-// it may have: public code reads "Org ID", "Project", "Folder", "Date" and
-// "Consumption (IPUs)", and the other reports spell the same columns
-// differently. Names are compared as headerKey folds them.
-type projectColumn struct {
-	names    []string
-	required bool
-}
-
+// The columns of a PROJECT_FOLDER file, with the header names they may
+// have: public code reads "Org ID", "Project", "Folder", "Date" and
+// "Consumption (IPUs)" [C 1], and the other reports spell the same columns
+// differently [INF].
 var (
-	projectOrgID   = projectColumn{names: []string{"Org ID", "OrgId"}, required: true}
-	projectOrgType = projectColumn{names: []string{"Org Type", "OrgType"}}
-	projectName    = projectColumn{names: []string{"Project", "Project Name"}, required: true}
-	projectFolder  = projectColumn{names: []string{"Folder", "Folder Name"}}
-	projectDate    = projectColumn{names: []string{"Date", "Date (in UTC)"}, required: true}
-	projectIPU     = projectColumn{names: []string{"Consumption (IPUs)", "IPU", "IPUs", "Consumption"}, required: true}
+	projectOrgID   = column{names: []string{"Org ID", "OrgId"}, required: true}
+	projectOrgType = column{names: []string{"Org Type", "OrgType"}}
+	projectName    = column{names: []string{"Project", "Project Name"}, required: true}
+	projectFolder  = column{names: []string{"Folder", "Folder Name"}}
+	projectDate    = column{names: []string{"Date", "Date (in UTC)"}, required: true}
+	projectIPU     = column{names: []string{"Consumption (IPUs)", "IPU", "IPUs", "Consumption"}, required: true}
 )
 
 func readProjectCSV(rr *recordReader, file string, r io.Reader, fn func(*ProjectRow) error) (int, error) {
-	rr.reset(r)
-	if err := rr.skipBOM(); err != nil {
+	t, err := openTable(rr, file, r)
+	if err != nil {
 		return 0, err
 	}
-	line, err := rr.next()
-	if err == io.EOF {
-		return 0, &CSVError{File: file, Line: 1, Err: errors.New("file is empty: no header row")}
-	}
+	cols, err := t.indexes(projectOrgID, projectOrgType, projectName, projectFolder, projectDate, projectIPU)
 	if err != nil {
-		return 0, rr.wrap(file, line, err)
-	}
-	byName := map[string]int{}
-	for i := range rr.fields {
-		if k := headerKey(string(rr.field(i))); k != "" {
-			if _, dup := byName[k]; !dup {
-				byName[k] = i
-			}
-		}
-	}
-	width := len(rr.fields)
-	index := func(c projectColumn) (int, error) {
-		for _, n := range c.names {
-			if i, ok := byName[headerKey(n)]; ok {
-				return i, nil
-			}
-		}
-		if c.required {
-			return -1, &CSVError{File: file, Line: 1, Column: c.names[0], Err: errMissingColumn}
-		}
-		return -1, nil
-	}
-	var cols [6]int
-	for i, c := range []projectColumn{projectOrgID, projectOrgType, projectName, projectFolder, projectDate, projectIPU} {
-		if cols[i], err = index(c); err != nil {
-			return 0, err
-		}
+		return 0, err
 	}
 	orgCol, typeCol, projectCol, folderCol, dateCol, ipuCol := cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]
-	text := func(i int) string {
-		if i < 0 {
-			return ""
-		}
-		return ValidUTF8(string(cell(rr.field(i))))
-	}
-	bad := func(line, i int, name string, err error) error {
-		return &CSVError{File: file, Line: line, Column: name, Value: ValidUTF8(string(rr.field(i))), Err: err}
-	}
-
 	var row ProjectRow
 	rows := 0
 	for {
-		line, err := rr.next()
-		if err == io.EOF {
-			return rows, nil
+		ok, err := t.next()
+		if !ok {
+			return rows, err
 		}
-		if err != nil {
-			return rows, rr.wrap(file, line, err)
-		}
-		if len(rr.fields) < width {
-			return rows, &CSVError{File: file, Line: line, Err: fmt.Errorf("row has %d fields, the header has %d", len(rr.fields), width)}
-		}
-		row = ProjectRow{OrgID: text(orgCol), OrgType: text(typeCol), Project: text(projectCol), Folder: text(folderCol)}
+		row = ProjectRow{OrgID: t.text(orgCol), OrgType: t.text(typeCol), Project: t.text(projectCol), Folder: t.text(folderCol)}
 		if row.OrgID == "" {
-			return rows, bad(line, orgCol, projectOrgID.names[0], errEmptyValue)
+			return rows, t.bad(orgCol, projectOrgID.names[0], errEmptyValue)
 		}
-		date := text(dateCol)
-		if date == "" {
-			return rows, bad(line, dateCol, projectDate.names[0], errEmptyValue)
+		if row.Date, err = t.day(dateCol, projectDate.names[0]); err != nil {
+			return rows, err
 		}
-		day, err := ParseTime(date)
-		if err != nil {
-			return rows, bad(line, dateCol, projectDate.names[0], errNotDate)
-		}
-		if !plausibleDate(day) {
-			return rows, bad(line, dateCol, projectDate.names[0], errDateRange)
-		}
-		row.Date = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
-		if v := text(ipuCol); v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-				return rows, bad(line, ipuCol, projectIPU.names[0], errNotNumber)
-			}
-			row.IPU = f
+		if row.IPU, err = t.number(ipuCol, projectIPU.names[0]); err != nil {
+			return rows, err
 		}
 		if err := fn(&row); err != nil {
-			return rows, fmt.Errorf("file %q, line %d: %w", file, line, err)
+			return rows, t.callback(err)
 		}
 		rows++
 	}
