@@ -379,12 +379,14 @@ func writeFOCUS(w io.Writer, sources []focusSource, byAsset bool, from, to time.
 		t := s.summary
 		periods := map[orgDay][2]time.Time{}
 		orgs := map[string]collector.OrgInfo{}
-		meters := map[string]collector.MeterInfo{}
+		meters, meterNames := map[string]collector.MeterInfo{}, map[string]collector.MeterInfo{}
 		for _, o := range t.Orgs {
 			orgs[o.ID] = o
 		}
 		for _, m := range t.Meters {
 			meters[m.ID] = m
+			// ASSET rows may name their meter only by name.
+			meterNames[m.Name] = m
 		}
 		for j := range t.Days {
 			e := t.Entry(j)
@@ -421,7 +423,13 @@ func writeFOCUS(w io.Writer, sources []focusSource, byAsset bool, from, to time.
 			}
 			meter, ok := meters[a.MeterID]
 			if !ok {
+				meter, ok = meterNames[a.MeterName]
+			}
+			if !ok {
 				meter = collector.MeterInfo{ID: a.MeterID, Name: a.MeterName}
+				if meter.ID == "" {
+					meter.ID = a.MeterName // SkuId MUST NOT be null on usage
+				}
 			}
 			l := focusLine{account: &s.account, org: org, meter: meter, day: a.Date, usage: a.Usage, ipu: a.IPU,
 				rate: a.IPUPerUnit, hasRate: a.IPUPerUnit != 0, asset: a}
