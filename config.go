@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,6 +50,8 @@ type accountConfig struct {
 	BreakdownInterval  string            `yaml:"breakdown_interval"`
 	BreakdownMaxSeries *int              `yaml:"breakdown_max_series"`
 	CallbackURL        string            `yaml:"callback_url"`
+	IPUPrice           *float64          `yaml:"ipu_price"`
+	Currency           string            `yaml:"currency"`
 }
 
 // refreshConfig holds durations as text, parsed in settings, so that a bad
@@ -342,10 +345,16 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	if err := informatica.CheckCallbackURL(a.CallbackURL); err != nil {
 		return collector.AccountSettings{}, fmt.Errorf("callback_url: %w", err)
 	}
+	price, err := a.price()
+	if err != nil {
+		return collector.AccountSettings{}, err
+	}
 	return collector.AccountSettings{
 		Name:        a.Name,
 		Entitlement: a.IPUEntitlement,
 		Breakdown:   breakdown,
+		IPUPrice:    price,
+		Currency:    a.Currency,
 		Client: informatica.Config{
 			LoginURL:           a.LoginURL,
 			Username:           a.Username,
@@ -359,14 +368,16 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	}, nil
 }
 
-// breakdown reads the optional per-project breakdown of an account.
+// breakdown reads the optional breakdowns of an account.
 func (a accountConfig) breakdown() (collector.BreakdownSettings, error) {
 	b := collector.BreakdownSettings{Interval: 24 * time.Hour, MaxSeries: 500}
+	kinds := map[string]*bool{"project_folder": &b.ProjectFolder, "asset": &b.Asset, "task": &b.Task}
 	for _, kind := range a.Breakdowns {
-		if kind != "project_folder" {
-			return b, fmt.Errorf("breakdowns: %q is not a breakdown; the one there is: project_folder", kind)
+		on, ok := kinds[kind]
+		if !ok {
+			return b, fmt.Errorf("breakdowns: %q is not a breakdown; the breakdowns are: project_folder, asset, task", kind)
 		}
-		b.ProjectFolder = true
+		*on = true
 	}
 	if a.BreakdownInterval != "" {
 		d, err := model.ParseDuration(a.BreakdownInterval)
@@ -382,6 +393,51 @@ func (a accountConfig) breakdown() (collector.BreakdownSettings, error) {
 		b.MaxSeries = *a.BreakdownMaxSeries
 	}
 	return b, nil
+}
+
+// price reads ipu_price and currency, which go together: a price means
+// nothing without its currency.
+func (a accountConfig) price() (float64, error) {
+	switch {
+	case a.IPUPrice == nil && a.Currency == "":
+		return 0, nil
+	case a.IPUPrice == nil:
+		return 0, errors.New("ipu_price: required with currency, or remove currency")
+	case a.Currency == "":
+		return 0, errors.New("currency: required with ipu_price, an ISO 4217 code such as USD or EUR")
+	case !(*a.IPUPrice > 0) || math.IsInf(*a.IPUPrice, 0):
+		return 0, fmt.Errorf("ipu_price: %v is not a price > 0", *a.IPUPrice)
+	case !isCurrency(a.Currency):
+		return 0, fmt.Errorf("currency: %q is not an active ISO 4217 alphabetic code (three upper-case letters such as USD, EUR, JPY)", a.Currency)
+	}
+	return *a.IPUPrice, nil
+}
+
+// currencies are the active ISO 4217 alphabetic codes (list one of the
+// maintenance agency, SIX; written from memory of its 2025 edition, with
+// ANG and XCG both during the guilder's transition), without XTS (testing)
+// and XXX (no currency).
+const currencies = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV " +
+	"BRL BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK " +
+	"DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL " +
+	"HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT " +
+	"LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR " +
+	"MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF " +
+	"SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP " +
+	"TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU " +
+	"XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XUA YER ZAR ZMW ZWG"
+
+// isCurrency reports whether code is one of currencies.
+func isCurrency(code string) bool {
+	if len(code) != 3 || strings.ToUpper(code) != code {
+		return false
+	}
+	for c := range strings.FieldsSeq(currencies) {
+		if c == code {
+			return true
+		}
+	}
+	return false
 }
 
 // password returns the account's password from password or password_file,

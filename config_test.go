@@ -163,7 +163,20 @@ func TestConfigErrors(t *testing.T) {
 		{"lookback too short", account("    password: p\n") + "refresh:\n  lookback: 12h\n", "refresh.lookback"},
 		{"job_timeout below poll", account("    password: p\n") + "refresh:\n  poll_interval: 1m\n  job_timeout: 30s\n", "refresh.job_timeout"},
 		{"max_age not above interval", account("    password: p\n") + "refresh:\n  interval: 2h\n  max_age: 2h\n", "refresh.max_age"},
-		{"unknown breakdown", account("    password: p\n    breakdowns: [asset]\n"), `breakdowns: "asset" is not a breakdown`},
+		{"unknown breakdown", account("    password: p\n    breakdowns: [assets]\n"), `breakdowns: "assets" is not a breakdown; the breakdowns are: project_folder, asset, task`},
+		{"breakdown in upper case", account("    password: p\n    breakdowns: [project_folder, TASK]\n"), `breakdowns: "TASK" is not a breakdown`},
+		{"ipu_price without currency", account("    password: p\n    ipu_price: 0.5\n"), "currency: required with ipu_price"},
+		{"currency without ipu_price", account("    password: p\n    currency: EUR\n"), "ipu_price: required with currency"},
+		{"ipu_price 0", account("    password: p\n    ipu_price: 0\n    currency: EUR\n"), "ipu_price: 0 is not a price > 0"},
+		{"negative ipu_price", account("    password: p\n    ipu_price: -1.5\n    currency: EUR\n"), "ipu_price: -1.5 is not a price > 0"},
+		{"NaN ipu_price", account("    password: p\n    ipu_price: .nan\n    currency: EUR\n"), "ipu_price: NaN is not a price > 0"},
+		{"infinite ipu_price", account("    password: p\n    ipu_price: .inf\n    currency: EUR\n"), "ipu_price: +Inf is not a price > 0"},
+		{"ipu_price as a string", account("    password: p\n    ipu_price: 50 cents\n    currency: EUR\n"), "line 6: accounts[0].ipu_price: expected a number, got a string"},
+		{"currency in lower case", account("    password: p\n    ipu_price: 1\n    currency: eur\n"), `currency: "eur" is not an active ISO 4217 alphabetic code`},
+		{"currency symbol", account("    password: p\n    ipu_price: 1\n    currency: $\n"), `currency: "$" is not an active ISO 4217`},
+		{"withdrawn currency", account("    password: p\n    ipu_price: 1\n    currency: DEM\n"), `currency: "DEM" is not an active ISO 4217`},
+		{"four-letter currency", account("    password: p\n    ipu_price: 1\n    currency: USDT\n"), `currency: "USDT" is not an active ISO 4217`},
+		{"no-currency code", account("    password: p\n    ipu_price: 1\n    currency: XXX\n"), `currency: "XXX" is not an active ISO 4217`},
 		{"bad breakdown_interval", account("    password: p\n    breakdown_interval: daily\n"), `breakdown_interval: "daily" is not a duration`},
 		{"breakdown_max_series 0", account("    password: p\n    breakdown_max_series: 0\n"), "breakdown_max_series: 0, want at least 1"},
 		{"window too short", account("    password: p\n") + "refresh:\n  window: 6h\n", "refresh.window: 6h is shorter than one day"},
@@ -221,6 +234,62 @@ history: {start: 2025-01-15}
 	if r.Window != 48*time.Hour || r.FullInterval != 12*time.Hour || r.Concurrency != 2 ||
 		!r.HistoryStart.Equal(time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("refresh = %+v", r)
+	}
+}
+
+func TestBreakdownKindsAndPriceConfig(t *testing.T) {
+	s, err := parseConfig([]byte(`
+accounts:
+  - {name: a, login_url: 'https://x.example', username: u, password: p, breakdowns: [asset, task], ipu_price: 0.85, currency: EUR}
+  - {name: b, login_url: 'https://x.example', username: u2, password: p, breakdowns: [task, project_folder, asset]}
+  - {name: c, login_url: 'https://x.example', username: u3, password: p, ipu_price: 120, currency: JPY}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := s.Accounts[0], s.Accounts[1], s.Accounts[2]
+	if got := a.Breakdown; got.ProjectFolder || !got.Asset || !got.Task || got.Interval != 24*time.Hour || got.MaxSeries != 500 {
+		t.Errorf("breakdown of a = %+v", got)
+	}
+	if a.IPUPrice != 0.85 || a.Currency != "EUR" {
+		t.Errorf("price of a = %v %q", a.IPUPrice, a.Currency)
+	}
+	if got := b.Breakdown; !got.ProjectFolder || !got.Asset || !got.Task {
+		t.Errorf("breakdown of b = %+v", got)
+	}
+	if b.IPUPrice != 0 || b.Currency != "" {
+		t.Errorf("price of b = %v %q, want none", b.IPUPrice, b.Currency)
+	}
+	if got := c.Breakdown; got.ProjectFolder || got.Asset || got.Task {
+		t.Errorf("breakdown of c = %+v, want none", got)
+	}
+	if c.IPUPrice != 120 || c.Currency != "JPY" {
+		t.Errorf("price of c = %v %q", c.IPUPrice, c.Currency)
+	}
+}
+
+func TestCurrencyList(t *testing.T) {
+	codes := strings.Fields(currencies)
+	if len(codes) < 150 {
+		t.Errorf("%d currencies; ISO 4217 has about 180 active codes", len(codes))
+	}
+	seen := map[string]bool{}
+	for i, c := range codes {
+		if len(c) != 3 || strings.ToUpper(c) != c || strings.IndexFunc(c, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+			t.Errorf("%q is not three upper-case letters", c)
+		}
+		if seen[c] {
+			t.Errorf("%s twice", c)
+		}
+		if i > 0 && codes[i-1] > c {
+			t.Errorf("%s after %s: keep the list sorted", c, codes[i-1])
+		}
+		seen[c] = true
+	}
+	for _, c := range []string{"USD", "EUR", "GBP", "JPY", "CHF", "INR", "BRL", "AUD", "CAD", "CNY"} {
+		if !isCurrency(c) {
+			t.Errorf("%s is refused", c)
+		}
 	}
 }
 

@@ -33,7 +33,7 @@ func testTextIsUTF8(t *testing.T, accountExtra string) {
 	var got map[string]float64
 	waitFor(t, 30*time.Second, "the breakdown", func() bool {
 		got = p.scrape()
-		return got[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", "acme")] > 0
+		return got[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", "acme", "breakdown", "project_folder")] > 0
 	})
 	for _, want := range []string{
 		key("informatica_org_info", "account", "acme", "org_id", orgs[0].ID, "org_name", "Société Générale", "org_type", "Production"),

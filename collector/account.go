@@ -22,8 +22,12 @@ type AccountSettings struct {
 	// Client configures the connection to Informatica. The exporter sets its
 	// poll settings from RefreshSettings and its OnRequest hook itself.
 	Client informatica.Config
-	// Breakdown configures the optional per-project breakdown.
+	// Breakdown configures the optional breakdowns.
 	Breakdown BreakdownSettings
+	// IPUPrice is the price of one IPU in Currency (an ISO 4217 code); 0
+	// when not set.
+	IPUPrice float64
+	Currency string
 }
 
 // RefreshSettings say when and how much each account exports.
@@ -68,8 +72,8 @@ type account struct {
 
 	state *accountState
 	snap  *atomic.Pointer[snapshot]
-	// breakdown, like snap, is shared with the instance this one replaced.
-	breakdown *atomic.Pointer[breakdown]
+	// breakdowns, like snap, is shared with the instance this one replaced.
+	breakdowns *breakdowns
 
 	cancel   context.CancelFunc
 	retiring chan struct{}
@@ -84,12 +88,12 @@ type account struct {
 // accountData is an account's published data, which a reload that keeps
 // the login hands on to the new instance.
 type accountData struct {
-	snap      *atomic.Pointer[snapshot]
-	breakdown *atomic.Pointer[breakdown]
+	snap       *atomic.Pointer[snapshot]
+	breakdowns *breakdowns
 }
 
 func newAccountData() accountData {
-	return accountData{snap: &atomic.Pointer[snapshot]{}, breakdown: &atomic.Pointer[breakdown]{}}
+	return accountData{snap: &atomic.Pointer[snapshot]{}, breakdowns: &breakdowns{}}
 }
 
 // accountState is what outlives a reload that changes an account's settings:
@@ -110,12 +114,11 @@ type accountState struct {
 	lastFull     time.Time // when the last full run started
 	historyFrom  time.Time // the oldest day loaded without a gap
 
-	lastBreakdownAttempt time.Time
-	lastBreakdownSuccess time.Time
-	requests             map[requestKey]uint64
-	ignored              map[string]uint64 // export rows not used, by reason
-	lastError            string
-	lastErrorStage       informatica.Stage
+	breakdowns     [numBreakdowns]breakdownTimes
+	requests       map[requestKey]uint64
+	ignored        map[string]uint64 // export rows not used, by reason
+	lastError      string
+	lastErrorStage informatica.Stage
 	// consecutiveFailures counts the runs that failed since the last
 	// success; it sets the backoff of the next run.
 	consecutiveFailures int
@@ -160,7 +163,7 @@ func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, stat
 		after:      e.after,
 		state:      state,
 		snap:       data.snap,
-		breakdown:  data.breakdown,
+		breakdowns: data.breakdowns,
 		storageDir: e.storageDir,
 		slots:      slots,
 		published:  e.published,
@@ -227,8 +230,8 @@ func (a *account) run(ctx context.Context) {
 			return
 		}
 		a.runOnce(ctx)
-		if a.breakdownDue(a.now()) {
-			a.runBreakdown(ctx)
+		for _, k := range a.dueBreakdowns(a.now()) {
+			a.runBreakdown(ctx, k)
 		}
 		<-a.slots
 		wait = a.nextWait()

@@ -1,12 +1,11 @@
 package collector
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -15,34 +14,119 @@ import (
 	"github.com/ipumon/informatica_exporter/informatica"
 )
 
-// BreakdownSettings configure an account's optional per-project breakdown.
+// BreakdownSettings configure an account's optional breakdowns: exports
+// besides the summary that say where the IPUs go.
 type BreakdownSettings struct {
-	// ProjectFolder turns on PROJECT_FOLDER exports.
+	// ProjectFolder turns on PROJECT_FOLDER exports (project_folder).
 	ProjectFolder bool
-	// Interval is the time between breakdown exports; they run with the
-	// summary refresh that finds one due.
+	// Asset turns on ASSET exports (asset).
+	Asset bool
+	// Task turns on job-level exports (task).
+	Task bool
+	// Interval is the time between the exports of each breakdown; they run
+	// with the summary refresh that finds one due.
 	Interval time.Duration
-	// MaxSeries caps the project and folder series; the smallest beyond it
-	// are summed per org into project "other".
+	// MaxSeries caps the series of each breakdown; the smallest beyond it
+	// are summed per org (and meter) into "other".
 	MaxSeries int
 }
 
+// on reports whether the breakdown k is turned on.
+func (s BreakdownSettings) on(k *breakdownKind) bool {
+	return [numBreakdowns]bool{s.ProjectFolder, s.Asset, s.Task}[k.index]
+}
+
 // Labels of the series that hold what the cap leaves out, and of usage that
-// has no project: assets deleted before Informatica processed their usage.
+// has no project: assets deleted before Informatica processed their usage
+// (documented for the UI's reports, inferred for the exports).
 const (
 	otherProject = "other"
 	noProject    = "(none)"
 )
 
-var projectConsumedDesc = prometheus.NewDesc(
-	"informatica_ipu_project_billing_period_consumed_ipus",
-	"IPUs consumed in the org's current billing period by a project folder, from PROJECT_FOLDER exports; project \"other\" sums the folders beyond breakdown_max_series, project \"(none)\" the usage of deleted assets."+cached,
-	[]string{"org_id", "project", "folder"}, nil)
-
 var lastBreakdownDesc = prometheus.NewDesc(
 	"informatica_exporter_last_breakdown_success_timestamp_seconds",
-	"When the account's last successful project and folder breakdown finished.",
-	[]string{"account"}, nil)
+	"When the account's last successful breakdown of the kind (project_folder, asset or task) finished.",
+	[]string{"account", "breakdown"}, nil)
+
+// maxBreakdownLabels and maxBreakdownValues bound the labels and the
+// families of a breakdown, so that a series' key and values are arrays:
+// a row is looked up without allocating.
+const (
+	maxBreakdownLabels = 7
+	maxBreakdownValues = 4
+)
+
+type (
+	seriesKey    [maxBreakdownLabels]string
+	seriesValues [maxBreakdownValues]float64
+)
+
+// breakdownKind is one breakdown: its families and how it exports. All
+// kinds share the schedule, the range, the cap and the publishing.
+type breakdownKind struct {
+	index int
+	name  string // in the configuration and in label breakdown
+	title string // in log lines
+	// labels are the labels of every family of the kind; descs the
+	// families, a series has one value for each. The first value, the
+	// billing period's IPUs, ranks the series for the cap.
+	labels []string
+	descs  []*prometheus.Desc
+	// group is how many leading labels the series beyond the cap keep:
+	// they are summed per org (and meter), so the sums per group stay whole.
+	group int
+	// keepMax marks the values that combine by maximum rather than sum.
+	keepMax [maxBreakdownValues]bool
+	// lastDay says the kind publishes the last complete day: its range
+	// then reaches back to that day when it precedes the billing period.
+	lastDay bool
+	// export runs the kind's export jobs for sc and adds their rows to sums.
+	export func(ctx context.Context, a *account, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error)
+}
+
+const (
+	breakdownProjectFolder = iota
+	breakdownAsset
+	breakdownTask
+	numBreakdowns
+)
+
+// breakdownKinds are indexed by their index.
+var breakdownKinds = [numBreakdowns]*breakdownKind{&projectKind, &assetKind, &taskKind}
+
+var projectKind = breakdownKind{
+	index:  breakdownProjectFolder,
+	name:   "project_folder",
+	title:  "Project and folder",
+	labels: []string{"org_id", "project", "folder"},
+	descs: []*prometheus.Desc{prometheus.NewDesc(
+		"informatica_ipu_project_billing_period_consumed_ipus",
+		"IPUs consumed in the org's current billing period by a project folder, from PROJECT_FOLDER exports; project \"other\" sums the folders beyond breakdown_max_series, project \"(none)\" the usage of deleted assets."+cached,
+		[]string{"org_id", "project", "folder"}, nil)},
+	group:  1,
+	export: exportProjects,
+}
+
+func exportProjects(ctx context.Context, a *account, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error) {
+	return a.client.ExportProjectUsage(ctx, sc.from, sc.to, func(r *informatica.ProjectRow) error {
+		if !sc.inPeriod(r.OrgID, r.Date) {
+			return nil
+		}
+		sums.add(seriesKey{r.OrgID, orNone(r.Project), r.Folder}, seriesValues{r.IPU})
+		return nil
+	})
+}
+
+// orNone is a project (or environment) as a label: "(none)" when blank,
+// which Informatica writes for assets deleted before it processed their
+// usage.
+func orNone(s string) string {
+	if s == "" {
+		return noProject
+	}
+	return s
+}
 
 // breakdown is the finished result of one breakdown export.
 type breakdown struct {
@@ -57,124 +141,215 @@ type breakdownOrg struct {
 	metrics []prometheus.Metric
 }
 
-type projectKey struct{ org, project, folder string }
+// breakdowns holds an account's last good breakdown of each kind; like
+// snap, it is shared with the instance this one replaced.
+type breakdowns [numBreakdowns]atomic.Pointer[breakdown]
 
-// breakdownDue reports whether the account's breakdown should run now.
-func (a *account) breakdownDue(now time.Time) bool {
-	if !a.settings.Breakdown.ProjectFolder {
-		return false
-	}
-	a.state.mu.Lock()
-	defer a.state.mu.Unlock()
-	last := a.state.lastBreakdownAttempt
-	return last.IsZero() || now.Sub(last) >= a.settings.Breakdown.Interval
+// breakdownTimes is the state of one kind of breakdown of an account.
+type breakdownTimes struct {
+	lastAttempt, lastSuccess time.Time
 }
 
-// runBreakdown exports the current billing period of every org by project
-// and folder. It needs the summary data, which says where each org's period
-// starts; a failure is counted and logged like a refresh's, and keeps the
-// last good breakdown.
-func (a *account) runBreakdown(ctx context.Context) {
+// seriesSums are a breakdown's series as the rows add up.
+type seriesSums struct {
+	kind   *breakdownKind
+	series map[seriesKey]*seriesValues
+}
+
+func newSeriesSums(kind *breakdownKind) *seriesSums {
+	return &seriesSums{kind: kind, series: map[seriesKey]*seriesValues{}}
+}
+
+// add adds v to the series k: summed, or the maximum kept where the kind
+// says so. The key's strings are copied when the series is new: rows reuse
+// theirs.
+func (s *seriesSums) add(k seriesKey, v seriesValues) {
+	cur, ok := s.series[k]
+	if !ok {
+		for i := range k {
+			k[i] = strings.Clone(k[i])
+		}
+		cur = &seriesValues{}
+		s.series[k] = cur
+	}
+	for i := range v {
+		if s.kind.keepMax[i] {
+			cur[i] = max(cur[i], v[i])
+		} else {
+			cur[i] += v[i]
+		}
+	}
+}
+
+// breakdownScope is what a breakdown export needs of the summary data:
+// the range to export, each org's current billing period and last complete
+// day, and the meters.
+type breakdownScope struct {
+	from, to time.Time
+	periods  map[string]billingPeriod // by org ID
+	lastDays map[string]int64         // by org ID: 00:00 UTC of the day, Unix seconds
+	meters   []MeterInfo
+}
+
+// newBreakdownScope reads the summary table as of now. The range starts
+// with the earliest current billing period (with lastDay, or the earliest
+// last complete day, if earlier: on the first day of a period that is the
+// last day of the previous one); without any, it is the last 30 days.
+func newBreakdownScope(t *Table, now time.Time, lastDay bool) *breakdownScope {
+	sc := &breakdownScope{to: now.UTC(), periods: map[string]billingPeriod{}, lastDays: map[string]int64{}, meters: t.Meters}
+	views, _ := computeView(t, now)
+	extend := func(start time.Time) {
+		if (sc.from.IsZero() || start.Before(sc.from)) && now.Sub(start) < maxPeriodReach {
+			sc.from = start
+		}
+	}
+	for _, v := range views {
+		org := t.Orgs[v.org].ID
+		if v.hasPeriod {
+			sc.periods[org] = v.period
+			extend(startOfDay(time.Unix(v.period.start, 0)))
+		}
+		if v.hasLastDay {
+			day := dayTime(v.lastDay)
+			sc.lastDays[org] = day.Unix()
+			if lastDay {
+				extend(day)
+			}
+		}
+	}
+	if sc.from.IsZero() || sc.from.After(now) {
+		sc.from = startOfDay(now.AddDate(0, 0, -informatica.MaxProjectDays))
+	}
+	return sc
+}
+
+// inPeriod reports whether a row of org dated date counts towards the
+// org's current billing period: all of an org's rows do when the summary
+// names no period for it.
+func (sc *breakdownScope) inPeriod(org string, date time.Time) bool {
+	p, ok := sc.periods[org]
+	return !ok || p.contains(date.Unix())
+}
+
+// onLastDay reports whether a row of org dated date is on the org's last
+// complete day, the day of informatica_ipu_last_day_timestamp_seconds.
+func (sc *breakdownScope) onLastDay(org string, date time.Time) bool {
+	d, ok := sc.lastDays[org]
+	return ok && d == date.Unix()
+}
+
+// dueBreakdowns returns the kinds of breakdown that should run now.
+func (a *account) dueBreakdowns(now time.Time) []*breakdownKind {
+	var due []*breakdownKind
+	a.state.mu.Lock()
+	defer a.state.mu.Unlock()
+	for _, k := range breakdownKinds {
+		if !a.settings.Breakdown.on(k) {
+			continue
+		}
+		last := a.state.breakdowns[k.index].lastAttempt
+		if last.IsZero() || now.Sub(last) >= a.settings.Breakdown.Interval {
+			due = append(due, k)
+		}
+	}
+	return due
+}
+
+// runBreakdown exports the current billing period of every org for the
+// breakdown k. It needs the summary data, which says where each org's
+// period starts; a failure is counted and logged like a refresh's, keeps
+// the last good breakdown, and leaves the summary and informatica_up alone.
+func (a *account) runBreakdown(ctx context.Context, k *breakdownKind) {
 	started := a.now()
 	snap := a.snap.Load()
 	if snap == nil {
 		return
 	}
-	// The range starts with the earliest current period; without any, it
-	// is the last 30 days.
-	views, _ := computeView(snap.table, started)
-	periods := map[string]billingPeriod{}
-	var from time.Time
-	for _, v := range views {
-		if !v.hasPeriod {
-			continue
-		}
-		periods[snap.table.Orgs[v.org].ID] = v.period
-		start := startOfDay(time.Unix(v.period.start, 0))
-		if (from.IsZero() || start.Before(from)) && started.Sub(start) < maxPeriodReach {
-			from = start
-		}
-	}
-	if from.IsZero() || from.After(started) {
-		from = startOfDay(started.AddDate(0, 0, -informatica.MaxProjectDays))
-	}
-	sums := map[projectKey]float64{}
-	res, err := a.client.ExportProjectUsage(ctx, from, started.UTC(), func(r *informatica.ProjectRow) error {
-		if p, ok := periods[r.OrgID]; ok && !p.contains(r.Date.Unix()) {
-			return nil
-		}
-		k := projectKey{org: strings.Clone(r.OrgID), project: strings.Clone(r.Project), folder: strings.Clone(r.Folder)}
-		if k.project == "" {
-			k.project = noProject
-		}
-		sums[k] += r.IPU
-		return nil
-	})
+	sc := newBreakdownScope(snap.table, started, k.lastDay)
+	sums := newSeriesSums(k)
+	res, err := k.export(ctx, a, sc, sums)
 	if ctx.Err() != nil {
 		return
 	}
 	a.state.mu.Lock()
-	a.state.lastBreakdownAttempt = a.now()
-	if err != nil {
-		// The summary refresh succeeded: informatica_up stays as it is.
-		a.state.noteFailure(stageOf(err), err)
-	}
+	a.state.breakdowns[k.index].lastAttempt = a.now()
 	a.state.mu.Unlock()
-	if err != nil {
-		level.Warn(a.logger).Log("msg", "Project and folder breakdown failed, keeping the last good one", "stage", stageOf(err), "duration", a.now().Sub(started), "err", err)
-		return
+	stage := stageOf(err)
+	var b *breakdown
+	if err == nil {
+		b, err = newBreakdown(sums, a.settings.Breakdown.MaxSeries, a.now())
+		stage = informatica.StageParse
 	}
-	b, err := newBreakdown(sums, a.settings.Breakdown.MaxSeries, a.now())
 	if err != nil {
 		a.state.mu.Lock()
-		a.state.noteFailure(informatica.StageParse, err)
+		a.state.noteFailure(stage, err)
 		a.state.mu.Unlock()
-		level.Warn(a.logger).Log("msg", "Project and folder breakdown failed, keeping the last good one", "stage", informatica.StageParse, "err", err)
+		level.Warn(a.logger).Log("msg", k.title+" breakdown failed, keeping the last good one", "breakdown", k.name, "stage", stage, "duration", a.now().Sub(started), "err", err)
 		return
 	}
-	a.breakdown.Store(b)
+	a.breakdowns[k.index].Store(b)
 	if a.published != nil {
 		a.published()
 	}
 	a.state.mu.Lock()
-	a.state.lastBreakdownSuccess = b.taken
+	a.state.breakdowns[k.index].lastSuccess = b.taken
 	a.state.mu.Unlock()
-	level.Info(a.logger).Log("msg", "Breakdown finished", "from", from.Format(time.DateOnly), "rows", res.Rows, "jobs", res.Jobs, "series", len(sums), "duration", a.now().Sub(started))
+	level.Info(a.logger).Log("msg", "Breakdown finished", "breakdown", k.name, "from", sc.from.Format(time.DateOnly), "rows", res.Rows, "jobs", res.Jobs, "series", len(sums.series), "duration", a.now().Sub(started))
 }
 
-// newBreakdown keeps the maxSeries largest series and sums the rest per org
-// into project "other", so that an org with thousands of folders cannot
-// flood Prometheus.
-func newBreakdown(sums map[projectKey]float64, maxSeries int, taken time.Time) (*breakdown, error) {
-	keys := make([]projectKey, 0, len(sums))
-	for k := range sums {
+// newBreakdown keeps the maxSeries largest series (by billing-period IPUs)
+// and combines the rest per group (org, or org and meter) into one series
+// whose other labels are "other", so that an org with thousands of assets
+// cannot flood Prometheus and the sums per group stay whole.
+func newBreakdown(sums *seriesSums, maxSeries int, taken time.Time) (*breakdown, error) {
+	kind := sums.kind
+	keys := make([]seriesKey, 0, len(sums.series))
+	for k := range sums.series {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(x, y projectKey) int {
-		return cmp.Or(cmp.Compare(sums[y], sums[x]), cmp.Compare(x.org, y.org), cmp.Compare(x.project, y.project), cmp.Compare(x.folder, y.folder))
-	})
-	kept := map[projectKey]float64{}
-	for i, k := range keys {
-		if i < maxSeries {
-			kept[k] += sums[k]
-		} else {
-			kept[projectKey{org: k.org, project: otherProject, folder: otherProject}] += sums[k]
+	slices.SortFunc(keys, func(x, y seriesKey) int {
+		if c := slices.Compare(sums.series[y][:], sums.series[x][:]); c != 0 {
+			return c
 		}
-	}
-	b := &breakdown{taken: taken}
-	keys = slices.SortedFunc(maps.Keys(kept), func(x, y projectKey) int {
-		return cmp.Or(cmp.Compare(x.org, y.org), cmp.Compare(x.project, y.project), cmp.Compare(x.folder, y.folder))
+		return slices.Compare(x[:], y[:])
 	})
+	kept := newSeriesSums(kind)
+	for i, k := range keys {
+		v := *sums.series[k]
+		if i >= maxSeries {
+			for j := kind.group; j < len(kind.labels); j++ {
+				k[j] = otherProject
+			}
+		}
+		kept.add(k, v)
+	}
+	keys = keys[:0]
+	for k := range kept.series {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y seriesKey) int { return slices.Compare(x[:], y[:]) })
+	b := &breakdown{taken: taken}
 	for _, k := range keys {
-		if len(b.orgs) == 0 || b.orgs[len(b.orgs)-1].id != k.org {
-			b.orgs = append(b.orgs, breakdownOrg{id: k.org})
+		if len(b.orgs) == 0 || b.orgs[len(b.orgs)-1].id != k[0] {
+			b.orgs = append(b.orgs, breakdownOrg{id: k[0]})
 		}
 		o := &b.orgs[len(b.orgs)-1]
-		m, err := prometheus.NewConstMetric(projectConsumedDesc, prometheus.GaugeValue, kept[k], k.org, k.project, k.folder)
-		if err != nil {
-			return nil, fmt.Errorf("render the project breakdown: %w", err)
+		for i, d := range kind.descs {
+			m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, kept.series[k][i], k[:len(kind.labels)]...)
+			if err != nil {
+				return nil, fmt.Errorf("render the %s breakdown: %w", kind.name, err)
+			}
+			o.metrics = append(o.metrics, m)
 		}
-		o.metrics = append(o.metrics, m)
 	}
 	return b, nil
+}
+
+// breakdownDescs are the families of every kind, and the health gauge.
+func breakdownDescs() []*prometheus.Desc {
+	var out []*prometheus.Desc
+	for _, k := range breakdownKinds {
+		out = append(out, k.descs...)
+	}
+	return append(out, lastBreakdownDesc)
 }

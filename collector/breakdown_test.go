@@ -11,6 +11,8 @@ import (
 
 const projectMetric = "informatica_ipu_project_billing_period_consumed_ipus"
 
+type projectKey struct{ org, project, folder string }
+
 // projectSums computes, without the exporter's code, the IPU of each org,
 // project and folder in the current (calendar-month) billing period.
 func projectSums(rows []fake.ProjectRow, now time.Time) map[projectKey]float64 {
@@ -45,7 +47,7 @@ func TestProjectBreakdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the breakdown", func() bool {
-		return gatherSamples(t, reg)[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", "prod")] > 0
+		return gatherSamples(t, reg)[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", "prod", "breakdown", "project_folder")] > 0
 	})
 	want := samples{}
 	for k, v := range projectSums(f.ServedProjects(), now()) {

@@ -18,10 +18,10 @@ import (
 func staticAccount(name string, entitlement *float64, state *accountState, snap *snapshot) *account {
 	data := newAccountData()
 	a := &account{
-		settings:  AccountSettings{Name: name, Entitlement: entitlement},
-		state:     state,
-		snap:      data.snap,
-		breakdown: data.breakdown,
+		settings:   AccountSettings{Name: name, Entitlement: entitlement},
+		state:      state,
+		snap:       data.snap,
+		breakdowns: data.breakdowns,
 	}
 	if snap != nil {
 		a.snap.Store(snap)
@@ -181,8 +181,8 @@ func TestDescribeCoversEveryMetric(t *testing.T) {
 			t.Errorf("collected but not described: %s", m.Desc())
 		}
 	}
-	if len(described) != 23 {
-		t.Errorf("%d descriptions, want the 19 metrics of design.md other than build_info, rows_ignored_total, the 2 of the project breakdown and callbacks_total", len(described))
+	if len(described) != 30 {
+		t.Errorf("%d descriptions, want the 19 metrics of design.md other than build_info, rows_ignored_total, ipu_price, the 7 of the breakdowns, last_breakdown_success and callbacks_total", len(described))
 	}
 }
 

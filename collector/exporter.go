@@ -120,7 +120,7 @@ func (e *Exporter) Apply(s Settings) error {
 			state = prev.state
 		}
 		if keepData {
-			data = accountData{snap: prev.snap, breakdown: prev.breakdown}
+			data = accountData{snap: prev.snap, breakdowns: prev.breakdowns}
 		}
 		a, err := e.newAccount(set, s.Refresh, state, data, slots)
 		if err != nil {
@@ -276,7 +276,10 @@ func (e *Exporter) current() ([]*account, time.Duration) {
 func (e *Exporter) collectData(ch chan<- prometheus.Metric, accounts []*account, maxAge time.Duration, now time.Time) {
 	orgsSeen := map[string]bool{}
 	metersSeen := map[MeterInfo]bool{}
-	breakdownSeen := map[string]bool{}
+	var breakdownSeen [numBreakdowns]map[string]bool
+	for i := range breakdownSeen {
+		breakdownSeen[i] = map[string]bool{}
+	}
 	for _, a := range accounts {
 		if r := a.rendered(now, maxAge); r != nil {
 			r.collect(ch, orgsSeen)
@@ -287,12 +290,15 @@ func (e *Exporter) collectData(ch chan<- prometheus.Metric, accounts []*account,
 				}
 			}
 		}
-		if b := a.freshBreakdown(now, maxAge); b != nil {
+		for i, b := range a.freshBreakdown(now, maxAge) {
+			if b == nil {
+				continue
+			}
 			for _, o := range b.orgs {
-				if breakdownSeen[o.id] {
+				if breakdownSeen[i][o.id] {
 					continue
 				}
-				breakdownSeen[o.id] = true
+				breakdownSeen[i][o.id] = true
 				for _, m := range o.metrics {
 					ch <- m
 				}
@@ -321,13 +327,17 @@ func (a *account) rendered(now time.Time, maxAge time.Duration) *rendered {
 	return r
 }
 
-// freshBreakdown returns the account's breakdown, or nil when it has none
-// younger than maxAge.
-func (a *account) freshBreakdown(now time.Time, maxAge time.Duration) *breakdown {
-	if b := a.breakdown.Load(); b != nil && now.Sub(b.taken) <= maxAge {
-		return b
+// freshBreakdown returns the account's breakdown of each kind, nil where
+// it has none younger than maxAge. The array is comparable: the encoded
+// exposition keys on it.
+func (a *account) freshBreakdown(now time.Time, maxAge time.Duration) [numBreakdowns]*breakdown {
+	var out [numBreakdowns]*breakdown
+	for i := range out {
+		if b := a.breakdowns[i].Load(); b != nil && now.Sub(b.taken) <= maxAge {
+			out[i] = b
+		}
 	}
-	return nil
+	return out
 }
 
 func (a *account) collectHealth(ch chan<- prometheus.Metric) {
@@ -363,11 +373,16 @@ func (a *account) collectHealth(ch chan<- prometheus.Metric) {
 	for reason, v := range s.ignored {
 		counter(rowsIgnoredDesc, v, name, reason)
 	}
-	if !s.lastBreakdownSuccess.IsZero() {
-		gauge(lastBreakdownDesc, unixSeconds(s.lastBreakdownSuccess), name)
+	for _, k := range breakdownKinds {
+		if t := s.breakdowns[k.index].lastSuccess; !t.IsZero() {
+			gauge(lastBreakdownDesc, unixSeconds(t), name, k.name)
+		}
 	}
 	if a.settings.Entitlement != nil && s.loginOrgID != "" {
 		gauge(entitlementDesc, *a.settings.Entitlement, name, s.loginOrgID)
+	}
+	if a.settings.IPUPrice > 0 && a.settings.Currency != "" {
+		gauge(ipuPriceDesc, a.settings.IPUPrice, name, a.settings.Currency)
 	}
 }
 

@@ -43,6 +43,10 @@ var (
 		"informatica_ipu_entitlement_ipus",
 		"IPUs contracted per billing period, from the account's ipu_entitlement setting, on the account's login org.",
 		[]string{"account", "org_id"}, nil)
+	ipuPriceDesc = prometheus.NewDesc(
+		"informatica_ipu_price",
+		"Price of one IPU in the currency, from the account's ipu_price setting.",
+		[]string{"account", "currency"}, nil)
 	orgInfoDesc = prometheus.NewDesc(
 		"informatica_org_info",
 		"Orgs in the account's export, with their names and types. Always 1."+cached,
@@ -98,9 +102,9 @@ var (
 		[]string{"result"}, nil)
 )
 
-var allDescs = []*prometheus.Desc{
+var allDescs = append([]*prometheus.Desc{
 	billingPeriodConsumedDesc, lastDayConsumedDesc, meterUsageDesc, meterRateDesc,
-	periodStartDesc, periodEndDesc, lastDayTimestampDesc, entitlementDesc, orgInfoDesc, meterInfoDesc,
+	periodStartDesc, periodEndDesc, lastDayTimestampDesc, entitlementDesc, ipuPriceDesc, orgInfoDesc, meterInfoDesc,
 	upDesc, lastSuccessDesc, lastDurationDesc, nextRefreshDesc, refreshesDesc, failuresDesc,
-	exportRowsDesc, exportPartialDesc, apiRequestsDesc, rowsIgnoredDesc, projectConsumedDesc, lastBreakdownDesc,
-}
+	exportRowsDesc, exportPartialDesc, apiRequestsDesc, rowsIgnoredDesc,
+}, breakdownDescs()...)

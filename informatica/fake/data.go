@@ -20,6 +20,9 @@ type Meter struct {
 	// Rate is IPUs per unit of usage; Daily the typical daily usage in the
 	// meter's unit. Daily 0 makes a meter that reports a fixed 1 unit a day.
 	Rate, Daily float64
+	// JobLevel is the layout of the meter's file in a job-level export
+	// (JobLevelRuns, ...); empty for a meter without job-level reports.
+	JobLevel string
 }
 
 // DemoOrgs is a production org with a sub-organization and a sandbox. The
@@ -32,12 +35,13 @@ var DemoOrgs = []Org{
 }
 
 // DemoMeters are real meter IDs and names from Informatica's documentation
-// and public code, with plausible rates.
+// and public code, with plausible rates. The four meters with job-level
+// files are in the list of job-level meter IDs public code uses [C 2][C 5].
 var DemoMeters = []Meter{
-	{ID: "a2nB20h1o0lc7k3P9xtWS8", Name: "Data Integration", Scalar: "Compute Units", Category: "Data Integration", Rate: 0.06, Daily: 1800},
-	{ID: "3TaYTMo6BFYeNIABfVmH0n", Name: "Data Integration Elastic", Scalar: "Compute Units", Category: "Data Integration", Rate: 0.09, Daily: 650},
-	{ID: "3uIRkIV5Rt9lBbAPzeR5Kj", Name: "Application Integration", Scalar: "Compute Units", Category: "Application Integration", Rate: 0.2, Daily: 240},
-	{ID: "lCwc4CfL7EEhv9773egFC8", Name: "Mass Ingestion Files", Scalar: "Data Volume", Category: "Data Ingestion and Replication", Rate: 0.011, Daily: 2100},
+	{ID: "a2nB20h1o0lc7k3P9xtWS8", Name: "Data Integration", Scalar: "Compute Units", Category: "Data Integration", Rate: 0.06, Daily: 1800, JobLevel: JobLevelRuns},
+	{ID: "3TaYTMo6BFYeNIABfVmH0n", Name: "Data Integration Elastic", Scalar: "Compute Units", Category: "Data Integration", Rate: 0.09, Daily: 650, JobLevel: JobLevelRuns},
+	{ID: "3uIRkIV5Rt9lBbAPzeR5Kj", Name: "Application Integration", Scalar: "Compute Units", Category: "Application Integration", Rate: 0.2, Daily: 240, JobLevel: JobLevelExecutions},
+	{ID: "lCwc4CfL7EEhv9773egFC8", Name: "Mass Ingestion Files", Scalar: "Data Volume", Category: "Data Ingestion and Replication", Rate: 0.011, Daily: 2100, JobLevel: JobLevelUnknown},
 	{ID: "24WXkCWzeSHjFlQvLPDegF", Name: "Mass Ingestion Database", Scalar: "Data Volume", Category: "Data Ingestion and Replication", Rate: 0.017, Daily: 900},
 	{ID: "dMN0VeTW4cThHyPovp4GEX", Name: "Advanced Pushdown Optimization", Scalar: "Compute Units", Category: "Data Integration", Rate: 0.12, Daily: 120},
 	{ID: "fqttkiGnSaHeXW255z4IcD", Name: "Integration Hub", Scalar: "Events Processed", Category: "Integration Hub", Rate: 0.0004, Daily: 55000},
@@ -188,17 +192,10 @@ var projectFolders = []string{"Daily", "Monthly", "Default"}
 // ProjectRows returns PROJECT_FOLDER rows for the given orgs with a Date in
 // [from, to]: the IPU of each summary row spread over projects and folders.
 func (d *Dataset) ProjectRows(orgs []Org, from, to time.Time) []ProjectRow {
-	names := projectNames
-	if d.ProjectNames != nil {
-		names = d.ProjectNames
-	}
 	var out []ProjectRow
 	for _, r := range d.Rows(orgs, from, to) {
 		for p := 0; p < d.Projects; p++ {
-			name := fmt.Sprintf("Project %02d", p+1)
-			if p < len(names) {
-				name = names[p]
-			}
+			name := d.projectName(p)
 			for _, folder := range projectFolders {
 				share := unit(r.Org.ID+name, r.Meter.ID+folder, r.Date)
 				if share < 0.3 {
@@ -214,4 +211,16 @@ func (d *Dataset) ProjectRows(orgs []Org, from, to time.Time) []ProjectRow {
 		}
 	}
 	return out
+}
+
+// projectName names the dataset's project p, counting from 0.
+func (d *Dataset) projectName(p int) string {
+	names := projectNames
+	if d.ProjectNames != nil {
+		names = d.ProjectNames
+	}
+	if p < len(names) {
+		return names[p]
+	}
+	return fmt.Sprintf("Project %02d", p+1)
 }

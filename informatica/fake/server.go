@@ -1,5 +1,6 @@
 // Package fake is a simulated Informatica IICS metering API: v3 login and
-// logout, both summary export resources, job status and ZIP download, with
+// logout, both summary export resources, PROJECT_FOLDER and ASSET exports,
+// job-level exports, job status and ZIP download, with
 // deterministic usage data and injectable faults. The exporter's tests and
 // its --demo mode run against it.
 package fake
@@ -8,7 +9,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -56,12 +56,15 @@ type Options struct {
 	MaxActiveJobs int
 
 	// CSV shape.
-	DateLayout     string // default "2006-01-02"
-	ShuffleColumns bool   // a column order other than the documented one
-	ExtraColumns   bool   // columns the exporter does not know
-	BOM            bool   // a UTF-8 byte order mark before the header
-	NullCells      bool   // "null" in IPURate and MetricCategory on some rows
-	CRLF           bool   // \r\n line ends
+	DateLayout string // default "2006-01-02"
+	// TimeLayout formats the times of job-level files, default
+	// "2006-01-02 15:04:05" (in UTC); their format is not documented.
+	TimeLayout     string
+	ShuffleColumns bool // a column order other than the documented one
+	ExtraColumns   bool // columns the exporter does not know
+	BOM            bool // a UTF-8 byte order mark before the header
+	NullCells      bool // "null" in IPURate and MetricCategory on some rows
+	CRLF           bool // \r\n line ends
 	// Spelling of the job ID key in JSON answers, default "jobId".
 	JobIDKey string
 	// CreateStatus is the HTTP status of a successful export start, default 200.
@@ -101,12 +104,17 @@ type Server struct {
 	faults   []*Fault
 	outcomes []Outcome
 	served   []Row
-	// servedProjects are the rows of PROJECT_FOLDER downloads.
-	servedProjects []ProjectRow
-	requests       []Request
-	rng            *rand.Rand
-	generation     int
-	jobOrder       []string // job IDs in the order they were created
+	// servedProjects are the rows of PROJECT_FOLDER downloads,
+	// servedAssets of ASSET downloads, servedRuns and servedExecutions of
+	// job-level downloads.
+	servedProjects   []ProjectRow
+	servedAssets     []AssetRow
+	servedRuns       []TaskRun
+	servedExecutions []Execution
+	requests         []Request
+	rng              *rand.Rand
+	generation       int
+	jobOrder         []string // job IDs in the order they were created
 
 	// autoCallbacks is set when jobs age in real time: each job's callback
 	// is then posted by a timer when the job ends. With another JobClock,
@@ -147,7 +155,11 @@ type job struct {
 	began      time.Time
 	start, end time.Time
 	combined   bool
-	projects   bool // a PROJECT_FOLDER job
+	kind       string // jobType: SUMMARY, PROJECT_FOLDER, ASSET, or jobLevel
+	// meterID restricts an ASSET or job-level job to one meter; allMeters
+	// is a job-level job's flag.
+	meterID    string
+	allMeters  bool
 	orgs       []Org
 	outcome    Outcome
 	generation int
@@ -208,6 +220,9 @@ func New(opts Options) *Server {
 	if opts.DateLayout == "" {
 		opts.DateLayout = "2006-01-02"
 	}
+	if opts.TimeLayout == "" {
+		opts.TimeLayout = "2006-01-02 15:04:05"
+	}
 	if opts.JobIDKey == "" {
 		opts.JobIDKey = "jobId"
 	}
@@ -237,6 +252,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /saas/public/core/v3/logout", s.handleLogout)
 	s.mux.HandleFunc("POST /saas/public/core/v3/license/metering/ExportMeteringDataAllLinkedOrgsAcrossRegion", s.handleExport)
 	s.mux.HandleFunc("POST /saas/public/core/v3/license/metering/ExportMeteringData", s.handleExport)
+	s.mux.HandleFunc("POST /saas/public/core/v3/license/metering/ExportServiceJobLevelMeteringData", s.handleExport)
 	s.mux.HandleFunc("GET /saas/public/core/v3/license/metering/ExportMeteringData/{id}", s.handleStatus)
 	s.mux.HandleFunc("GET /saas/public/core/v3/license/metering/ExportMeteringData/{id}/download", s.handleDownload)
 	return s
@@ -318,10 +334,34 @@ func (s *Server) ServedProjects() []ProjectRow {
 	return append([]ProjectRow(nil), s.servedProjects...)
 }
 
-// ResetServed forgets the rows served so far.
+// ServedAssets returns every row the fake has put into a downloaded ASSET
+// ZIP, in order.
+func (s *Server) ServedAssets() []AssetRow {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]AssetRow(nil), s.servedAssets...)
+}
+
+// ServedTaskRuns returns every task run the fake has put into a downloaded
+// job-level ZIP, in order.
+func (s *Server) ServedTaskRuns() []TaskRun {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]TaskRun(nil), s.servedRuns...)
+}
+
+// ServedExecutions returns every execution row the fake has put into a
+// downloaded job-level ZIP, in order.
+func (s *Server) ServedExecutions() []Execution {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Execution(nil), s.servedExecutions...)
+}
+
+// ResetServed forgets the rows of every kind served so far.
 func (s *Server) ResetServed() {
 	s.mu.Lock()
-	s.served = nil
+	s.served, s.servedProjects, s.servedAssets, s.servedRuns, s.servedExecutions = nil, nil, nil, nil, nil
 	s.mu.Unlock()
 }
 
@@ -483,22 +523,37 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	}
 	orgs := s.opts.Orgs
 	jobType := "SUMMARY"
-	if strings.HasSuffix(r.URL.Path, "/ExportMeteringData") {
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/ExportMeteringData"):
 		jobType = fmt.Sprint(body["jobType"])
-		if jobType != "SUMMARY" && jobType != "PROJECT_FOLDER" {
-			writeError(w, http.StatusBadRequest, "MTR_004", "The fake serves jobType SUMMARY and PROJECT_FOLDER, not "+jobType+".")
+		switch jobType {
+		case "SUMMARY", "PROJECT_FOLDER":
+			if !flag(body["allLinkedOrgs"]) {
+				orgs = orgs[:1]
+			}
+		case "ASSET":
+			// The requesting org only; allLinkedOrgs is not documented
+			// for ASSET and is ignored [D 8].
+			orgs = orgs[:1]
+		default:
+			writeError(w, http.StatusBadRequest, "MTR_004", "The fake serves jobType SUMMARY, PROJECT_FOLDER and ASSET, not "+jobType+".")
 			return
 		}
-		if !flag(body["allLinkedOrgs"]) {
-			orgs = orgs[:1]
-		}
+	case strings.HasSuffix(r.URL.Path, "/ExportServiceJobLevelMeteringData"):
+		// The requesting org only [D 17]; no jobType.
+		jobType, orgs = jobLevel, orgs[:1]
 	}
 	maxDays := 180
-	if jobType == "PROJECT_FOLDER" {
+	if jobType == "PROJECT_FOLDER" || jobType == "ASSET" {
 		maxDays = 30
 	}
 	if end.Sub(start) > time.Duration(maxDays)*24*time.Hour {
 		writeError(w, http.StatusBadRequest, "MTR_003", fmt.Sprintf("The date range can be a maximum of %d days.", maxDays))
+		return
+	}
+	meterID, allMeters, msg := s.meterSelection(jobType, body)
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, "MTR_007", msg)
 		return
 	}
 	now := s.opts.Now()
@@ -510,7 +565,8 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		s.generation++
 	}
 	j := &job{
-		id: s.newID(), created: now, began: s.opts.JobClock(), start: start, end: end, projects: jobType == "PROJECT_FOLDER",
+		id: s.newID(), created: now, began: s.opts.JobClock(), start: start, end: end, kind: jobType,
+		meterID: meterID, allMeters: allMeters,
 		combined: flag(body["combinedMeterUsage"]), orgs: orgs, generation: s.generation,
 	}
 	if len(s.outcomes) > 0 {
@@ -564,6 +620,13 @@ func (s *Server) jobJSON(j *job, status string) map[string]any {
 	if j.callback != "" {
 		m["callbackUrl"] = j.callback
 	}
+	if j.meterID != "" {
+		m["meterId"] = j.meterID
+	}
+	if j.kind == jobLevel {
+		// Documented as Boolean for job-level jobs only [D 9].
+		m["allMeters"] = j.allMeters
+	}
 	if status != "CREATED" && status != "PROCESSING" && status != "SUCCESS" {
 		msg := j.outcome.ErrorMessage
 		if msg == "" {
@@ -600,7 +663,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 	data.Generation = j.generation
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+j.id+`.zip"`)
-	if j.projects {
+	if j.kind == "PROJECT_FOLDER" {
 		rows := data.ProjectRows(orgs, j.start, j.end)
 		s.servedProjects = append(s.servedProjects, rows...)
 		w.Write(s.projectZIP(rows))
@@ -610,8 +673,15 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 	if s.opts.EditRows != nil {
 		rows = s.opts.EditRows(j.start, j.end, rows)
 	}
-	s.served = append(s.served, rows...)
-	w.Write(s.zipRows(rows, j.combined))
+	switch j.kind {
+	case "ASSET":
+		w.Write(s.assetZIP(data.AssetsOf(j.meterRows(rows))))
+	case jobLevel:
+		w.Write(s.jobLevelZIP(&data, j.meterRows(rows), j.meterID))
+	default:
+		s.served = append(s.served, rows...)
+		w.Write(s.zipRows(rows, j.combined))
+	}
 }
 
 // columns is the documented SUMMARY header order.
@@ -644,22 +714,11 @@ func (s *Server) zipRows(rows []Row, combined bool) []byte {
 		// A range without usage: a file with the header alone.
 		names = append(names, "IPU_Usage_Summary.csv")
 	}
-	cols := append([]string(nil), columns...)
-	if s.opts.ExtraColumns {
-		cols = append(cols, "Environment", "Comment")
-	}
-	if s.opts.ShuffleColumns {
-		s.rng.Shuffle(len(cols), func(i, j int) { cols[i], cols[j] = cols[j], cols[i] })
-	}
+	cols := s.header(columns, "Environment", "Comment")
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, name := range names {
-		f, _ := zw.Create(name)
-		if s.opts.BOM {
-			f.Write([]byte{0xEF, 0xBB, 0xBF})
-		}
-		cw := csv.NewWriter(f)
-		cw.UseCRLF = s.opts.CRLF
+		cw := s.csvFile(zw, name)
 		cw.Write(cols)
 		for i, r := range files[name] {
 			cw.Write(s.csvRecord(cols, r, i))
@@ -726,11 +785,7 @@ var projectColumns = []string{"Date", "Project", "Folder", "Org ID", "Org Type",
 func (s *Server) projectZIP(rows []ProjectRow) []byte {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	f, _ := zw.Create("IPU_Usage_Project_Folder.csv")
-	if s.opts.BOM {
-		f.Write([]byte{0xEF, 0xBB, 0xBF})
-	}
-	cw := csv.NewWriter(f)
+	cw := s.csvFile(zw, "IPU_Usage_Project_Folder.csv")
 	cw.Write(projectColumns)
 	for _, r := range rows {
 		cw.Write([]string{r.Date.Format(s.opts.DateLayout), r.Project, r.Folder, r.Org.ID, r.Org.Type,
