@@ -211,11 +211,10 @@ func accountPricing(a collector.AccountSettings, def *focusAccount) (focusAccoun
 	return acct, nil
 }
 
-// configuredPrice is the account's ipu_price and currency keys.
-// TODO(issue 11): read AccountSettings.IPUPrice/Currency once the assets
-// branch adds them; until then only the flags give a price.
+// configuredPrice is the account's ipu_price and currency keys; the
+// configuration sets both or neither, so a currency means a price, even 0.
 func configuredPrice(a collector.AccountSettings) (float64, string, bool) {
-	return 0, "", false
+	return a.IPUPrice, a.Currency, a.Currency != ""
 }
 
 // readZIPSource reads --zip (and --asset-zip) as one billing account's data.

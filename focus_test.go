@@ -236,10 +236,11 @@ func TestFocusFromInformatica(t *testing.T) {
 	now := date(2027, 3, 1, 0, 0, 30)
 	f := startFake(t, fake.Options{Days: 40, Now: frozen(now)})
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "1h", accountYAML("acme", f, ""))
+	// The account's price wins over the flags' default.
+	cfg := writeConfig(t, dir, "1h", accountYAML("acme", f, "    ipu_price: 1.25\n    currency: EUR\n"))
 	output := filepath.Join(dir, "focus.csv")
 	logs := &syncBuffer{}
-	args := []string{"focus", "--config.file=" + cfg, "--from=2027-02-10", "--output=" + output, "--ipu-price=1.25", "--currency=EUR"}
+	args := []string{"focus", "--config.file=" + cfg, "--from=2027-02-10", "--output=" + output, "--ipu-price=9", "--currency=USD"}
 	if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
 		t.Fatalf("focus exited %d:\n%s", code, logs)
 	}
@@ -280,6 +281,18 @@ func TestFocusFromInformatica(t *testing.T) {
 	if last == 0 {
 		t.Error("no rows for yesterday, 28 February")
 	}
+
+	// By asset: the fake splits the login org's summary IPUs over its
+	// assets (ASSET jobs cover the requesting org only), so the sums hold.
+	args = append(args, "--by=asset")
+	if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
+		t.Fatalf("focus --by=asset exited %d:\n%s", code, logs)
+	}
+	header, rows = readFOCUS(t, output)
+	if !contains(header, "x_AssetName") {
+		t.Errorf("no x_AssetName column: %v", header)
+	}
+	checkFOCUSSums(t, rows, data.Rows(data.Orgs[:1], date(2027, 2, 10, 0, 0, 0), date(2027, 2, 28, 0, 0, 0)), 1.25)
 }
 
 // TestFocusFromZIPs: exports read without credentials; an org name in
