@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,18 +30,20 @@ type focusCommand struct {
 	cmd *kingpin.CmdClause
 	dayFlags
 	by                     *string
-	assetZips              *[]string
+	assetZips, taskZips    *[]string
 	ipuPrice, currency     *string
 	accountID, accountName *string
 }
 
 func newFocusCommand(app *kingpin.Application) *focusCommand {
 	c := &focusCommand{cmd: app.Command("focus",
-		"Write daily cost and usage in the FinOps FOCUS 1.2 format (CSV): one row per org, meter and day, or per asset (--by=asset), "+
+		"Write daily cost and usage in the FinOps FOCUS 1.2 format (CSV): one row per org, meter and day, or per asset (--by=asset) or task (--by=task), "+
 			"from Informatica (the accounts of --config.file) or from downloaded export ZIPs (--zip).")}
 	c.dayFlags = addDayFlags(c.cmd)
-	c.by = c.cmd.Flag("by", "Row granularity: meter (SUMMARY exports) or asset (ASSET exports besides SUMMARY: one more export job per 30 days).").Default("meter").Enum("meter", "asset")
+	c.by = c.cmd.Flag("by", "Row granularity: meter (SUMMARY exports), asset (ASSET exports besides SUMMARY: one more export job per 30 days) "+
+		"or task (job-level exports besides SUMMARY: one more export job per 180 days; only meters whose job-level files carry IPUs).").Default("meter").Enum("meter", "asset", "task")
 	c.assetZips = c.cmd.Flag("asset-zip", "With --zip and --by=asset: an ASSET export ZIP; repeatable. --zip then gives the SUMMARY export for org names and billing periods.").ExistingFiles()
+	c.taskZips = c.cmd.Flag("task-zip", "With --zip and --by=task: a job-level export ZIP; repeatable. --zip then gives the SUMMARY export for org names, meters and billing periods.").ExistingFiles()
 	c.ipuPrice = c.cmd.Flag("ipu-price", "Price of one IPU in --currency: BilledCost = IPUs x price. Required with --zip; otherwise the default for accounts without ipu_price.").String()
 	c.currency = c.cmd.Flag("currency", "ISO 4217 code of --ipu-price, e.g. EUR: the BillingCurrency.").String()
 	c.accountID = c.cmd.Flag("billing-account-id", "With --zip: the BillingAccountId, the ID of the org the export was made from (the login org).").String()
@@ -60,13 +64,18 @@ type focusAccount struct {
 // run executes the command; its result is the process's exit code. now,
 // when set, replaces the clock (tests run it on any day).
 func (c *focusCommand) run(logger log.Logger, configFile string, adjust func(*collector.Settings), now func() time.Time) int {
-	if len(*c.assetZips) > 0 && (len(*c.zips) == 0 || *c.by != "asset") {
-		level.Error(logger).Log("msg", "Invalid focus arguments", "err", "--asset-zip needs --by=asset and --zip (the SUMMARY export of the same days)")
-		return 2
-	}
-	if len(*c.zips) > 0 && *c.by == "asset" && len(*c.assetZips) == 0 {
-		level.Error(logger).Log("msg", "Invalid focus arguments", "err", "--by=asset with --zip needs --asset-zip, the ASSET export of the same days")
-		return 2
+	for _, z := range []struct {
+		flag, by, what string
+		zips           []string
+	}{{"--asset-zip", "asset", "ASSET", *c.assetZips}, {"--task-zip", "task", "job-level", *c.taskZips}} {
+		if len(z.zips) > 0 && (len(*c.zips) == 0 || *c.by != z.by) {
+			level.Error(logger).Log("msg", "Invalid focus arguments", "err", z.flag+" needs --by="+z.by+" and --zip (the SUMMARY export of the same days)")
+			return 2
+		}
+		if len(*c.zips) > 0 && *c.by == z.by && len(z.zips) == 0 {
+			level.Error(logger).Log("msg", "Invalid focus arguments", "err", "--by="+z.by+" with --zip needs "+z.flag+", the "+z.what+" export of the same days")
+			return 2
+		}
 	}
 	flagPrice, err := c.flagPricing(len(*c.zips) > 0)
 	if err != nil {
@@ -82,11 +91,12 @@ func (c *focusCommand) run(logger log.Logger, configFile string, adjust func(*co
 
 	var sources []focusSource
 	if job.zipMode {
-		s, err := c.readZIPSource(flagPrice)
+		s, err := c.readZIPSource(flagPrice, warnFunc(logger))
 		if err != nil {
-			level.Error(logger).Log("msg", "Cannot read an export ZIP given with --zip or --asset-zip", "err", err)
+			level.Error(logger).Log("msg", "Cannot read an export ZIP given with --zip, --asset-zip or --task-zip", "err", err)
 			return 1
 		}
+		s.tasks.warnUnresolved(logger)
 		sources = append(sources, s)
 	}
 	for _, a := range job.settings.Accounts {
@@ -96,6 +106,8 @@ func (c *focusCommand) run(logger log.Logger, configFile string, adjust func(*co
 			return 1
 		}
 		s := focusSource{account: acct}
+		// Job-level files the client cannot read are skipped with a warning.
+		a.Client.OnWarning = warnFunc(log.With(logger, "account", a.Name))
 		err = withAccountClient(job.ctx, a, job.settings.Refresh, func(client *informatica.Client) error {
 			var err error
 			if s.summary, err = exportSummary(job.ctx, client, from, to, job.start); err != nil {
@@ -110,19 +122,25 @@ func (c *focusCommand) run(logger log.Logger, configFile string, adjust func(*co
 					return nil
 				})
 			}
+			if *c.by == "task" {
+				s.tasks = newFocusTasks(s.summary)
+				_, err = client.ExportTaskUsage(job.ctx, from, exportEnd(to, job.start), s.tasks.add)
+			}
 			return err
 		})
 		if err != nil {
 			level.Error(logger).Log("msg", "Export failed", "account", a.Name, "stage", informatica.StageOf(err), "err", err)
 			return 1
 		}
-		level.Info(logger).Log("msg", "Exported", "account", a.Name, "orgs", len(s.summary.Orgs), "meters", len(s.summary.Meters), "asset_rows", len(s.assets))
+		s.tasks.warnUnresolved(log.With(logger, "account", a.Name))
+		level.Info(logger).Log("msg", "Exported", "account", a.Name, "orgs", len(s.summary.Orgs), "meters", len(s.summary.Meters),
+			"asset_rows", len(s.assets), "task_days", s.tasks.len())
 		sources = append(sources, s)
 	}
 	var stats focusStats
 	_, err = writeOutput(*c.output, func(w io.Writer) (int, error) {
 		var err error
-		stats, err = writeFOCUS(w, sources, *c.by == "asset", from, to)
+		stats, err = writeFOCUS(w, sources, *c.by, from, to)
 		return stats.rows, err
 	})
 	if err != nil {
@@ -217,12 +235,26 @@ func configuredPrice(a collector.AccountSettings) (float64, string, bool) {
 	return a.IPUPrice, a.Currency, a.Currency != ""
 }
 
-// readZIPSource reads --zip (and --asset-zip) as one billing account's data.
-func (c *focusCommand) readZIPSource(acct *focusAccount) (focusSource, error) {
+// readZIPSource reads --zip (and --asset-zip or --task-zip) as one billing
+// account's data; warn gets the job-level files skipped for their layout.
+func (c *focusCommand) readZIPSource(acct *focusAccount, warn func(string, ...any)) (focusSource, error) {
 	s := focusSource{account: *acct}
 	var err error
 	if s.summary, err = readZIPs(*c.zips); err != nil {
 		return s, err
+	}
+	if *c.by == "task" {
+		s.tasks = newFocusTasks(s.summary)
+		for _, p := range *c.taskZips {
+			err := readZIPFile(p, func(f *os.File, size int64) error {
+				_, err := informatica.ReadTaskZIP(f, size, informatica.DefaultLimits, s.tasks.add, warn)
+				return err
+			})
+			if err != nil {
+				return s, err
+			}
+		}
+		return s, nil
 	}
 	if *c.by != "asset" {
 		return s, nil
@@ -244,11 +276,20 @@ func (c *focusCommand) readZIPSource(acct *focusAccount) (focusSource, error) {
 }
 
 // focusSource is one billing account's exports: the SUMMARY rows, and with
-// --by=asset the ASSET rows (nil otherwise).
+// --by=asset the ASSET rows, with --by=task the job-level rows by task and
+// day (nil otherwise).
 type focusSource struct {
 	account focusAccount
 	summary *collector.Table
 	assets  []informatica.AssetRow
+	tasks   *focusTasks
+}
+
+// warnFunc logs the client's warnings (Config.OnWarning).
+func warnFunc(logger log.Logger) func(string, ...any) {
+	return func(msg string, keyvals ...any) {
+		level.Warn(logger).Log(append([]any{"msg", msg}, keyvals...)...)
+	}
 }
 
 type focusStats struct {
@@ -303,7 +344,7 @@ const (
 //     priced, at its IPU rate.
 //   - RegionId/Name, ResourceId/Name/Type, Tags: present so that tools
 //     find them, null where the exports say nothing (regions, tags), and
-//     resources only at asset granularity.
+//     resources only at asset and task granularity.
 //
 // Left out: BillingAccountType (one kind of billing account),
 // CapacityReservation* and CommitmentDiscount* (no such constructs in the
@@ -331,6 +372,97 @@ var focusColumns = []string{
 // export's documented columns.
 var focusAssetColumns = []string{"x_AssetName", "x_AssetType", "x_Project", "x_Folder", "x_Environment"}
 
+// focusTaskColumns are the custom columns of --by=task, from the job-level
+// export's columns (undocumented: iics-metering-api.md §5.5).
+var focusTaskColumns = []string{"x_TaskId", "x_TaskName", "x_TaskType", "x_TaskRuns", "x_Project", "x_Folder", "x_Environment"}
+
+// focusTasks sums job-level rows (one per run, or per task and day) by org,
+// meter, task and day: one FOCUS row each, as FOCUS charge periods are days
+// here. Rows of files that name no meter are matched by file name to the
+// meters of the SUMMARY export (informatica.MeterResolver).
+type focusTasks struct {
+	meters *informatica.MeterResolver
+	days   map[taskDay]*focusTask
+}
+
+type taskDay struct {
+	org, meter, task string
+	day              int32 // days since 1970-01-01 UTC
+}
+
+// focusTask is a task's runs on a day. Its names are those of the first
+// row read: a task renamed during a day stays one row.
+type focusTask struct {
+	taskDay
+	name, typ, project, folder, env string
+	runs                            int
+	ipu                             float64
+}
+
+func newFocusTasks(summary *collector.Table) *focusTasks {
+	t := &focusTasks{meters: informatica.NewMeterResolver(), days: map[taskDay]*focusTask{}}
+	for _, m := range summary.Meters {
+		t.meters.Add(m.ID, m.Name)
+	}
+	return t
+}
+
+// add is the callback of ExportTaskUsage and ReadTaskZIP; r is reused, so
+// the strings kept are cloned (they would pin the whole record otherwise).
+func (t *focusTasks) add(r *informatica.TaskRow) error {
+	meter := r.MeterID
+	if meter == "" {
+		var ok bool
+		if meter, ok = t.meters.Resolve(r.MeterHint); !ok {
+			return nil // warned about once per hint: warnUnresolved
+		}
+	}
+	k := taskDay{r.OrgID, meter, r.TaskID, int32(r.Date.Unix() / 86400)}
+	d := t.days[k]
+	if d == nil {
+		d = &focusTask{taskDay: taskDay{strings.Clone(k.org), strings.Clone(k.meter), strings.Clone(k.task), k.day},
+			name: strings.Clone(r.TaskName), typ: strings.Clone(r.TaskType), project: strings.Clone(r.Project),
+			folder: strings.Clone(r.Folder), env: strings.Clone(r.Environment)}
+		t.days[k] = d
+	}
+	d.runs += max(r.Runs, 0)
+	d.ipu += r.IPU
+	return nil
+}
+
+// sorted returns the task days by day, org, meter and task, so that the
+// output does not depend on map order.
+func (t *focusTasks) sorted() []*focusTask {
+	if t == nil {
+		return nil
+	}
+	out := make([]*focusTask, 0, len(t.days))
+	for _, d := range t.days {
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b *focusTask) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.org, b.org), cmp.Compare(a.meter, b.meter), cmp.Compare(a.task, b.task))
+	})
+	return out
+}
+
+func (t *focusTasks) len() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.days)
+}
+
+// warnUnresolved logs each file name that matched no meter, once.
+func (t *focusTasks) warnUnresolved(logger log.Logger) {
+	if t == nil {
+		return
+	}
+	for _, hint := range t.meters.Unresolved() {
+		level.Warn(logger).Log("msg", "Skipping job-level rows of a file that names no meter of the SUMMARY export", "file", hint)
+	}
+}
+
 // focusLine is one FOCUS row before formatting.
 type focusLine struct {
 	account                *focusAccount
@@ -342,19 +474,23 @@ type focusLine struct {
 	rate                   float64
 	hasRate                bool
 	asset                  *informatica.AssetRow
+	task                   *focusTask
 }
 
 // writeFOCUS writes the rows of the sources for the days from..to as a FOCUS
 // CSV. An org that several sources hold (two accounts reaching the same
 // org) is written from the first, as the backfill does, so that no cost is
 // counted twice.
-func writeFOCUS(w io.Writer, sources []focusSource, byAsset bool, from, to time.Time) (focusStats, error) {
+func writeFOCUS(w io.Writer, sources []focusSource, by string, from, to time.Time) (focusStats, error) {
 	var stats focusStats
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true // RFC 4180
 	header := focusColumns
-	if byAsset {
+	switch by {
+	case "asset":
 		header = append(append([]string(nil), focusColumns...), focusAssetColumns...)
+	case "task":
+		header = append(append([]string(nil), focusColumns...), focusTaskColumns...)
 	}
 	if err := cw.Write(header); err != nil {
 		return stats, err
@@ -377,6 +513,7 @@ func writeFOCUS(w io.Writer, sources []focusSource, byAsset bool, from, to time.
 		s := &sources[i]
 		t := s.summary
 		periods := map[orgDay][2]time.Time{}
+		rates := map[orgMeterDay]float64{}
 		orgs := map[string]collector.OrgInfo{}
 		meters, meterNames := map[string]collector.MeterInfo{}, map[string]collector.MeterInfo{}
 		for _, o := range t.Orgs {
@@ -398,7 +535,10 @@ func writeFOCUS(w io.Writer, sources []focusSource, byAsset bool, from, to time.
 				l.periodEnd = time.Unix(e.PeriodEnd, 0).UTC().AddDate(0, 0, 1)
 				periods[orgDay{l.org.ID, e.Day}] = [2]time.Time{l.periodStart, l.periodEnd}
 			}
-			if byAsset || l.day.Before(from) || l.day.After(to) || !owns(l.org.ID, i) {
+			if e.HasRate && e.Rate > 0 {
+				rates[orgMeterDay{l.org.ID, l.meter.ID, e.Day}] = e.Rate
+			}
+			if by != "meter" || l.day.Before(from) || l.day.After(to) || !owns(l.org.ID, i) {
 				continue
 			}
 			if l.periodStart.IsZero() {
@@ -407,6 +547,16 @@ func writeFOCUS(w io.Writer, sources []focusSource, byAsset bool, from, to time.
 			}
 			if err := write(&l); err != nil {
 				return stats, err
+			}
+		}
+		// period sets the billing period of an asset or task row, that of
+		// the org's SUMMARY rows of the day.
+		period := func(l *focusLine) {
+			if p, ok := periods[orgDay{l.org.ID, int32(l.day.Unix() / 86400)}]; ok {
+				l.periodStart, l.periodEnd = p[0], p[1]
+			} else {
+				stats.guessedPeriods++
+				l.periodStart, l.periodEnd = calendarMonth(l.day)
 			}
 		}
 		for k := range s.assets {
@@ -432,12 +582,38 @@ func writeFOCUS(w io.Writer, sources []focusSource, byAsset bool, from, to time.
 			}
 			l := focusLine{account: &s.account, org: org, meter: meter, day: a.Date, usage: a.Usage, ipu: a.IPU,
 				rate: a.IPUPerUnit, hasRate: a.IPUPerUnit != 0, asset: a}
-			if p, ok := periods[orgDay{a.OrgID, int32(a.Date.Unix() / 86400)}]; ok {
-				l.periodStart, l.periodEnd = p[0], p[1]
-			} else {
-				stats.guessedPeriods++
-				l.periodStart, l.periodEnd = calendarMonth(l.day)
+			period(&l)
+			if err := write(&l); err != nil {
+				return stats, err
 			}
+		}
+		for _, d := range s.tasks.sorted() {
+			day := time.Unix(int64(d.day)*86400, 0).UTC()
+			orgID := d.org
+			if orgID == "" {
+				// A job-level export covers the requesting org only [D 9].
+				orgID = s.account.id
+			}
+			if day.Before(from) || day.After(to) || !owns(orgID, i) {
+				continue
+			}
+			org, ok := orgs[orgID]
+			if !ok {
+				org = collector.OrgInfo{ID: orgID, Name: orgID}
+			}
+			meter, ok := meters[d.meter]
+			if !ok {
+				meter = collector.MeterInfo{ID: d.meter, Name: d.meter}
+			}
+			l := focusLine{account: &s.account, org: org, meter: meter, day: day, ipu: d.ipu, usage: d.ipu, task: d}
+			// Job-level files give IPUs, not the meter's units: the usage
+			// is the IPUs over the day's IPURate of the SUMMARY row [INF:
+			// a meter's rate is taken to apply to each run alike]; without
+			// a rate it is counted in IPUs (ConsumedUnit IPU).
+			if rate, ok := rates[orgMeterDay{orgID, d.meter, d.day}]; ok {
+				l.usage, l.rate, l.hasRate = d.ipu/rate, rate, true
+			}
+			period(&l)
 			if err := write(&l); err != nil {
 				return stats, err
 			}
@@ -450,6 +626,11 @@ func writeFOCUS(w io.Writer, sources []focusSource, byAsset bool, from, to time.
 type orgDay struct {
 	org string
 	day int32
+}
+
+type orgMeterDay struct {
+	org, meter string
+	day        int32
 }
 
 // calendarMonth is the UTC calendar month holding day: the billing period
@@ -482,6 +663,9 @@ func (l *focusLine) fill(record []string) {
 	if unit == "" {
 		unit = focusDefaultUnit
 	}
+	if l.task != nil && !l.hasRate {
+		unit = focusPricingUnit
+	}
 	orgType := l.org.Type
 	if orgType == "" {
 		orgType = focusDefaultOrgType
@@ -508,6 +692,20 @@ func (l *focusLine) fill(record []string) {
 		if resourceType == "" {
 			resourceType = "Asset" // MUST NOT be null when ResourceId is not
 		}
+	}
+	if d := l.task; d != nil {
+		resourceName, resourceType = d.name, d.typ
+		if resourceName == "" {
+			resourceName = d.task
+		}
+		if resourceType == "" {
+			resourceType = "Task" // MUST NOT be null when ResourceId is not
+		}
+		desc = meterName + " usage by " + strings.TrimSpace(d.typ+" "+resourceName)
+		// Task IDs are Informatica's (the Application Integration layout
+		// names the process instead); the org makes them unique across
+		// the orgs of the provider.
+		resourceID = l.org.ID + "/" + d.task
 	}
 	rate := ""
 	if l.hasRate {
@@ -563,5 +761,8 @@ func (l *focusLine) fill(record []string) {
 	n := copy(record, values)
 	if a := l.asset; a != nil {
 		copy(record[n:], []string{a.AssetName, a.AssetType, a.Project, a.Folder, a.Environment})
+	}
+	if d := l.task; d != nil {
+		copy(record[n:], []string{d.task, d.name, d.typ, strconv.Itoa(d.runs), d.project, d.folder, d.env})
 	}
 }

@@ -416,11 +416,165 @@ func TestFocusBadArguments(t *testing.T) {
 		{[]string{"focus", "--output=-", "--from=01/02/2026", "--config.file=" + cfg, "--ipu-price=1", "--currency=EUR"}, 2, "is not an ISO 8601 date"},
 		{[]string{"focus", "--output=-", from, "--by=asset", "--zip=" + zipPath, "--ipu-price=1", "--currency=EUR", "--billing-account-id=x"}, 2, "needs --asset-zip"},
 		{[]string{"focus", "--output=-", from, "--asset-zip=" + zipPath, "--config.file=" + cfg}, 2, "--asset-zip needs --by=asset and --zip"},
-		{[]string{"focus", "--output=-", from, "--by=task", "--config.file=" + cfg}, 2, "task"},
+		{[]string{"focus", "--output=-", from, "--by=task", "--zip=" + zipPath, "--ipu-price=1", "--currency=EUR", "--billing-account-id=x"}, 2, "needs --task-zip"},
+		{[]string{"focus", "--output=-", from, "--task-zip=" + zipPath, "--zip=" + zipPath, "--ipu-price=1", "--currency=EUR", "--billing-account-id=x"}, 2, "--task-zip needs --by=task and --zip"},
+		{[]string{"focus", "--output=-", from, "--by=project", "--config.file=" + cfg}, 2, "project"},
 	} {
 		logs := &syncBuffer{}
 		if code := run(c.args, logs, hooks{}); code != c.code || !strings.Contains(logs.String(), c.want) {
 			t.Errorf("%v: exit %d, want %d with %q:\n%s", c.args, code, c.code, c.want, logs)
 		}
+	}
+}
+
+// jobLevelRows are the SUMMARY rows of the meters whose job-level files
+// carry IPUs (one row per run): what task rows can add up to.
+func jobLevelRows(rows []fake.Row) []fake.Row {
+	var out []fake.Row
+	for _, r := range rows {
+		if r.Meter.JobLevel == fake.JobLevelRuns {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestFocusByTaskFromInformatica: --by=task sums the fake's task runs per
+// org, meter, task and day. The runs' files name their meter only by file
+// name ("Data Integration Elastic.csv" must not go to "Data Integration");
+// the files without IPUs and of an unknown layout are skipped with a
+// warning, and add no rows.
+func TestFocusByTaskFromInformatica(t *testing.T) {
+	t.Parallel()
+	now := date(2027, 3, 1, 0, 0, 30)
+	f := startFake(t, fake.Options{Days: 40, Now: frozen(now)})
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "1h", accountYAML("acme", f, "    ipu_price: 1.25\n    currency: EUR\n"))
+	output := filepath.Join(dir, "focus.csv")
+	logs := &syncBuffer{}
+	args := []string{"focus", "--config.file=" + cfg, "--by=task", "--from=2027-02-10", "--output=" + output}
+	if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
+		t.Fatalf("focus --by=task exited %d:\n%s", code, logs)
+	}
+	header, rows := readFOCUS(t, output)
+	for _, c := range focusTaskColumns {
+		if !contains(header, c) {
+			t.Errorf("no column %s in %v", c, header)
+		}
+	}
+	data := f.Dataset()
+	from, to := date(2027, 2, 10, 0, 0, 0), date(2027, 2, 28, 0, 0, 0)
+	// Job-level exports cover the login org only.
+	checkFOCUSSums(t, rows, jobLevelRows(data.Rows(data.Orgs[:1], from, to)), 1.25)
+
+	runs := data.TaskRuns(data.Orgs[0], from, to)
+	type key struct{ org, meter, task, day string }
+	wantRuns := map[key]int{}
+	names := map[string]fake.TaskRun{}
+	for _, r := range runs {
+		wantRuns[key{r.Org.ID, r.Meter.ID, r.TaskID, r.Date.Format(focusTime)}]++
+		names[r.TaskID] = r
+	}
+	if len(rows) != len(wantRuns) {
+		t.Errorf("%d rows, want one per org, meter, task and day with runs: %d", len(rows), len(wantRuns))
+	}
+	for _, r := range rows {
+		k := key{r["SubAccountId"], r["SkuId"], r["x_TaskId"], r["ChargePeriodStart"]}
+		if n, err := strconv.Atoi(r["x_TaskRuns"]); err != nil || n != wantRuns[k] {
+			t.Errorf("%v: x_TaskRuns %q, want %d", k, r["x_TaskRuns"], wantRuns[k])
+		}
+		delete(wantRuns, k) // a second row for the same key fails above
+		run := names[r["x_TaskId"]]
+		for c, want := range map[string]string{
+			"x_TaskName": run.TaskName, "x_TaskType": run.TaskType, "ResourceName": run.TaskName, "ResourceType": run.TaskType,
+			"ResourceId": run.Org.ID + "/" + run.TaskID, "x_Project": run.Project, "x_Folder": run.Folder, "x_Environment": run.Environment,
+			"ConsumedUnit": run.Meter.Scalar, "x_IPUPerUnit": focusNumber(run.Meter.Rate), "SubAccountName": run.Org.Name,
+		} {
+			if r[c] != want {
+				t.Errorf("task %s: %s = %q, want %q", r["x_TaskId"], c, r[c], want)
+			}
+		}
+	}
+	for _, m := range data.JobLevelMeters() {
+		if m.JobLevel == fake.JobLevelRuns {
+			continue
+		}
+		if len(logs.Lines("level=warn", "layout is not known", fake.JobLevelFileName(m))) == 0 {
+			t.Errorf("no warning that the job-level file %s was skipped:\n%s", fake.JobLevelFileName(m), logs)
+		}
+	}
+}
+
+// TestFocusByTaskFromZIPs: --task-zip is read like a downloaded job-level
+// export: a per-run file named after its meter, a file with a Meter ID
+// column, a file no meter of the SUMMARY export matches (one warning, no
+// rows) and a file of an unknown layout (a warning, no rows).
+func TestFocusByTaskFromZIPs(t *testing.T) {
+	t.Parallel()
+	now := date(2027, 3, 1, 0, 0, 30)
+	f := startFake(t, fake.Options{Days: 20, Now: frozen(now)})
+	data := f.Dataset()
+	dir := t.TempDir()
+	summary := filepath.Join(dir, "summary.zip")
+	os.WriteFile(summary, f.ZIP(data.Rows(data.Orgs, data.First, data.Last), false), 0o600)
+	prod, di, die := fake.DemoOrgs[0], fake.DemoMeters[0], fake.DemoMeters[1]
+	var tasks bytes.Buffer
+	zw := zip.NewWriter(&tasks)
+	runHeader := "Task ID,Task Name,Task Object Name,Task Type,Task Run ID,Project Name,Folder Name,Org ID,Environment,Start Time,End Time,Status,Metered Value\r\n"
+	w, _ := zw.Create("data_integration_elastic.csv")
+	fmt.Fprint(w, runHeader)
+	fmt.Fprintf(w, "0100001Z000000000ABC,mt_orders,m_orders,MTT,1,Sales,\"Daily, EU\",%s,Caf\xe9 Agent,2027-02-27T01:00:00Z,2027-02-27T01:30:00Z,Success,1.5\r\n", prod.ID)
+	fmt.Fprintf(w, "0100001Z000000000ABC,mt_orders,m_orders,MTT,2,Sales,\"Daily, EU\",%s,Caf\xe9 Agent,2027-02-27T23:40:00Z,2027-02-28T00:30:00Z,Success,2.25\r\n", prod.ID)
+	fmt.Fprintf(w, "0100001Z000000000ABC,mt_orders,m_orders,MTT,3,Sales,\"Daily, EU\",%s,Caf\xe9 Agent,2027-02-28T01:00:00Z,2027-02-28T01:30:00Z,Failed,0.5\r\n", prod.ID)
+	// Today: not written.
+	fmt.Fprintf(w, "0100001Z000000000ABC,mt_orders,m_orders,MTT,4,Sales,\"Daily, EU\",%s,Caf\xe9 Agent,2027-03-01T00:00:10Z,,Success,9\r\n", prod.ID)
+	w, _ = zw.Create("job_level.csv")
+	fmt.Fprint(w, "Meter ID,"+runHeader)
+	fmt.Fprintf(w, "%s,0100001Z000000000DEF,dss_contacts,,DSS,7,,,%s,Agent,2027-02-27T05:00:00Z,2027-02-27T05:01:00Z,Success,0.125\r\n", di.ID, prod.ID)
+	w, _ = zw.Create("Hyperautomation.csv")
+	fmt.Fprint(w, runHeader)
+	fmt.Fprintf(w, "0100001Z000000000XYZ,x,x,MTT,1,,,%s,Agent,2027-02-27T05:00:00Z,,Success,100\r\n", prod.ID)
+	fmt.Fprintf(w, "0100001Z000000000XYZ,x,x,MTT,2,,,%s,Agent,2027-02-27T06:00:00Z,,Success,100\r\n", prod.ID)
+	w, _ = zw.Create("Mass Ingestion Files.csv")
+	fmt.Fprint(w, "Job Name,Job Run ID,Org ID,Started,Finished,Bytes Transferred\r\n")
+	fmt.Fprintf(w, "landing,1,%s,2027-02-27T05:00:00Z,2027-02-27T06:00:00Z,1000\r\n", prod.ID)
+	zw.Close()
+	taskZIP := filepath.Join(dir, "tasks.zip")
+	os.WriteFile(taskZIP, tasks.Bytes(), 0o600)
+	output := filepath.Join(dir, "focus.csv")
+	logs := &syncBuffer{}
+	args := []string{"focus", "--by=task", "--zip=" + summary, "--task-zip=" + taskZIP, "--from=2027-02-20", "--output=" + output,
+		"--ipu-price=2", "--currency=EUR", "--billing-account-id=" + prod.ID}
+	if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
+		t.Fatalf("focus exited %d:\n%s", code, logs)
+	}
+	_, rows := readFOCUS(t, output)
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want 3: mt_orders on 27 and 28 February, dss_contacts on the 27th", len(rows))
+	}
+	want := []map[string]string{{
+		"ChargePeriodStart": "2027-02-27T00:00:00Z", "SkuId": die.ID, "ServiceName": die.Name, "x_TaskId": "0100001Z000000000ABC",
+		"x_TaskName": "mt_orders", "x_TaskType": "MTT", "x_TaskRuns": "2", "PricingQuantity": "3.75", "BilledCost": "7.5",
+		"x_Project": "Sales", "x_Folder": "Daily, EU", "x_Environment": "Café Agent", "ResourceName": "mt_orders", "ResourceType": "MTT",
+		"ResourceId": prod.ID + "/0100001Z000000000ABC", "SubAccountName": prod.Name, "ChargeDescription": die.Name + " usage by MTT mt_orders",
+		"BillingPeriodStart": "2027-02-01T00:00:00Z", "BillingPeriodEnd": "2027-03-01T00:00:00Z",
+	}, {
+		"ChargePeriodStart": "2027-02-27T00:00:00Z", "SkuId": di.ID, "x_TaskId": "0100001Z000000000DEF", "x_TaskRuns": "1",
+		"PricingQuantity": "0.125", "x_Project": "", "ResourceName": "dss_contacts",
+	}, {
+		"ChargePeriodStart": "2027-02-28T00:00:00Z", "SkuId": die.ID, "x_TaskId": "0100001Z000000000ABC", "x_TaskRuns": "1", "PricingQuantity": "0.5",
+	}}
+	for i, w := range want {
+		for c, v := range w {
+			if rows[i][c] != v {
+				t.Errorf("row %d: %s = %q, want %q", i, c, rows[i][c], v)
+			}
+		}
+	}
+	if n := len(logs.Lines("level=warn", "names no meter", "Hyperautomation")); n != 1 {
+		t.Errorf("%d warnings for the file no meter matches, want 1:\n%s", n, logs)
+	}
+	if n := len(logs.Lines("level=warn", "layout is not known", "Mass Ingestion Files.csv")); n != 1 {
+		t.Errorf("%d warnings for the file of an unknown layout, want 1:\n%s", n, logs)
 	}
 }
