@@ -24,20 +24,15 @@ import (
 // `promtool tsdb create-blocks-from openmetrics`: history that Prometheus
 // could not scrape because the exporter did not run yet.
 type backfillCommand struct {
-	cmd      *kingpin.CmdClause
-	from, to *string
-	output   *string
-	zips     *[]string
+	cmd *kingpin.CmdClause
+	dayFlags
 }
 
 func newBackfillCommand(app *kingpin.Application) *backfillCommand {
 	c := &backfillCommand{cmd: app.Command("backfill",
 		"Write one sample per org, meter and day (informatica_ipu_day_consumed_ipus, at 00:00 UTC of the day) as OpenMetrics, "+
 			"from Informatica (the accounts of --config.file) or from downloaded export ZIPs (--zip).")}
-	c.from = c.cmd.Flag("from", "First day to write, as YYYY-MM-DD (ISO 8601), e.g. 2025-01-01; default the configuration's history.start (required with --zip).").String()
-	c.to = c.cmd.Flag("to", "Last day to write, inclusive, as YYYY-MM-DD; default and at most yesterday (UTC): today is incomplete and never written.").String()
-	c.output = c.cmd.Flag("output", "File to write; - for standard output.").Required().String()
-	c.zips = c.cmd.Flag("zip", "Read this export ZIP instead of calling Informatica; repeatable. Where ZIPs overlap, the later one's days win.").ExistingFiles()
+	c.dayFlags = addDayFlags(c.cmd)
 	return c
 }
 
@@ -46,37 +41,14 @@ func (c *backfillCommand) name() string { return c.cmd.FullCommand() }
 // run executes the command; its result is the process's exit code. now,
 // when set, replaces the clock (tests run it on any day).
 func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(*collector.Settings), now func() time.Time) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if now == nil {
-		now = time.Now
+	job, code := c.prepare(logger, "backfill", configFile, adjust, now)
+	if code != 0 {
+		return code
 	}
-	zipMode := len(*c.zips) > 0
-	var settings collector.Settings
-	if !zipMode {
-		var err error
-		if settings, err = loadConfig(configFile); err != nil {
-			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
-			return 1
-		}
-		if adjust != nil {
-			adjust(&settings)
-		}
-	}
-	start := now()
-	r, err := c.days(settings.Refresh.HistoryStart, zipMode, start)
-	if err != nil {
-		level.Error(logger).Log("msg", "Invalid backfill range", "err", err)
-		return 2
-	}
-	from, to := r.from, r.to
-	if r.clamped {
-		level.Warn(logger).Log("msg", "--to is today or later: writing up to yesterday, the last complete UTC day; "+
-			"today's incomplete day is never written, since a TSDB block would keep it for ever",
-			"to_asked", *c.to, "to", to.Format(time.DateOnly))
-	}
+	defer job.stop()
+	from, to := job.days.from, job.days.to
 	var tables []*usage.Table
-	if zipMode {
+	if job.zipMode {
 		t, err := readZIPs(*c.zips)
 		if err != nil {
 			level.Error(logger).Log("msg", "Cannot read an export ZIP given with --zip", "err", err)
@@ -84,8 +56,8 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 		}
 		tables = append(tables, t)
 	}
-	for _, a := range settings.Accounts {
-		t, err := exportAccount(ctx, a, settings.Refresh, from, to, start)
+	for _, a := range job.settings.Accounts {
+		t, err := exportAccount(job.ctx, a, job.settings.Refresh, from, to, job.start)
 		if err != nil {
 			level.Error(logger).Log("msg", "Export failed", "account", a.Name, "stage", informatica.StageOf(err), "err", err)
 			return 1
@@ -106,18 +78,80 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 	return 0
 }
 
-// dayRange is the range of UTC days a backfill writes.
+// dayFlags are what the commands that write past days (backfill, focus)
+// share: which days, from where, and where to.
+type dayFlags struct {
+	from, to *string
+	output   *string
+	zips     *[]string
+}
+
+func addDayFlags(cmd *kingpin.CmdClause) dayFlags {
+	var f dayFlags
+	f.from = cmd.Flag("from", "First day to write, as YYYY-MM-DD (ISO 8601), e.g. 2025-01-01; default the configuration's history.start (required with --zip).").String()
+	f.to = cmd.Flag("to", "Last day to write, inclusive, as YYYY-MM-DD; default and at most yesterday (UTC): today is incomplete and never written.").String()
+	f.output = cmd.Flag("output", "File to write; - for standard output.").Required().String()
+	f.zips = cmd.Flag("zip", "Read this export ZIP instead of calling Informatica; repeatable. Where ZIPs overlap, the later one's days win.").ExistingFiles()
+	return f
+}
+
+// dayJob is a command's setting out: its configuration (none in zip mode),
+// its days, and the instant it started.
+type dayJob struct {
+	ctx      context.Context
+	stop     context.CancelFunc
+	settings collector.Settings
+	zipMode  bool
+	days     dayRange
+	start    time.Time
+}
+
+// prepare reads the configuration, unless in zip mode, and the days to
+// write. On failure it logs why and returns the exit code; otherwise the
+// caller must call the job's stop.
+func (f dayFlags) prepare(logger log.Logger, command, configFile string, adjust func(*collector.Settings), now func() time.Time) (dayJob, int) {
+	if now == nil {
+		now = time.Now
+	}
+	job := dayJob{zipMode: len(*f.zips) > 0}
+	if !job.zipMode {
+		var err error
+		if job.settings, err = loadConfig(configFile); err != nil {
+			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
+			return job, 1
+		}
+		if adjust != nil {
+			adjust(&job.settings)
+		}
+	}
+	job.start = now()
+	var err error
+	job.days, err = f.parseDays(job.settings.Refresh.HistoryStart, job.zipMode, job.start)
+	if err != nil {
+		level.Error(logger).Log("msg", "Invalid "+command+" range", "err", err)
+		return job, 2
+	}
+	if job.days.clamped {
+		level.Warn(logger).Log("msg", "--to is today or later: writing up to yesterday, the last complete UTC day; "+
+			"today's incomplete day is never written, since a TSDB block would keep it for ever",
+			"to_asked", *f.to, "to", job.days.to.Format(time.DateOnly))
+	}
+	job.ctx, job.stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	return job, 0
+}
+
+// dayRange is the range of UTC days a backfill or FOCUS export writes.
 type dayRange struct {
 	from, to time.Time
 	// clamped: --to was today or later, and to is yesterday instead.
 	clamped bool
 }
 
-// days parses --from and --to, ISO 8601 dates, as UTC days. Without --from,
+// parseDays parses --from and --to, ISO 8601 dates, as UTC days. Without --from,
 // history.start (historyStart) is the first day, except in zip mode, which
 // reads no configuration. The last day is at most yesterday (of now, UTC):
 // today is not complete yet.
-func (c *backfillCommand) days(historyStart time.Time, zipMode bool, now time.Time) (dayRange, error) {
+func (c dayFlags) parseDays(historyStart time.Time, zipMode bool, now time.Time) (dayRange, error) {
 	var r dayRange
 	var err error
 	switch {
@@ -170,24 +204,35 @@ func day(t time.Time) time.Time {
 func readZIPs(paths []string) (*usage.Table, error) {
 	var tables []*usage.Table
 	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, err
-		}
-		info, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
 		b := usage.NewBuilder()
-		_, err = informatica.ReadUsageZIP(f, info.Size(), informatica.DefaultLimits, b.Add)
-		f.Close()
+		err := readZIPFile(p, func(f *os.File, size int64) error {
+			_, err := informatica.ReadUsageZIP(f, size, informatica.DefaultLimits, b.Add)
+			return err
+		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+			return nil, err
 		}
 		tables = append(tables, b.Table())
 	}
 	return collector.MergeExports(tables...), nil
+}
+
+// readZIPFile opens the file at path for read, and names the file in the
+// errors of read.
+func readZIPFile(path string, read func(f *os.File, size int64) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := read(f, info.Size()); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // backfillPollInterval is the first poll delay of a backfill whose account
@@ -196,6 +241,36 @@ const backfillPollInterval = 15 * time.Second
 
 // exportAccount exports one account's usage for the days from..to.
 func exportAccount(ctx context.Context, a collector.AccountSettings, r collector.RefreshSettings, from, to, now time.Time) (*usage.Table, error) {
+	var t *usage.Table
+	err := withAccountClient(ctx, a, r, func(client *informatica.Client) error {
+		var err error
+		t, err = exportSummary(ctx, client, from, to, now)
+		return err
+	})
+	return t, err
+}
+
+// exportSummary exports the usage of the days from..to with client.
+func exportSummary(ctx context.Context, client *informatica.Client, from, to, now time.Time) (*usage.Table, error) {
+	b := usage.NewBuilder()
+	if _, err := client.ExportUsage(ctx, from, exportEnd(to, now), b.Add); err != nil {
+		return nil, err
+	}
+	return b.Table(), nil
+}
+
+// exportEnd is the last instant of the day to, or now if that is earlier.
+func exportEnd(to, now time.Time) time.Time {
+	end := to.Add(24*time.Hour - time.Second)
+	if end.After(now) {
+		end = now
+	}
+	return end
+}
+
+// withAccountClient calls fn with a client of account a, set up for a
+// one-off command, and logs out after.
+func withAccountClient(ctx context.Context, a collector.AccountSettings, r collector.RefreshSettings, fn func(*informatica.Client) error) error {
 	cfg := a.Client
 	cfg.PollInterval, cfg.JobTimeout = r.PollInterval, r.JobTimeout
 	if cfg.CallbackURL != "" {
@@ -208,22 +283,14 @@ func exportAccount(ctx context.Context, a collector.AccountSettings, r collector
 	}
 	client, err := informatica.NewClient(cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		client.Logout(ctx)
 	}()
-	end := to.Add(24*time.Hour - time.Second)
-	if end.After(now) {
-		end = now
-	}
-	b := usage.NewBuilder()
-	if _, err := client.ExportUsage(ctx, from, end, b.Add); err != nil {
-		return nil, err
-	}
-	return b.Table(), nil
+	return fn(client)
 }
 
 // writeOutput writes to path, or to standard output for "-".

@@ -75,6 +75,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	demoCurrency := app.Flag("demo.currency", "With --demo: the demo account's currency (ISO 4217), used with --demo.ipu-price.").Default("USD").String()
 	app.Command("serve", "Run the exporter (the default).").Default()
 	backfill := newBackfillCommand(app)
+	focus := newFocusCommand(app)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stderr)
@@ -88,6 +89,9 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	logger, slogger := newLoggers(stderr, *logLevel, *logFormat)
 	if command == backfill.name() {
 		return backfill.run(logger, *configFile, h.adjust, h.now)
+	}
+	if command == focus.name() {
+		return focus.run(logger, *configFile, h.adjust, h.now)
 	}
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("build_context", version.BuildContext())

@@ -4,13 +4,11 @@ import (
 	"context"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipumon/informatica_exporter/informatica"
-	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // The task breakdown reads job-level exports (ExportServiceJobLevelMeteringData),
@@ -68,7 +66,10 @@ type taskSeries struct {
 }
 
 func exportTasks(ctx context.Context, a *account, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error) {
-	meters := newMeterResolver(sc.meters)
+	meters := informatica.NewMeterResolver()
+	for _, m := range sc.meters {
+		meters.Add(m.ID, m.Name)
+	}
 	tasks := map[taskKey]*taskSeries{}
 	res, err := a.client.ExportTaskUsage(ctx, sc.from, sc.to, func(r *informatica.TaskRow) error {
 		inPeriod, lastDay := sc.inPeriod(r.OrgID, r.Date), sc.onLastDay(r.OrgID, r.Date)
@@ -78,7 +79,7 @@ func exportTasks(ctx context.Context, a *account, sc *breakdownScope, sums *seri
 		meter := r.MeterID
 		if meter == "" {
 			var ok bool
-			if meter, ok = meters.resolve(r.MeterHint); !ok {
+			if meter, ok = meters.Resolve(r.MeterHint); !ok {
 				return nil
 			}
 		}
@@ -113,70 +114,8 @@ func exportTasks(ctx context.Context, a *account, sc *breakdownScope, sums *seri
 	for k, t := range tasks {
 		sums.add(seriesKey{k.org, k.meter, k.task, t.name, t.typ, orNone(t.project), t.folder}, t.values)
 	}
-	for _, hint := range meters.unresolved {
+	for _, hint := range meters.Unresolved() {
 		level.Warn(a.logger).Log("msg", "Skipping job-level rows of a file that names no meter this account's summary knows", "file", hint)
 	}
 	return res, err
-}
-
-// meterResolver finds the meter of a job-level file that names none in
-// its rows, from its file name (TaskRow.MeterHint), among the meters of
-// the summary. That files are named after their meter is inferred from
-// the exports seen, not documented.
-type meterResolver struct {
-	meters []normalizedMeter
-	found  map[string]string // hint to meter ID, "" when none matches
-	// unresolved are the hints no meter matches, in the order met, each
-	// once: one warning per file name and run, not per row.
-	unresolved []string
-}
-
-type normalizedMeter struct{ id, name string }
-
-func newMeterResolver(meters []usage.MeterInfo) *meterResolver {
-	r := &meterResolver{found: map[string]string{}}
-	for _, m := range meters {
-		if n := normalizeMeterName(m.Name); n != "" {
-			r.meters = append(r.meters, normalizedMeter{id: m.ID, name: n})
-		}
-	}
-	return r
-}
-
-// resolve matches a hint: a meter whose normalized name is the hint's
-// first, else the meter with the longest name the hint contains
-// ("Data Integration Elastic" over "Data Integration").
-func (r *meterResolver) resolve(hint string) (string, bool) {
-	if id, ok := r.found[hint]; ok {
-		return id, id != ""
-	}
-	n := normalizeMeterName(hint)
-	var best normalizedMeter
-	for _, m := range r.meters {
-		if m.name == n {
-			best = m
-			break
-		}
-		if strings.Contains(n, m.name) && len(m.name) > len(best.name) {
-			best = m
-		}
-	}
-	hint = strings.Clone(hint)
-	r.found[hint] = best.id
-	if best.id == "" {
-		r.unresolved = append(r.unresolved, hint)
-	}
-	return best.id, best.id != ""
-}
-
-// normalizeMeterName folds case and keeps only letters and digits, so that
-// "Data_Integration-Elastic" and "Data Integration Elastic" compare equal.
-func normalizeMeterName(s string) string {
-	var b strings.Builder
-	for _, c := range s {
-		if unicode.IsLetter(c) || unicode.IsDigit(c) {
-			b.WriteRune(unicode.ToLower(c))
-		}
-	}
-	return b.String()
 }

@@ -5,39 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/ipumon/informatica_exporter/usage"
 )
-
-func TestMeterResolver(t *testing.T) {
-	r := newMeterResolver([]usage.MeterInfo{
-		{ID: "di", Name: "Data Integration"},
-		{ID: "die", Name: "Data Integration Elastic"},
-		{ID: "ai", Name: "Application Integration"},
-		{ID: "aias", Name: "Application Integration with Advanced Serverless"},
-		{ID: "blank", Name: " - "},
-	})
-	for _, c := range []struct{ hint, want string }{
-		{"Data Integration", "di"},
-		{"data_integration", "di"},
-		{"DATA-INTEGRATION-ELASTIC", "die"},
-		{"Data_Integration_Elastic_2025-06-01_2025-06-15", "die"},
-		{"JobLevel_Application Integration with Advanced Serverless", "aias"},
-		{"Application Integration", "ai"},
-		{"Mass Ingestion Files", ""},
-		{"", ""},
-		{"Mass Ingestion Files", ""},
-	} {
-		got, ok := r.resolve(c.hint)
-		if got != c.want || ok != (c.want != "") {
-			t.Errorf("resolve(%q) = %q, %v; want %q", c.hint, got, ok, c.want)
-		}
-	}
-	// Each hint once, however many rows name it.
-	if len(r.unresolved) != 2 || r.unresolved[0] != "Mass Ingestion Files" || r.unresolved[1] != "" {
-		t.Errorf("unresolved = %q, want each unmatched hint once", r.unresolved)
-	}
-}
 
 // TestBreakdownCapSyntheticTasks: the cap keeps the largest series by
 // billing-period IPUs and folds the rest per org and meter into "other":
