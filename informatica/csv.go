@@ -249,7 +249,7 @@ type usageParser struct {
 	strings *csvState
 	// Dates and the rate repeat on consecutive rows; caching the last parse
 	// of each avoids most of the parsing work.
-	dates [numColumns]dateCache
+	dates [numColumns][2]dateCache
 	rate  numberCache
 }
 
@@ -488,47 +488,72 @@ func (p *usageParser) time(line, c int, rec *recordReader) (time.Time, bool, err
 		return time.Time{}, false, nil
 	}
 	cache := &p.dates[c]
-	if len(v) == cache.n && string(v) == string(cache.text[:cache.n]) {
-		return cache.t, true, nil
+	if e := &cache[0]; len(v) == e.n && string(v) == string(e.text[:e.n]) {
+		return e.t, true, nil
 	}
-	t, ok := parseDate(v)
-	if !ok {
+	if e := &cache[1]; len(v) == e.n && string(v) == string(e.text[:e.n]) {
+		// Two values take turns (monthly and annual billing periods
+		// of orgs listed one after the other): the most recent first.
+		cache[0], cache[1] = cache[1], cache[0]
+		return cache[0].t, true, nil
+	}
+	var t time.Time
+	if days, year, ok := parseDay(v); ok {
+		// Already 00:00 UTC of the day written.
+		if year < 1970 {
+			return time.Time{}, false, p.errorAt(line, c, rec, errDateRange)
+		}
+		t = time.Unix(days*secondsPerDay, 0).UTC()
+	} else {
 		var err error
 		if t, err = ParseTime(string(v)); err != nil {
 			return time.Time{}, false, p.errorAt(line, c, rec, errNotDate)
 		}
+		if !plausibleDate(t) {
+			return time.Time{}, false, p.errorAt(line, c, rec, errDateRange)
+		}
+		if c == colDate {
+			t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+		}
 	}
-	if !plausibleDate(t) {
-		return time.Time{}, false, p.errorAt(line, c, rec, errDateRange)
-	}
-	if c == colDate {
-		t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-	}
-	if len(v) <= len(cache.text) {
-		cache.n = copy(cache.text[:], v)
-		cache.t = t
+	if len(v) <= len(cache[0].text) {
+		cache[1] = cache[0]
+		cache[0].n = copy(cache[0].text[:], v)
+		cache[0].t = t
 	}
 	return t, true, nil
 }
 
+const secondsPerDay = 86400
+
 // parseDate parses the common layout 2006-01-02 without time.Parse.
 func parseDate(b []byte) (time.Time, bool) {
-	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
+	days, _, ok := parseDay(b)
+	if !ok {
 		return time.Time{}, false
+	}
+	return time.Unix(days*secondsPerDay, 0).UTC(), true
+}
+
+// parseDay parses the layout 2006-01-02 to the day it names, counted from
+// 1970-01-01, and its year (0 to 9999).
+func parseDay(b []byte) (days int64, year int, ok bool) {
+	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
+		return 0, 0, false
 	}
 	var v [8]int
 	for k, i := range [8]int{0, 1, 2, 3, 5, 6, 8, 9} {
 		c := b[i] - '0'
 		if c > 9 {
-			return time.Time{}, false
+			return 0, 0, false
 		}
 		v[k] = int(c)
 	}
 	y, m, d := v[0]*1000+v[1]*100+v[2]*10+v[3], v[4]*10+v[5], v[6]*10+v[7]
 	if m < 1 || m > 12 || d < 1 || d > daysIn(time.Month(m), y) {
-		return time.Time{}, false
+		return 0, 0, false
 	}
-	return time.Unix(daysFromCivil(y, m, d)*86400, 0).UTC(), true
+	return daysFromCivil(y, m, d), y, true
 }
 
 func daysIn(m time.Month, year int) int {
