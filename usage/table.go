@@ -266,6 +266,7 @@ func (b *Builder) Add(r *informatica.UsageRow) error {
 	if r.HasIPURate {
 		ra.rate, ra.hasRate = math.Float64bits(r.IPURate), true
 	}
+	var attr uint32
 	if k := s.lastEntry(); k >= 0 {
 		last := b.cellAt(k)
 		switch {
@@ -277,8 +278,15 @@ func (b *Builder) Add(r *informatica.UsageRow) error {
 		case last.day >= day:
 			s.last |= seriesUnordered
 		}
+		// A series' period and rate mostly stay those of its day before,
+		// while the rows in between, of other series, may differ.
+		if attr = last.attr; b.attrs[attr] != ra {
+			attr = b.attrIndex(ra)
+		}
+	} else {
+		attr = b.attrIndex(ra)
 	}
-	k := b.push(i, cell{day: day, attr: b.attrIndex(ra), ipu: r.IPU, usage: r.MeterUsage})
+	k := b.push(i, cell{day: day, attr: attr, ipu: r.IPU, usage: r.MeterUsage})
 	b.serAt(i).setLast(k)
 	return nil
 }
