@@ -172,6 +172,12 @@ func newCSVState() *csvState {
 
 func (s *csvState) read(file string, r io.Reader, fn func(*UsageRow) error) (int, error) {
 	s.rr.reset(r)
+	return s.readFile(file, fn)
+}
+
+// readFile reads the header and the records of the input s.rr was just
+// reset to.
+func (s *csvState) readFile(file string, fn func(*UsageRow) error) (int, error) {
 	if err := s.rr.skipBOM(); err != nil {
 		return 0, err
 	}
@@ -194,9 +200,11 @@ func (s *csvState) read(file string, r io.Reader, fn func(*UsageRow) error) (int
 	return s.rows(file, p, fn)
 }
 
-// readAfter reads the records of r, a part of a file that begins at a
-// record boundary on line line, with the file's header record.
-func (s *csvState) readAfter(file string, header []byte, line int, r io.Reader, fn func(*UsageRow) error) (int, error) {
+// readAfter reads the records of a part of a file that begins at a record
+// boundary on line line, with the file's header record: data, then rest
+// when it is not nil. Without rest, the records are split in data itself,
+// which they may change.
+func (s *csvState) readAfter(file string, header []byte, line int, data []byte, rest io.Reader, fn func(*UsageRow) error) (int, error) {
 	s.rr.reset(bytes.NewReader(header))
 	if err := s.rr.skipBOM(); err != nil {
 		return 0, err
@@ -213,7 +221,7 @@ func (s *csvState) readAfter(file string, header []byte, line int, r io.Reader, 
 		return 0, err
 	}
 	p.strings = s
-	s.rr.reset(r)
+	s.rr.resetParts(data, rest)
 	s.rr.line = line
 	return s.rows(file, p, fn)
 }
@@ -613,11 +621,12 @@ func cellSlow(b []byte) []byte {
 // a quote inside an unquoted field is an ordinary character.
 type recordReader struct {
 	r        io.Reader
-	buf      []byte
-	pos, end int   // unread input is buf[pos:end]
-	eof      bool  // r has no more input
-	err      error // r failed
-	line     int   // the line buf[pos] is on
+	buf      []byte // own, or the whole input (resetParts)
+	own      []byte // the reader's buffer
+	pos, end int    // unread input is buf[pos:end]
+	eof      bool   // r has no more input
+	err      error  // r failed
+	line     int    // the line buf[pos] is on
 	fields   []span
 	dirty    []int32 // fields to undo "" and \r\n in
 }
@@ -629,10 +638,27 @@ func (rr *recordReader) field(k int) []byte {
 }
 
 func (rr *recordReader) reset(r io.Reader) {
-	if rr.buf == nil {
-		rr.buf = make([]byte, 64<<10)
+	if rr.own == nil {
+		rr.own = make([]byte, 64<<10)
 	}
+	rr.buf = rr.own
 	rr.r, rr.pos, rr.end, rr.eof, rr.err, rr.line = r, 0, 0, false, nil, 1
+}
+
+// resetParts makes data then rest the input; without rest, data is the
+// whole input and is read where it is, with no copy into the reader's
+// buffer (the chunks of a combined export are already in memory).
+func (rr *recordReader) resetParts(data []byte, rest io.Reader) {
+	if rest != nil {
+		rr.reset(io.MultiReader(bytes.NewReader(data), rest))
+		return
+	}
+	rr.buf = data
+	rr.r, rr.pos, rr.end, rr.eof, rr.err, rr.line = nil, 0, len(data), true, nil, 1
+	// encoding/csv drops a \r that ends the input, as fill does.
+	if rr.end > 0 && data[rr.end-1] == '\r' {
+		rr.end--
+	}
 }
 
 func (rr *recordReader) skipBOM() error {
@@ -676,7 +702,7 @@ func (rr *recordReader) fill() error {
 		}
 		grown := make([]byte, 2*len(rr.buf))
 		copy(grown, rr.buf[:rr.end])
-		rr.buf = grown
+		rr.buf, rr.own = grown, grown
 	}
 	// Read until the buffer is full, so that a reader that delivers a few
 	// bytes at a time does not make parse start over for every few bytes.
