@@ -311,6 +311,14 @@ func (b *Builder) push(i int32, c cell) int32 {
 	return int32((n-1)*chunkSize + len(blk.cells) - 1)
 }
 
+// reserveBlock makes an empty builder's first block whole, for a builder
+// known to get thousands of rows.
+func (b *Builder) reserveBlock() {
+	if len(b.blocks) == 0 {
+		b.blocks = append(b.blocks, &block{cells: make([]cell, 0, chunkSize), ser: make([]int32, 0, chunkSize)})
+	}
+}
+
 // merge adds a row to an entry.
 func (b *Builder) merge(c *cell, r *informatica.UsageRow, ra dayAttr) {
 	c.ipu += r.IPU
