@@ -366,23 +366,25 @@ func (p *usageParser) errorAt(line, c int, rec *recordReader, err error) error {
 // keyed by the ID as read.
 func (s *csvState) org(id, name, typ []byte) *orgStrings {
 	o := s.lastOrg
-	if o == nil || string(id) != o.id.raw {
-		if o != nil && o.next != nil && string(id) == o.next.id.raw {
-			o = o.next
-		} else {
-			prev := o
-			if o = s.orgs[string(id)]; o == nil {
-				if len(s.orgs) >= maxInterned {
-					clear(s.orgs)
-					prev = nil
-				}
-				o = &orgStrings{}
-				o.id.set(id)
-				s.orgs[o.id.raw] = o
+	switch {
+	case o != nil && o.next != nil && string(id) == o.next.id.raw:
+		// Tried first: orgs mostly change from row to row.
+		o = o.next
+		s.lastOrg = o
+	case o != nil && string(id) == o.id.raw:
+	default:
+		prev := o
+		if o = s.orgs[string(id)]; o == nil {
+			if len(s.orgs) >= maxInterned {
+				clear(s.orgs)
+				prev = nil
 			}
-			if prev != nil {
-				prev.next = o
-			}
+			o = &orgStrings{}
+			o.id.set(id)
+			s.orgs[o.id.raw] = o
+		}
+		if prev != nil {
+			prev.next = o
 		}
 		s.lastOrg = o
 	}
@@ -395,23 +397,26 @@ func (s *csvState) org(id, name, typ []byte) *orgStrings {
 // before, as org does.
 func (s *csvState) meter(id, name, scalar, category []byte) *meterStrings {
 	m := s.lastMtr
-	if m == nil || string(id) != m.id.raw {
-		if m != nil && m.next != nil && string(id) == m.next.id.raw {
-			m = m.next
-		} else {
-			prev := m
-			if m = s.meters[string(id)]; m == nil {
-				if len(s.meters) >= maxInterned {
-					clear(s.meters)
-					prev = nil
-				}
-				m = &meterStrings{}
-				m.id.set(id)
-				s.meters[m.id.raw] = m
+	switch {
+	case m != nil && string(id) == m.id.raw:
+		// Tried first: meters mostly repeat from row to row (a file per
+		// meter).
+	case m != nil && m.next != nil && string(id) == m.next.id.raw:
+		m = m.next
+		s.lastMtr = m
+	default:
+		prev := m
+		if m = s.meters[string(id)]; m == nil {
+			if len(s.meters) >= maxInterned {
+				clear(s.meters)
+				prev = nil
 			}
-			if prev != nil {
-				prev.next = m
-			}
+			m = &meterStrings{}
+			m.id.set(id)
+			s.meters[m.id.raw] = m
+		}
+		if prev != nil {
+			prev.next = m
 		}
 		s.lastMtr = m
 	}

@@ -356,11 +356,11 @@ func (b *Builder) attrIndex(a dayAttr) uint32 {
 
 func (b *Builder) seriesOf(r *informatica.UsageRow) int32 {
 	// Exports list the same orgs and meters in the same order day after
-	// day, so the series of the last row, or the one that followed it last
-	// time, is most likely this row's: two string comparisons instead of
-	// three map lookups.
+	// day, so the series that followed the last row's last time, or the
+	// last row's again, is most likely this row's: two string comparisons
+	// instead of three map lookups.
 	if last := b.lastSeries; last >= 0 {
-		for _, i := range [2]int32{last, b.serAt(last).next} {
+		for _, i := range [2]int32{b.serAt(last).next, last} {
 			if i < 0 {
 				continue
 			}
