@@ -172,6 +172,12 @@ func newCSVState() *csvState {
 
 func (s *csvState) read(file string, r io.Reader, fn func(*UsageRow) error) (int, error) {
 	s.rr.reset(r)
+	return s.readFile(file, fn)
+}
+
+// readFile reads the header and the records of the input s.rr was just
+// reset to.
+func (s *csvState) readFile(file string, fn func(*UsageRow) error) (int, error) {
 	if err := s.rr.skipBOM(); err != nil {
 		return 0, err
 	}
@@ -194,9 +200,11 @@ func (s *csvState) read(file string, r io.Reader, fn func(*UsageRow) error) (int
 	return s.rows(file, p, fn)
 }
 
-// readAfter reads the records of r, a part of a file that begins at a
-// record boundary on line line, with the file's header record.
-func (s *csvState) readAfter(file string, header []byte, line int, r io.Reader, fn func(*UsageRow) error) (int, error) {
+// readAfter reads the records of a part of a file that begins at a record
+// boundary on line line, with the file's header record: data, then rest
+// when it is not nil. Without rest, the records are split in data itself,
+// which they may change.
+func (s *csvState) readAfter(file string, header []byte, line int, data []byte, rest io.Reader, fn func(*UsageRow) error) (int, error) {
 	s.rr.reset(bytes.NewReader(header))
 	if err := s.rr.skipBOM(); err != nil {
 		return 0, err
@@ -213,7 +221,7 @@ func (s *csvState) readAfter(file string, header []byte, line int, r io.Reader, 
 		return 0, err
 	}
 	p.strings = s
-	s.rr.reset(r)
+	s.rr.resetParts(data, rest)
 	s.rr.line = line
 	return s.rows(file, p, fn)
 }
@@ -249,7 +257,7 @@ type usageParser struct {
 	strings *csvState
 	// Dates and the rate repeat on consecutive rows; caching the last parse
 	// of each avoids most of the parsing work.
-	dates [numColumns]dateCache
+	dates [numColumns][2]dateCache
 	rate  numberCache
 }
 
@@ -358,23 +366,25 @@ func (p *usageParser) errorAt(line, c int, rec *recordReader, err error) error {
 // keyed by the ID as read.
 func (s *csvState) org(id, name, typ []byte) *orgStrings {
 	o := s.lastOrg
-	if o == nil || string(id) != o.id.raw {
-		if o != nil && o.next != nil && string(id) == o.next.id.raw {
-			o = o.next
-		} else {
-			prev := o
-			if o = s.orgs[string(id)]; o == nil {
-				if len(s.orgs) >= maxInterned {
-					clear(s.orgs)
-					prev = nil
-				}
-				o = &orgStrings{}
-				o.id.set(id)
-				s.orgs[o.id.raw] = o
+	switch {
+	case o != nil && o.next != nil && string(id) == o.next.id.raw:
+		// Tried first: orgs mostly change from row to row.
+		o = o.next
+		s.lastOrg = o
+	case o != nil && string(id) == o.id.raw:
+	default:
+		prev := o
+		if o = s.orgs[string(id)]; o == nil {
+			if len(s.orgs) >= maxInterned {
+				clear(s.orgs)
+				prev = nil
 			}
-			if prev != nil {
-				prev.next = o
-			}
+			o = &orgStrings{}
+			o.id.set(id)
+			s.orgs[o.id.raw] = o
+		}
+		if prev != nil {
+			prev.next = o
 		}
 		s.lastOrg = o
 	}
@@ -387,23 +397,26 @@ func (s *csvState) org(id, name, typ []byte) *orgStrings {
 // before, as org does.
 func (s *csvState) meter(id, name, scalar, category []byte) *meterStrings {
 	m := s.lastMtr
-	if m == nil || string(id) != m.id.raw {
-		if m != nil && m.next != nil && string(id) == m.next.id.raw {
-			m = m.next
-		} else {
-			prev := m
-			if m = s.meters[string(id)]; m == nil {
-				if len(s.meters) >= maxInterned {
-					clear(s.meters)
-					prev = nil
-				}
-				m = &meterStrings{}
-				m.id.set(id)
-				s.meters[m.id.raw] = m
+	switch {
+	case m != nil && string(id) == m.id.raw:
+		// Tried first: meters mostly repeat from row to row (a file per
+		// meter).
+	case m != nil && m.next != nil && string(id) == m.next.id.raw:
+		m = m.next
+		s.lastMtr = m
+	default:
+		prev := m
+		if m = s.meters[string(id)]; m == nil {
+			if len(s.meters) >= maxInterned {
+				clear(s.meters)
+				prev = nil
 			}
-			if prev != nil {
-				prev.next = m
-			}
+			m = &meterStrings{}
+			m.id.set(id)
+			s.meters[m.id.raw] = m
+		}
+		if prev != nil {
+			prev.next = m
 		}
 		s.lastMtr = m
 	}
@@ -488,47 +501,72 @@ func (p *usageParser) time(line, c int, rec *recordReader) (time.Time, bool, err
 		return time.Time{}, false, nil
 	}
 	cache := &p.dates[c]
-	if len(v) == cache.n && string(v) == string(cache.text[:cache.n]) {
-		return cache.t, true, nil
+	if e := &cache[0]; len(v) == e.n && string(v) == string(e.text[:e.n]) {
+		return e.t, true, nil
 	}
-	t, ok := parseDate(v)
-	if !ok {
+	if e := &cache[1]; len(v) == e.n && string(v) == string(e.text[:e.n]) {
+		// Two values take turns (monthly and annual billing periods
+		// of orgs listed one after the other): the most recent first.
+		cache[0], cache[1] = cache[1], cache[0]
+		return cache[0].t, true, nil
+	}
+	var t time.Time
+	if days, year, ok := parseDay(v); ok {
+		// Already 00:00 UTC of the day written.
+		if year < 1970 {
+			return time.Time{}, false, p.errorAt(line, c, rec, errDateRange)
+		}
+		t = time.Unix(days*secondsPerDay, 0).UTC()
+	} else {
 		var err error
 		if t, err = ParseTime(string(v)); err != nil {
 			return time.Time{}, false, p.errorAt(line, c, rec, errNotDate)
 		}
+		if !plausibleDate(t) {
+			return time.Time{}, false, p.errorAt(line, c, rec, errDateRange)
+		}
+		if c == colDate {
+			t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+		}
 	}
-	if !plausibleDate(t) {
-		return time.Time{}, false, p.errorAt(line, c, rec, errDateRange)
-	}
-	if c == colDate {
-		t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-	}
-	if len(v) <= len(cache.text) {
-		cache.n = copy(cache.text[:], v)
-		cache.t = t
+	if len(v) <= len(cache[0].text) {
+		cache[1] = cache[0]
+		cache[0].n = copy(cache[0].text[:], v)
+		cache[0].t = t
 	}
 	return t, true, nil
 }
 
+const secondsPerDay = 86400
+
 // parseDate parses the common layout 2006-01-02 without time.Parse.
 func parseDate(b []byte) (time.Time, bool) {
-	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
+	days, _, ok := parseDay(b)
+	if !ok {
 		return time.Time{}, false
+	}
+	return time.Unix(days*secondsPerDay, 0).UTC(), true
+}
+
+// parseDay parses the layout 2006-01-02 to the day it names, counted from
+// 1970-01-01, and its year (0 to 9999).
+func parseDay(b []byte) (days int64, year int, ok bool) {
+	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
+		return 0, 0, false
 	}
 	var v [8]int
 	for k, i := range [8]int{0, 1, 2, 3, 5, 6, 8, 9} {
 		c := b[i] - '0'
 		if c > 9 {
-			return time.Time{}, false
+			return 0, 0, false
 		}
 		v[k] = int(c)
 	}
 	y, m, d := v[0]*1000+v[1]*100+v[2]*10+v[3], v[4]*10+v[5], v[6]*10+v[7]
 	if m < 1 || m > 12 || d < 1 || d > daysIn(time.Month(m), y) {
-		return time.Time{}, false
+		return 0, 0, false
 	}
-	return time.Unix(daysFromCivil(y, m, d)*86400, 0).UTC(), true
+	return daysFromCivil(y, m, d), y, true
 }
 
 func daysIn(m time.Month, year int) int {
@@ -588,11 +626,12 @@ func cellSlow(b []byte) []byte {
 // a quote inside an unquoted field is an ordinary character.
 type recordReader struct {
 	r        io.Reader
-	buf      []byte
-	pos, end int   // unread input is buf[pos:end]
-	eof      bool  // r has no more input
-	err      error // r failed
-	line     int   // the line buf[pos] is on
+	buf      []byte // own, or the whole input (resetParts)
+	own      []byte // the reader's buffer
+	pos, end int    // unread input is buf[pos:end]
+	eof      bool   // r has no more input
+	err      error  // r failed
+	line     int    // the line buf[pos] is on
 	fields   []span
 	dirty    []int32 // fields to undo "" and \r\n in
 }
@@ -604,10 +643,27 @@ func (rr *recordReader) field(k int) []byte {
 }
 
 func (rr *recordReader) reset(r io.Reader) {
-	if rr.buf == nil {
-		rr.buf = make([]byte, 64<<10)
+	if rr.own == nil {
+		rr.own = make([]byte, 64<<10)
 	}
+	rr.buf = rr.own
 	rr.r, rr.pos, rr.end, rr.eof, rr.err, rr.line = r, 0, 0, false, nil, 1
+}
+
+// resetParts makes data then rest the input; without rest, data is the
+// whole input and is read where it is, with no copy into the reader's
+// buffer (the chunks of a combined export are already in memory).
+func (rr *recordReader) resetParts(data []byte, rest io.Reader) {
+	if rest != nil {
+		rr.reset(io.MultiReader(bytes.NewReader(data), rest))
+		return
+	}
+	rr.buf = data
+	rr.r, rr.pos, rr.end, rr.eof, rr.err, rr.line = nil, 0, len(data), true, nil, 1
+	// encoding/csv drops a \r that ends the input, as fill does.
+	if rr.end > 0 && data[rr.end-1] == '\r' {
+		rr.end--
+	}
 }
 
 func (rr *recordReader) skipBOM() error {
@@ -651,7 +707,7 @@ func (rr *recordReader) fill() error {
 		}
 		grown := make([]byte, 2*len(rr.buf))
 		copy(grown, rr.buf[:rr.end])
-		rr.buf = grown
+		rr.buf, rr.own = grown, grown
 	}
 	// Read until the buffer is full, so that a reader that delivers a few
 	// bytes at a time does not make parse start over for every few bytes.

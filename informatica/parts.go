@@ -228,17 +228,14 @@ func (p *partReader) readChunk(state *csvState, c *csvChunk) {
 		p.done(k, 0, errStopped)
 		return
 	}
-	var r io.Reader = bytes.NewReader(c.data)
-	if c.rest != nil {
-		r = io.MultiReader(r, c.rest)
-	}
 	fn := p.fn(k, c.entry, c.chunk)
 	if c.chunk == 0 {
-		n, err := state.read(c.name, r, fn)
+		state.rr.resetParts(c.data, c.rest)
+		n, err := state.readFile(c.name, fn)
 		p.done(k, n, err)
 		return
 	}
-	n, err := state.readAfter(c.name, c.header, c.line, r, fn)
+	n, err := state.readAfter(c.name, c.header, c.line, c.data, c.rest, fn)
 	p.done(k, n, err)
 }
 

@@ -35,6 +35,12 @@ func NewPartsBuilder(b *Builder, filter func(func(*informatica.UsageRow) error) 
 // ZIP entry entry. It may be called from several goroutines.
 func (p *PartsBuilder) Part(entry, chunk int) func(*informatica.UsageRow) error {
 	b := NewBuilder()
+	if chunk > 0 {
+		// A chunk after the first is a ~1 MiB cut of a combined CSV,
+		// thousands of rows: its first block is made whole rather than
+		// grown, copied and grown again.
+		b.reserveBlock()
+	}
 	p.mu.Lock()
 	p.parts = append(p.parts, builtPart{entry, chunk, b})
 	p.mu.Unlock()

@@ -151,13 +151,24 @@ type Builder struct {
 	nser    int32
 	orgList []OrgInfo
 	mtrList []MeterInfo
-	attrs   []dayAttr
-	attrIx  map[dayAttr]uint32
+	// orgSrc and mtrSrc hold, for each org and meter, the strings of the
+	// last row that named it, equal to orgList's and mtrList's: the
+	// reader hands the same strings row after row, which compare equal
+	// by pointer, while the copies kept in orgList and mtrList would be
+	// compared byte by byte.
+	orgSrc []OrgInfo
+	mtrSrc []MeterInfo
+	attrs  []dayAttr
+	attrIx map[dayAttr]uint32
 	// The series of the last row, and the last attributes looked up:
 	// consecutive rows mostly share them.
 	lastSeries int32
 	lastAttr   dayAttr
 	lastAttrIx uint32
+	// The last billing period converted: rows repeat it, and
+	// canonicalPeriod is a good part of what a row costs.
+	lastPeriodIn  [2]time.Time
+	lastPeriodOut [2]int64
 	// blocks are the arena, each of at most chunkSize entries: entry k of
 	// block j has the index j*chunkSize+k. entries is how many it holds.
 	blocks  []*block
@@ -233,8 +244,10 @@ func (b *Builder) serAt(i int32) *buildSeries { return &b.ser[i/chunkSize][i%chu
 
 func (b *Builder) cellAt(i int32) *cell { return &b.blocks[i/chunkSize].cells[i%chunkSize] }
 
-// Add folds one export row into the table. The row's strings may point into
-// a reused buffer, so the builder copies the few distinct ones it keeps.
+// Add folds one export row into the table. The builder copies the few
+// distinct strings it keeps into its table, and until it is dropped it may
+// hold on to the row's strings, which, as Go strings are, must stay as they
+// are.
 func (b *Builder) Add(r *informatica.UsageRow) error {
 	b.table = nil
 	i := b.seriesOf(r)
@@ -242,11 +255,18 @@ func (b *Builder) Add(r *informatica.UsageRow) error {
 	day := DayNumber(r.Date)
 	var ra dayAttr
 	if !r.BillingPeriodStart.IsZero() && !r.BillingPeriodEnd.IsZero() {
-		ra.start, ra.end = canonicalPeriod(r.BillingPeriodStart, r.BillingPeriodEnd)
+		// == on time.Time is stricter than Equal (same location too),
+		// which is all a cache needs.
+		if in := [2]time.Time{r.BillingPeriodStart, r.BillingPeriodEnd}; in != b.lastPeriodIn {
+			b.lastPeriodOut[0], b.lastPeriodOut[1] = canonicalPeriod(in[0], in[1])
+			b.lastPeriodIn = in
+		}
+		ra.start, ra.end = b.lastPeriodOut[0], b.lastPeriodOut[1]
 	}
 	if r.HasIPURate {
 		ra.rate, ra.hasRate = math.Float64bits(r.IPURate), true
 	}
+	var attr uint32
 	if k := s.lastEntry(); k >= 0 {
 		last := b.cellAt(k)
 		switch {
@@ -258,8 +278,15 @@ func (b *Builder) Add(r *informatica.UsageRow) error {
 		case last.day >= day:
 			s.last |= seriesUnordered
 		}
+		// A series' period and rate mostly stay those of its day before,
+		// while the rows in between, of other series, may differ.
+		if attr = last.attr; b.attrs[attr] != ra {
+			attr = b.attrIndex(ra)
+		}
+	} else {
+		attr = b.attrIndex(ra)
 	}
-	k := b.push(i, cell{day: day, attr: b.attrIndex(ra), ipu: r.IPU, usage: r.MeterUsage})
+	k := b.push(i, cell{day: day, attr: attr, ipu: r.IPU, usage: r.MeterUsage})
 	b.serAt(i).setLast(k)
 	return nil
 }
@@ -282,6 +309,14 @@ func (b *Builder) push(i int32, c cell) int32 {
 	blk.ser = append(blk.ser, i)
 	b.entries++
 	return int32((n-1)*chunkSize + len(blk.cells) - 1)
+}
+
+// reserveBlock makes an empty builder's first block whole, for a builder
+// known to get thousands of rows.
+func (b *Builder) reserveBlock() {
+	if len(b.blocks) == 0 {
+		b.blocks = append(b.blocks, &block{cells: make([]cell, 0, chunkSize), ser: make([]int32, 0, chunkSize)})
+	}
 }
 
 // merge adds a row to an entry.
@@ -321,16 +356,16 @@ func (b *Builder) attrIndex(a dayAttr) uint32 {
 
 func (b *Builder) seriesOf(r *informatica.UsageRow) int32 {
 	// Exports list the same orgs and meters in the same order day after
-	// day, so the series of the last row, or the one that followed it last
-	// time, is most likely this row's: two string comparisons instead of
-	// three map lookups.
+	// day, so the series that followed the last row's last time, or the
+	// last row's again, is most likely this row's: two string comparisons
+	// instead of three map lookups.
 	if last := b.lastSeries; last >= 0 {
-		for _, i := range [2]int32{last, b.serAt(last).next} {
+		for _, i := range [2]int32{b.serAt(last).next, last} {
 			if i < 0 {
 				continue
 			}
 			s := b.serAt(i)
-			if r.OrgID == b.orgList[s.org].ID && r.MeterID == b.mtrList[s.meter].ID {
+			if r.OrgID == b.orgSrc[s.org].ID && r.MeterID == b.mtrSrc[s.meter].ID {
 				b.updateOrg(s.org, r)
 				b.updateMeter(s.meter, r)
 				b.lastSeries = i
@@ -457,15 +492,17 @@ func (b *Builder) orgIndex(id string) int32 {
 	if !ok {
 		i = int32(len(b.orgList))
 		b.orgList = append(b.orgList, OrgInfo{ID: strings.Clone(id)})
+		b.orgSrc = append(b.orgSrc, b.orgList[i])
 		b.orgs[b.orgList[i].ID] = i
 	}
 	return i
 }
 
 func (b *Builder) updateOrg(i int32, r *informatica.UsageRow) {
-	o := &b.orgList[i]
-	update(&o.Name, r.OrgName)
-	update(&o.Type, r.OrgType)
+	o, src := &b.orgList[i], &b.orgSrc[i]
+	src.ID = r.OrgID
+	updateFrom(&o.Name, &src.Name, r.OrgName)
+	updateFrom(&o.Type, &src.Type, r.OrgType)
 }
 
 func (b *Builder) meter(r *informatica.UsageRow) int32 {
@@ -479,22 +516,36 @@ func (b *Builder) meterIndex(id string) int32 {
 	if !ok {
 		i = int32(len(b.mtrList))
 		b.mtrList = append(b.mtrList, MeterInfo{ID: strings.Clone(id)})
+		b.mtrSrc = append(b.mtrSrc, b.mtrList[i])
 		b.meters[b.mtrList[i].ID] = i
 	}
 	return i
 }
 
 func (b *Builder) updateMeter(i int32, r *informatica.UsageRow) {
-	m := &b.mtrList[i]
-	update(&m.Name, r.MeterName)
-	update(&m.Scalar, r.Scalar)
-	update(&m.Category, r.MetricCategory)
+	m, src := &b.mtrList[i], &b.mtrSrc[i]
+	src.ID = r.MeterID
+	updateFrom(&m.Name, &src.Name, r.MeterName)
+	updateFrom(&m.Scalar, &src.Scalar, r.Scalar)
+	updateFrom(&m.Category, &src.Category, r.MetricCategory)
 }
 
 // update keeps the latest non-empty value, copying it only when it changed.
 func update(dst *string, v string) {
 	if v != "" && v != *dst {
 		*dst = strings.Clone(v)
+	}
+}
+
+// updateFrom is update for a value whose last source string, equal to
+// *dst, is *src: a row that hands the same string again costs a pointer
+// comparison.
+func updateFrom(dst, src *string, v string) {
+	if v != *src && v != "" {
+		if v != *dst {
+			*dst = strings.Clone(v)
+		}
+		*src = v
 	}
 }
 
@@ -512,6 +563,7 @@ func (b *Builder) Absorb(p *Builder) {
 		dst := &b.orgList[i]
 		update(&dst.Name, o.Name)
 		update(&dst.Type, o.Type)
+		b.orgSrc[i] = *dst
 	}
 	meters := make([]int32, len(p.mtrList))
 	for k, m := range p.mtrList {
@@ -521,6 +573,7 @@ func (b *Builder) Absorb(p *Builder) {
 		update(&dst.Name, m.Name)
 		update(&dst.Scalar, m.Scalar)
 		update(&dst.Category, m.Category)
+		b.mtrSrc[i] = *dst
 	}
 	attrs := make([]uint32, len(p.attrs))
 	for k, a := range p.attrs {
