@@ -125,3 +125,92 @@ func TestPublishEncodes(t *testing.T) {
 		t.Error("the scrape after publishing encoded the data metrics again")
 	}
 }
+
+// expiryTimer is a timer a test fires by hand; requests tells each wait
+// asked for.
+type expiryTimer struct {
+	requests chan time.Duration
+	fire     chan time.Time
+}
+
+func (x *expiryTimer) after(d time.Duration) <-chan time.Time {
+	x.requests <- d
+	return x.fire
+}
+
+// next returns the next wait asked for, failing the test after a minute.
+func (x *expiryTimer) next(t *testing.T, what string) time.Duration {
+	t.Helper()
+	select {
+	case d := <-x.requests:
+		return d
+	case <-time.After(time.Minute):
+		t.Fatalf("no timer for %s", what)
+		return 0
+	}
+}
+
+// TestExpiryEncodesOffTheScrape: when the encoded data metrics expire (a
+// UTC midnight, max_age passing), a timer encodes them again, so the
+// scrape after it only copies bytes; a scrape that finds them stale all
+// the same (the clock jumped, the timer has not fired yet) encodes rather
+// than serve them.
+func TestExpiryEncodesOffTheScrape(t *testing.T) {
+	clock := newFixedClock(goldenNow)
+	prod := staticAccount("prod", nil, goldenState(), nil)
+	e := staticExporter(clock, 26*time.Hour, prod)
+	timer := &expiryTimer{requests: make(chan time.Duration, 100), fire: make(chan time.Time)}
+	e.after = timer.after
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e)
+	opts := promhttp.HandlerOpts{EnableOpenMetrics: true}
+	x := e.Handler(reg, opts).(*exposition)
+	ref := promhttp.HandlerFor(e.Gatherer(reg), opts)
+	prod.published, prod.now = e.published, clock.Now
+	if err := prod.publish(newSnapshot("prod", goldenTable(t), goldenNow)); err != nil {
+		t.Fatal(err)
+	}
+	// The first expiry is the next UTC midnight, 12 hours on.
+	if d := timer.next(t, "the first expiry"); d != 12*time.Hour {
+		t.Fatalf("timer set for %v, want 12h (midnight)", d)
+	}
+	scrape := func(when string) []byte {
+		t.Helper()
+		const om = "application/openmetrics-text;version=1.0.0"
+		_, _, _, body := scrapeWith(t, x, om, "gzip")
+		_, _, _, want := scrapeWith(t, ref, om, "gzip")
+		if !bytes.Equal(body, want) {
+			t.Fatalf("%s: body differs from promhttp's:\n%s\n---- promhttp:\n%s", when, body, want)
+		}
+		return body
+	}
+	before := scrape("before midnight")
+
+	clock.Set(goldenNow.Add(12 * time.Hour))
+	timer.fire <- clock.Now()
+	// Encoded again, the timer is set for max_age passing: the snapshot
+	// is 26 hours old a nanosecond after 14:00.
+	if d := timer.next(t, "max_age"); d != 14*time.Hour+time.Nanosecond {
+		t.Fatalf("timer set for %v after midnight, want 14h1ns (max_age)", d)
+	}
+	if n := x.encodes[byTimer].Load(); n != 1 {
+		t.Fatalf("the timer encoded %d times, want 1", n)
+	}
+	after := scrape("after midnight")
+	if bytes.Equal(before, after) {
+		t.Error("the scrape after midnight served the bytes of the day before")
+	}
+	if n := x.encodes[byScrape].Load(); n != 0 {
+		t.Errorf("scrapes encoded %d times, want 0: the refresher and the timer did", n)
+	}
+
+	// The clock passes max_age before the timer fires: the scrape encodes.
+	clock.Set(goldenNow.Add(27 * time.Hour))
+	stale := scrape("past max_age, timer not fired")
+	if n := x.encodes[byScrape].Load(); n != 1 {
+		t.Errorf("a scrape finding expired bytes encoded %d times, want 1", n)
+	}
+	if usage := "informatica_ipu_billing_period_consumed_ipus{"; !strings.Contains(string(before), usage) || strings.Contains(string(stale), usage) {
+		t.Error("usage metrics served past max_age")
+	}
+}
