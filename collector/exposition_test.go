@@ -7,12 +7,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
 
 // scrapeWith serves one request and returns the status, the headers that
@@ -213,4 +216,86 @@ func TestExpiryEncodesOffTheScrape(t *testing.T) {
 	if usage := "informatica_ipu_billing_period_consumed_ipus{"; !strings.Contains(string(before), usage) || strings.Contains(string(stale), usage) {
 		t.Error("usage metrics served past max_age")
 	}
+}
+
+// TestFallbackRendersWhatIsEncoded: the requests left to promhttp
+// (protobuf, name[] filters) render the data metrics from the snapshot's
+// table, which keeps no prometheus.Metrics: what they serve is what the
+// encoded bytes hold.
+func TestFallbackRendersWhatIsEncoded(t *testing.T) {
+	clock := newFixedClock(goldenNow)
+	prod := staticAccount("prod", nil, goldenState(), newSnapshot("prod", goldenTable(t), goldenNow))
+	shared := staticAccount("shared", nil, newAccountState(), newSnapshot("shared", sharedTable(t, 2, "org-a", "c"), goldenNow))
+	e := staticExporter(clock, 26*time.Hour, prod, shared)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e)
+	x := e.Handler(reg, promhttp.HandlerOpts{}).(*exposition)
+	_, _, _, text := scrapeWith(t, x, "text/plain;version=0.0.4", "")
+
+	const proto = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
+	_, _, _, pb := scrapeWith(t, x, proto, "gzip")
+	dec := expfmt.NewDecoder(bytes.NewReader(pb), expfmt.NewFormat(expfmt.TypeProtoDelim))
+	var fromProto bytes.Buffer
+	enc := expfmt.NewEncoder(&fromProto, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Encode(&mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(fromProto.Bytes(), text) {
+		t.Errorf("protobuf answer differs from the encoded text:\n%s\n---- text:\n%s", fromProto.Bytes(), text)
+	}
+
+	const name = "informatica_ipu_billing_period_consumed_ipus"
+	before := x.fallbacks.Load()
+	req := httptest.NewRequest("GET", "/metrics?name[]="+name, nil)
+	rec := httptest.NewRecorder()
+	x.ServeHTTP(rec, req)
+	if x.fallbacks.Load() != before+1 {
+		t.Error("a name[] filter was not left to promhttp")
+	}
+	var want []string
+	for line := range strings.Lines(string(text)) {
+		if strings.HasPrefix(line, name) || strings.HasPrefix(line, "# HELP "+name+" ") || strings.HasPrefix(line, "# TYPE "+name+" ") {
+			want = append(want, line)
+		}
+	}
+	if got := rec.Body.String(); len(want) < 3 || got != strings.Join(want, "") {
+		t.Errorf("name[]=%s served:\n%s\nwant the encoded family:\n%s", name, got, strings.Join(want, ""))
+	}
+}
+
+// TestRenderingKeepsNoMetrics: a rendering costs a few dozen bytes a
+// series (values and label indexes), not the ~400 of a prometheus.Metric.
+func TestRenderingKeepsNoMetrics(t *testing.T) {
+	spec := scaleSpec(50, 40)
+	f, size := openExport(t, benchExport(t, spec))
+	tbl, _ := parse(t, f, size, nil)
+	now := spec.Last().Add(36 * time.Hour)
+	snap := newSnapshot("bench", tbl, now)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r, err := snap.metrics(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	series := 0
+	for _, fam := range r.families {
+		series += len(fam)
+	}
+	perSeries := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(series)
+	t.Logf("%d series, %.1f bytes a series kept", series, perSeries)
+	if perSeries > 64 {
+		t.Errorf("a rendering keeps %.0f bytes a series, want at most 64", perSeries)
+	}
+	runtime.KeepAlive(r)
 }
