@@ -24,10 +24,11 @@ import (
 
 // Handler serves /metrics as promhttp.HandlerFor(e.Gatherer(reg), opts)
 // does, byte for byte, but without rendering the data metrics on every
-// scrape: they are encoded once per change (a new snapshot or breakdown,
-// which the refresher encodes before the first scrape sees it; a new
-// rendering at a UTC midnight or period boundary; max_age passing; a
-// reload), in the text format and in OpenMetrics, each also deflated. A
+// scrape: they are encoded once per change, in the text format and in
+// OpenMetrics, each also deflated: by the refresher after it publishes a
+// snapshot or breakdown, by a timer at a UTC midnight, a period boundary
+// or max_age passing, and, as a safety net, by a scrape that finds them
+// stale all the same (after a reload, or a clock that jumped). A
 // scrape gathers and encodes reg's families (health, Go, process: a few
 // hundred series), merges them by name with the encoded data families,
 // and writes bytes. Requests the fast path does not cover (protobuf, name[]
@@ -43,12 +44,12 @@ func (e *Exporter) Handler(reg prometheus.Gatherer, opts promhttp.HandlerOpts) h
 		!opts.ProcessStartTime.IsZero() {
 		return fallback
 	}
-	x := &exposition{e: e, reg: reg, fallback: fallback, accepted: expfmt.DefaultAcceptedFormats(), wake: make(chan struct{}, 1)}
+	x := &exposition{e: e, reg: reg, fallback: fallback, accepted: expfmt.DefaultAcceptedFormats(),
+		wake: make(chan struct{}, 1), after: time.After}
 	if opts.EnableOpenMetrics {
 		x.accepted = expfmt.DefaultOpenMetricsAcceptedFormats()
 	}
 	e.expo.Store(x)
-	go x.schedule(e.ctx, e.after)
 	return x
 }
 
@@ -66,6 +67,11 @@ type exposition struct {
 	encodes [numEncoders]atomic.Int64
 	// wake tells schedule that the encoded data changed.
 	wake chan struct{}
+	// after is schedule's timer: time.After, or a test's, set before the
+	// first encoding starts schedule. It is not the refreshers' timer
+	// (WithTimer): tests that step refreshers count their waits.
+	after     func(time.Duration) <-chan time.Time
+	scheduled sync.Once
 }
 
 // Who encodes the data metrics.
@@ -166,7 +172,8 @@ func expiry(accounts []*account, maxAge time.Duration, now time.Time) time.Time 
 // schedule encodes the data metrics again when they expire, so that the
 // first scrape after a UTC midnight, a billing period boundary or max_age
 // passing finds them encoded; after is the timer (time.After, or a
-// test's). It ends with ctx, or when a newer Handler replaced x.
+// test's). It ends with ctx, or when a newer Handler replaced x. The first
+// encoding starts it.
 func (x *exposition) schedule(ctx context.Context, after func(time.Duration) <-chan time.Time) {
 	for x.e.expo.Load() == x {
 		var fire <-chan time.Time
@@ -242,6 +249,7 @@ func (x *exposition) encode(accounts []*account, maxAge time.Duration, by int) (
 		}
 	}
 	x.encoded.Store(d)
+	x.scheduled.Do(func() { go x.schedule(x.e.ctx, x.after) })
 	select {
 	case x.wake <- struct{}{}:
 	default:

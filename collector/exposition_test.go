@@ -163,11 +163,11 @@ func TestExpiryEncodesOffTheScrape(t *testing.T) {
 	prod := staticAccount("prod", nil, goldenState(), nil)
 	e := staticExporter(clock, 26*time.Hour, prod)
 	timer := &expiryTimer{requests: make(chan time.Duration, 100), fire: make(chan time.Time)}
-	e.after = timer.after
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(e)
 	opts := promhttp.HandlerOpts{EnableOpenMetrics: true}
 	x := e.Handler(reg, opts).(*exposition)
+	x.after = timer.after
 	ref := promhttp.HandlerFor(e.Gatherer(reg), opts)
 	prod.published, prod.now = e.published, clock.Now
 	if err := prod.publish(newSnapshot("prod", goldenTable(t), goldenNow)); err != nil {
