@@ -52,9 +52,9 @@ func (e *Exporter) collectData(ch chan<- prometheus.Metric, accounts []*account,
 		if r := a.rendered(now, maxAge); r != nil {
 			r.collect(ch, orgsSeen)
 			for _, m := range r.meters {
-				if !metersSeen[m.info] {
-					metersSeen[m.info] = true
-					ch <- m.metric
+				if !metersSeen[m] {
+					metersSeen[m] = true
+					ch <- meterMetric(m)
 				}
 			}
 		}

@@ -2,8 +2,10 @@ package collector
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"hash/crc32"
+	"io"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -22,10 +24,11 @@ import (
 
 // Handler serves /metrics as promhttp.HandlerFor(e.Gatherer(reg), opts)
 // does, byte for byte, but without rendering the data metrics on every
-// scrape: they are encoded once per change (a new snapshot or breakdown,
-// which the refresher encodes before the first scrape sees it; a new
-// rendering at a UTC midnight or period boundary; max_age passing; a
-// reload), in the text format and in OpenMetrics, each also deflated. A
+// scrape: they are encoded once per change, in the text format and in
+// OpenMetrics, each also deflated: by the refresher after it publishes a
+// snapshot or breakdown, by a timer at a UTC midnight, a period boundary
+// or max_age passing, and, as a safety net, by a scrape that finds them
+// stale all the same (after a reload, or a clock that jumped). A
 // scrape gathers and encodes reg's families (health, Go, process: a few
 // hundred series), merges them by name with the encoded data families,
 // and writes bytes. Requests the fast path does not cover (protobuf, name[]
@@ -41,7 +44,8 @@ func (e *Exporter) Handler(reg prometheus.Gatherer, opts promhttp.HandlerOpts) h
 		!opts.ProcessStartTime.IsZero() {
 		return fallback
 	}
-	x := &exposition{e: e, reg: reg, fallback: fallback, accepted: expfmt.DefaultAcceptedFormats()}
+	x := &exposition{e: e, reg: reg, fallback: fallback, accepted: expfmt.DefaultAcceptedFormats(),
+		wake: make(chan struct{}, 1), after: time.After}
 	if opts.EnableOpenMetrics {
 		x.accepted = expfmt.DefaultOpenMetricsAcceptedFormats()
 	}
@@ -59,16 +63,37 @@ type exposition struct {
 	encoded atomic.Pointer[encodedData]
 	// fallbacks counts the requests left to promhttp.
 	fallbacks atomic.Int64
+	// encodes counts the encodings, by who did them.
+	encodes [numEncoders]atomic.Int64
+	// wake tells schedule that the encoded data changed.
+	wake chan struct{}
+	// after is schedule's timer: time.After, or a test's, set before the
+	// first encoding starts schedule. It is not the refreshers' timer
+	// (WithTimer): tests that step refreshers count their waits.
+	after     func(time.Duration) <-chan time.Time
+	scheduled sync.Once
 }
+
+// Who encodes the data metrics.
+const (
+	byScrape    = iota // a scrape that found them stale: a safety net
+	byRefresher        // a refresher after it published
+	byTimer            // schedule, when they expire
+	numEncoders
+)
 
 // encodedData is the data metrics, family by family in name order, in both
 // formats, plain and as raw deflate that ends on a byte boundary (a sync
 // flush), so that a gzip body is the families' deflate one after the other.
 type encodedData struct {
-	key   []any // what they were encoded from, as dataGatherer keys it
-	names []string
-	text  [numFormats][][]byte
-	zip   [numFormats][][]byte
+	key []any // what they were encoded from, as dataGatherer keys it
+	// expires is the first instant at which key is no longer what the data
+	// metrics depend on (a UTC midnight, a billing period boundary,
+	// max_age passing); zero when nothing they hold expires.
+	expires time.Time
+	names   []string
+	text    [numFormats][][]byte
+	zip     [numFormats][][]byte
 	// crc and shift are each family's CRC-32 and its crc32Shift, so that
 	// a gzip scrape need not read the text for its checksum.
 	crc   [numFormats][]uint32
@@ -112,26 +137,79 @@ func (e *Exporter) published() {
 	}
 	accounts, maxAge := e.accounts, e.refresh.MaxAge
 	e.mu.RUnlock()
-	x.encode(accounts, maxAge, true)
+	x.encode(accounts, maxAge, byRefresher)
+}
+
+// expiry is when the data metrics of accounts, as of now, stop being
+// what dataKey keys: the first end of a rendering (a UTC midnight or
+// period boundary) or of max_age for a snapshot or breakdown. Zero when
+// none of them holds anything that expires.
+func expiry(accounts []*account, maxAge time.Duration, now time.Time) time.Time {
+	var first time.Time
+	note := func(t time.Time) {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	// Data is stale once now.Sub(taken) > maxAge: a nanosecond after.
+	stale := func(taken time.Time) time.Time { return taken.Add(maxAge + time.Nanosecond) }
+	for _, a := range accounts {
+		if snap := a.snap.Load(); snap != nil && now.Sub(snap.taken) <= maxAge {
+			note(stale(snap.taken))
+			if r := snap.rendered.Load(); r != nil && !r.until.IsZero() {
+				note(r.until)
+			}
+		}
+		for _, b := range a.freshBreakdown(now, maxAge) {
+			if b != nil {
+				note(stale(b.taken))
+			}
+		}
+	}
+	return first
+}
+
+// schedule encodes the data metrics again when they expire, so that the
+// first scrape after a UTC midnight, a billing period boundary or max_age
+// passing finds them encoded; after is the timer (time.After, or a
+// test's). It ends with ctx, or when a newer Handler replaced x. The first
+// encoding starts it.
+func (x *exposition) schedule(ctx context.Context, after func(time.Duration) <-chan time.Time) {
+	for x.e.expo.Load() == x {
+		var fire <-chan time.Time
+		if d := x.encoded.Load(); d != nil && !d.expires.IsZero() {
+			fire = after(max(d.expires.Sub(x.e.now()), 0))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-x.wake:
+		case <-fire:
+			accounts, maxAge := x.e.current()
+			x.encode(accounts, maxAge, byTimer)
+		}
+	}
 }
 
 // current returns the encoded data metrics, encoding them again if what
-// they depend on changed.
+// they depend on changed: schedule and the refreshers see to it that this
+// is rare (a reload, a clock set forward, a scrape that raced the timer),
+// but expired bytes are never served.
 func (x *exposition) current() (*encodedData, error) {
 	accounts, maxAge := x.e.current()
-	return x.encode(accounts, maxAge, false)
+	return x.encode(accounts, maxAge, byScrape)
 }
 
 // encode returns the data metrics of accounts as of now, encoding them
-// unless what they depend on is unchanged. With try, it gives up (nil)
+// unless what they depend on is unchanged. A refresher gives up (nil)
 // when another goroutine is encoding.
-func (x *exposition) encode(accounts []*account, maxAge time.Duration, try bool) (*encodedData, error) {
+func (x *exposition) encode(accounts []*account, maxAge time.Duration, by int) (*encodedData, error) {
 	now := x.e.now()
 	key := dataKey(accounts, maxAge, now)
 	if d := x.encoded.Load(); d != nil && slices.Equal(d.key, key) {
 		return d, nil
 	}
-	if try {
+	if by == byRefresher {
 		if !x.mu.TryLock() {
 			return nil, nil
 		}
@@ -148,7 +226,8 @@ func (x *exposition) encode(accounts []*account, maxAge time.Duration, try bool)
 	if err != nil {
 		return nil, err
 	}
-	d := &encodedData{key: key}
+	x.encodes[by].Add(1)
+	d := &encodedData{key: key, expires: expiry(accounts, maxAge, now)}
 	var buf bytes.Buffer
 	zw, _ := kflate.NewWriter(nil, kflate.BestSpeed)
 	for _, mf := range mfs {
@@ -170,8 +249,13 @@ func (x *exposition) encode(accounts []*account, maxAge time.Duration, try bool)
 		}
 	}
 	x.encoded.Store(d)
-	if try {
-		// On a refresher's goroutine: the gathered families, several times
+	x.scheduled.Do(func() { go x.schedule(x.e.ctx, x.after) })
+	select {
+	case x.wake <- struct{}{}:
+	default:
+	}
+	if by != byScrape {
+		// Not on a scrape's goroutine: the gathered families, several times
 		// the size of the encoded bytes, are garbage now; hand their memory
 		// back to the system rather than keep it in RSS until the
 		// scavenger gets to it.
@@ -218,23 +302,19 @@ func (x *exposition) serve(w http.ResponseWriter, r *http.Request) bool {
 		crc             uint32
 		shift           *crc32Shift // nil for the health families'
 	}
-	var health bytes.Buffer
-	var zhealth bytes.Buffer
-	var zw *kflate.Writer
-	if gz {
-		zw = deflaters.Get().(*kflate.Writer)
-		defer deflaters.Put(zw)
-	}
+	bufs := getScrapeBuffers(gz)
+	defer putScrapeBuffers(bufs)
+	health, zhealth, zw := &bufs.health, &bufs.zhealth, bufs.zw
 	encode := func(write func(*expfmt.Encoder) error) (piece, error) {
 		start := health.Len()
-		enc := expfmt.NewEncoder(&health, format)
+		enc := expfmt.NewEncoder(health, format)
 		if err := write(&enc); err != nil {
 			return piece{}, err
 		}
 		p := piece{plain: health.Bytes()[start:]}
 		if gz {
 			zstart := zhealth.Len()
-			zw.Reset(&zhealth)
+			zw.Reset(zhealth)
 			zw.Write(p.plain)
 			zw.Flush()
 			p.deflated = zhealth.Bytes()[zstart:]
@@ -333,13 +413,55 @@ func (x *exposition) serve(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// deflaters are the writers that compress the health families.
-var deflaters = sync.Pool{New: func() any {
-	// Huffman coding alone: several times as fast as BestSpeed on the few
-	// KiB of health families, which are most of a small scrape's work.
-	zw, _ := kflate.NewWriter(nil, kflate.HuffmanOnly)
-	return zw
-}}
+// scrapeBuffers are what a scrape encodes the health families into, and
+// the writer that deflates them. A kflate.Writer costs 320 KB and 0.3 ms
+// to make, as long as the rest of a small scrape; a sync.Pool loses it
+// at every other GC, which a refresh brings about, so the first scrape
+// after one made it again. spareBuffers keeps a few, GC or not.
+type scrapeBuffers struct {
+	health, zhealth bytes.Buffer
+	zw              *kflate.Writer // made by the first scrape with gzip
+}
+
+// spareBuffers holds scrapeBuffers between scrapes: as many as scrapes
+// that ran at once, up to its capacity.
+var spareBuffers = make(chan *scrapeBuffers, 4)
+
+// maxSpareBuffer is the largest buffer kept for the next scrape: the
+// health families of a few accounts take some KiB, and a buffer grown by
+// an unusual scrape is left to the GC.
+const maxSpareBuffer = 1 << 20
+
+func getScrapeBuffers(gz bool) *scrapeBuffers {
+	var b *scrapeBuffers
+	select {
+	case b = <-spareBuffers:
+	default:
+		b = &scrapeBuffers{}
+	}
+	if gz && b.zw == nil {
+		// Huffman coding alone: several times as fast as BestSpeed on the
+		// few KiB of health families, which are most of a small scrape's
+		// work.
+		b.zw, _ = kflate.NewWriter(nil, kflate.HuffmanOnly)
+	}
+	return b
+}
+
+func putScrapeBuffers(b *scrapeBuffers) {
+	if b.health.Cap() > maxSpareBuffer || b.zhealth.Cap() > maxSpareBuffer {
+		return
+	}
+	b.health.Reset()
+	b.zhealth.Reset()
+	if b.zw != nil {
+		b.zw.Reset(io.Discard) // let go of the last scrape's buffer
+	}
+	select {
+	case spareBuffers <- b:
+	default:
+	}
+}
 
 var (
 	// gzipHeader is a gzip member's header: deflate, no name, no time.

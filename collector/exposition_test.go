@@ -7,12 +7,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
 
 // scrapeWith serves one request and returns the status, the headers that
@@ -124,4 +127,180 @@ func TestPublishEncodes(t *testing.T) {
 	if again, _ := x.current(); again != d {
 		t.Error("the scrape after publishing encoded the data metrics again")
 	}
+}
+
+// expiryTimer is a timer a test fires by hand; requests tells each wait
+// asked for.
+type expiryTimer struct {
+	requests chan time.Duration
+	fire     chan time.Time
+}
+
+func (x *expiryTimer) after(d time.Duration) <-chan time.Time {
+	x.requests <- d
+	return x.fire
+}
+
+// next returns the next wait asked for, failing the test after a minute.
+func (x *expiryTimer) next(t *testing.T, what string) time.Duration {
+	t.Helper()
+	select {
+	case d := <-x.requests:
+		return d
+	case <-time.After(time.Minute):
+		t.Fatalf("no timer for %s", what)
+		return 0
+	}
+}
+
+// TestExpiryEncodesOffTheScrape: when the encoded data metrics expire (a
+// UTC midnight, max_age passing), a timer encodes them again, so the
+// scrape after it only copies bytes; a scrape that finds them stale all
+// the same (the clock jumped, the timer has not fired yet) encodes rather
+// than serve them.
+func TestExpiryEncodesOffTheScrape(t *testing.T) {
+	clock := newFixedClock(goldenNow)
+	prod := staticAccount("prod", nil, goldenState(), nil)
+	e := staticExporter(clock, 26*time.Hour, prod)
+	timer := &expiryTimer{requests: make(chan time.Duration, 100), fire: make(chan time.Time)}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e)
+	opts := promhttp.HandlerOpts{EnableOpenMetrics: true}
+	x := e.Handler(reg, opts).(*exposition)
+	x.after = timer.after
+	ref := promhttp.HandlerFor(e.Gatherer(reg), opts)
+	prod.published, prod.now = e.published, clock.Now
+	if err := prod.publish(newSnapshot("prod", goldenTable(t), goldenNow)); err != nil {
+		t.Fatal(err)
+	}
+	// The first expiry is the next UTC midnight, 12 hours on.
+	if d := timer.next(t, "the first expiry"); d != 12*time.Hour {
+		t.Fatalf("timer set for %v, want 12h (midnight)", d)
+	}
+	scrape := func(when string) []byte {
+		t.Helper()
+		const om = "application/openmetrics-text;version=1.0.0"
+		_, _, _, body := scrapeWith(t, x, om, "gzip")
+		_, _, _, want := scrapeWith(t, ref, om, "gzip")
+		if !bytes.Equal(body, want) {
+			t.Fatalf("%s: body differs from promhttp's:\n%s\n---- promhttp:\n%s", when, body, want)
+		}
+		return body
+	}
+	before := scrape("before midnight")
+
+	clock.Set(goldenNow.Add(12 * time.Hour))
+	timer.fire <- clock.Now()
+	// Encoded again, the timer is set for max_age passing: the snapshot
+	// is 26 hours old a nanosecond after 14:00. (A wake that raced the
+	// scheduler's start may have set the midnight timer twice.)
+	d := timer.next(t, "max_age")
+	for d == 12*time.Hour {
+		d = timer.next(t, "max_age")
+	}
+	if d != 14*time.Hour+time.Nanosecond {
+		t.Fatalf("timer set for %v after midnight, want 14h1ns (max_age)", d)
+	}
+	if n := x.encodes[byTimer].Load(); n != 1 {
+		t.Fatalf("the timer encoded %d times, want 1", n)
+	}
+	after := scrape("after midnight")
+	if bytes.Equal(before, after) {
+		t.Error("the scrape after midnight served the bytes of the day before")
+	}
+	if n := x.encodes[byScrape].Load(); n != 0 {
+		t.Errorf("scrapes encoded %d times, want 0: the refresher and the timer did", n)
+	}
+
+	// The clock passes max_age before the timer fires: the scrape encodes.
+	clock.Set(goldenNow.Add(27 * time.Hour))
+	stale := scrape("past max_age, timer not fired")
+	if n := x.encodes[byScrape].Load(); n != 1 {
+		t.Errorf("a scrape finding expired bytes encoded %d times, want 1", n)
+	}
+	if usage := "informatica_ipu_billing_period_consumed_ipus{"; !strings.Contains(string(before), usage) || strings.Contains(string(stale), usage) {
+		t.Error("usage metrics served past max_age")
+	}
+}
+
+// TestFallbackRendersWhatIsEncoded: the requests left to promhttp
+// (protobuf, name[] filters) render the data metrics from the snapshot's
+// table, which keeps no prometheus.Metrics: what they serve is what the
+// encoded bytes hold.
+func TestFallbackRendersWhatIsEncoded(t *testing.T) {
+	clock := newFixedClock(goldenNow)
+	prod := staticAccount("prod", nil, goldenState(), newSnapshot("prod", goldenTable(t), goldenNow))
+	shared := staticAccount("shared", nil, newAccountState(), newSnapshot("shared", sharedTable(t, 2, "org-a", "c"), goldenNow))
+	e := staticExporter(clock, 26*time.Hour, prod, shared)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e)
+	x := e.Handler(reg, promhttp.HandlerOpts{}).(*exposition)
+	_, _, _, text := scrapeWith(t, x, "text/plain;version=0.0.4", "")
+
+	const proto = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"
+	_, _, _, pb := scrapeWith(t, x, proto, "gzip")
+	dec := expfmt.NewDecoder(bytes.NewReader(pb), expfmt.NewFormat(expfmt.TypeProtoDelim))
+	var fromProto bytes.Buffer
+	enc := expfmt.NewEncoder(&fromProto, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Encode(&mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(fromProto.Bytes(), text) {
+		t.Errorf("protobuf answer differs from the encoded text:\n%s\n---- text:\n%s", fromProto.Bytes(), text)
+	}
+
+	const name = "informatica_ipu_billing_period_consumed_ipus"
+	before := x.fallbacks.Load()
+	req := httptest.NewRequest("GET", "/metrics?name[]="+name, nil)
+	rec := httptest.NewRecorder()
+	x.ServeHTTP(rec, req)
+	if x.fallbacks.Load() != before+1 {
+		t.Error("a name[] filter was not left to promhttp")
+	}
+	var want []string
+	for line := range strings.Lines(string(text)) {
+		if strings.HasPrefix(line, name) || strings.HasPrefix(line, "# HELP "+name+" ") || strings.HasPrefix(line, "# TYPE "+name+" ") {
+			want = append(want, line)
+		}
+	}
+	if got := rec.Body.String(); len(want) < 3 || got != strings.Join(want, "") {
+		t.Errorf("name[]=%s served:\n%s\nwant the encoded family:\n%s", name, got, strings.Join(want, ""))
+	}
+}
+
+// TestRenderingKeepsNoMetrics: a rendering costs a few dozen bytes a
+// series (values and label indexes), not the ~400 of a prometheus.Metric.
+func TestRenderingKeepsNoMetrics(t *testing.T) {
+	spec := scaleSpec(50, 40)
+	f, size := openExport(t, benchExport(t, spec))
+	tbl, _ := parse(t, f, size, nil)
+	now := spec.Last().Add(36 * time.Hour)
+	snap := newSnapshot("bench", tbl, now)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r, err := snap.metrics(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	series := 0
+	for _, fam := range r.families {
+		series += len(fam)
+	}
+	perSeries := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(series)
+	t.Logf("%d series, %.1f bytes a series kept", series, perSeries)
+	if perSeries > 64 {
+		t.Errorf("a rendering keeps %.0f bytes a series, want at most 64", perSeries)
+	}
+	runtime.KeepAlive(r)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,16 +29,24 @@ type snapshot struct {
 	renderFailed atomic.Bool
 }
 
-// rendered holds ready-made metrics, valid for instants in [from, until).
+// rendered holds what the usage metrics are, valid for instants in
+// [from, until): values and the indexes of their labels in the table, not
+// prometheus.Metrics. The refresher encodes them to bytes once, and only
+// the promhttp fallback (protobuf, name[] filters) makes them into
+// metrics again, so keeping ready-made metrics (about 400 bytes a series
+// at 2000 orgs x 60 meters) would buy nothing but memory.
 type rendered struct {
 	from, until time.Time
+	account     string
+	table       *usage.Table
 	orgs        []renderedOrg // sorted by org ID
-	meters      []renderedMeter
-	// families holds the same usage metrics as orgs, family by family,
-	// each in the order the registry sorts it in: sent in that order, a
-	// scrape's sort finds them sorted, which costs a fraction of sorting
-	// them.
-	families [numFamilies][]familyMetric
+	// families holds the usage series family by family, each in the order
+	// the registry sorts it in: sent in that order, a gathering's sort
+	// finds them sorted, which costs a fraction of sorting them.
+	families [numFamilies][]familyValue
+	// meters are the table's meters, in the order the registry sorts
+	// informatica_meter_info in.
+	meters []usage.MeterInfo
 }
 
 // The families of the usage metrics that render makes.
@@ -53,20 +62,27 @@ const (
 	numFamilies
 )
 
-// familyMetric is a metric and the index of its org in rendered.orgs.
-type familyMetric struct {
-	org    int
-	metric prometheus.Metric
+// familyDescs are the families' descriptions.
+var familyDescs = [numFamilies]*prometheus.Desc{
+	famOrgInfo: orgInfoDesc, famPeriodStart: periodStartDesc, famPeriodEnd: periodEndDesc,
+	famLastDayTimestamp: lastDayTimestampDesc, famConsumed: billingPeriodConsumedDesc, famUsage: meterUsageDesc,
+	famLastDayConsumed: lastDayConsumedDesc, famRate: meterRateDesc,
 }
 
-// renderedOrg is an org of the rendering; its metrics are in families.
+// familyValue is one series: its value, the index of its org in
+// rendered.orgs and of its meter in the table (-1 for an org's own
+// metrics).
+type familyValue struct {
+	org   int32
+	meter int32
+	v     float64
+}
+
+// renderedOrg is an org of the rendering: its ID and its index in the
+// table.
 type renderedOrg struct {
-	id string
-}
-
-type renderedMeter struct {
-	info   usage.MeterInfo
-	metric prometheus.Metric
+	id    string
+	index int32
 }
 
 // collect sends the usage metrics of the orgs that are not in seen yet,
@@ -79,13 +95,56 @@ func (r *rendered) collect(ch chan<- prometheus.Metric, seen map[string]bool) {
 			seen[o.id], publish[i] = true, true
 		}
 	}
-	for _, family := range r.families {
-		for _, m := range family {
-			if publish[m.org] {
-				ch <- m.metric
+	for f, family := range r.families {
+		for _, x := range family {
+			if publish[x.org] {
+				ch <- r.metric(f, x)
 			}
 		}
 	}
+}
+
+// metric makes the series x of family f. render checked every label value
+// it can have, so this cannot fail but for a bug, which the gathering
+// reports.
+func (r *rendered) metric(f int, x familyValue) prometheus.Metric {
+	org := r.table.Orgs[r.orgs[x.org].index]
+	var labels []string
+	switch {
+	case f == famOrgInfo:
+		labels = []string{r.account, org.ID, org.Name, org.Type}
+	case x.meter < 0:
+		labels = []string{org.ID}
+	default:
+		meter := &r.table.Meters[x.meter]
+		labels = []string{org.ID, org.Name, meter.ID, meter.Name}
+	}
+	m, err := prometheus.NewConstMetric(familyDescs[f], prometheus.GaugeValue, x.v, labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(familyDescs[f], err)
+	}
+	return m
+}
+
+// meterMetric makes the informatica_meter_info series of m.
+func meterMetric(m usage.MeterInfo) prometheus.Metric {
+	metric, err := prometheus.NewConstMetric(meterInfoDesc, prometheus.GaugeValue, 1, m.ID, m.Name, m.Scalar, m.Category)
+	if err != nil {
+		return prometheus.NewInvalidMetric(meterInfoDesc, err)
+	}
+	return metric
+}
+
+// checkLabelValues fails as prometheus.NewConstMetric would on values that
+// cannot be label values, so that a table that cannot become metrics fails
+// its refresh.
+func checkLabelValues(values ...string) error {
+	for _, v := range values {
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("label value %q is not valid UTF-8", v)
+		}
+	}
+	return nil
 }
 
 func newSnapshot(account string, t *usage.Table, taken time.Time) *snapshot {
@@ -110,24 +169,18 @@ func (s *snapshot) metrics(now time.Time) (*rendered, error) {
 
 func (s *snapshot) render(now time.Time) (*rendered, error) {
 	views, until := usage.ComputeView(s.table, now)
-	r := &rendered{from: now, until: until}
+	r := &rendered{from: now, until: until, account: s.account, table: s.table}
 	t := s.table
 	// Orgs in ID order, so that the families of one label, org_id, come
 	// out sorted.
 	slices.SortFunc(views, func(a, b usage.OrgView) int { return strings.Compare(t.Orgs[a.Org].ID, t.Orgs[b.Org].ID) })
 
-	// First what each family holds, then the metrics, made family by family
-	// in the order they are sent: a scrape then reads them from memory in
-	// the order they lie in.
-	type value struct {
-		org   int   // index into views and r.orgs
-		meter int32 // index into t.Meters; -1 for an org's own metrics
-		v     float64
-	}
-	var values [numFamilies][]value
+	// What each family holds, in the order it is sent: a gathering then
+	// reads the values from memory in the order they lie in.
+	var values [numFamilies][]familyValue
 	for i, v := range views {
 		add := func(family int, meter int32, x float64) {
-			values[family] = append(values[family], value{org: i, meter: meter, v: x})
+			values[family] = append(values[family], familyValue{org: int32(i), meter: meter, v: x})
 		}
 		add(famOrgInfo, -1, 1)
 		if v.HasPeriod {
@@ -150,14 +203,16 @@ func (s *snapshot) render(now time.Time) (*rendered, error) {
 			}
 		}
 	}
-	descs := [numFamilies]*prometheus.Desc{
-		famOrgInfo: orgInfoDesc, famPeriodStart: periodStartDesc, famPeriodEnd: periodEndDesc,
-		famLastDayTimestamp: lastDayTimestampDesc, famConsumed: billingPeriodConsumedDesc, famUsage: meterUsageDesc,
-		famLastDayConsumed: lastDayConsumedDesc, famRate: meterRateDesc,
+	if err := checkLabelValues(s.account); err != nil {
+		return nil, err
 	}
 	r.orgs = make([]renderedOrg, len(views))
 	for i, v := range views {
-		r.orgs[i].id = t.Orgs[v.Org].ID
+		org := t.Orgs[v.Org]
+		if err := checkLabelValues(org.ID, org.Name, org.Type); err != nil {
+			return nil, err
+		}
+		r.orgs[i] = renderedOrg{id: org.ID, index: int32(v.Org)}
 	}
 	for f, vals := range values {
 		// The registry sorts a family by its label values in the order of
@@ -165,42 +220,23 @@ func (s *snapshot) render(now time.Time) (*rendered, error) {
 		// usage series. They are in org ID order already; a stable sort by
 		// meter does the rest.
 		if len(vals) > 0 && vals[0].meter >= 0 {
-			slices.SortStableFunc(vals, func(a, b value) int {
+			slices.SortStableFunc(vals, func(a, b familyValue) int {
 				ma, mb := &t.Meters[a.meter], &t.Meters[b.meter]
 				return cmp.Or(strings.Compare(ma.ID, mb.ID), strings.Compare(ma.Name, mb.Name))
 			})
 		}
-		r.families[f] = make([]familyMetric, len(vals))
-		for k, x := range vals {
-			org := t.Orgs[views[x.org].Org]
-			var labels []string
-			switch {
-			case f == famOrgInfo:
-				labels = []string{s.account, org.ID, org.Name, org.Type}
-			case x.meter < 0:
-				labels = []string{org.ID}
-			default:
-				meter := &t.Meters[x.meter]
-				labels = []string{org.ID, org.Name, meter.ID, meter.Name}
-			}
-			m, err := prometheus.NewConstMetric(descs[f], prometheus.GaugeValue, x.v, labels...)
-			if err != nil {
-				return nil, err
-			}
-			r.families[f][k] = familyMetric{org: x.org, metric: m}
-		}
+		r.families[f] = slices.Clip(vals)
 	}
-	for _, m := range t.Meters {
-		metric, err := prometheus.NewConstMetric(meterInfoDesc, prometheus.GaugeValue, 1, m.ID, m.Name, m.Scalar, m.Category)
-		if err != nil {
+	r.meters = slices.Clone(t.Meters)
+	for _, m := range r.meters {
+		if err := checkLabelValues(m.ID, m.Name, m.Scalar, m.Category); err != nil {
 			return nil, err
 		}
-		r.meters = append(r.meters, renderedMeter{info: m, metric: metric})
 	}
 	// meter_id, meter_name, metric_category, scalar.
-	slices.SortFunc(r.meters, func(a, b renderedMeter) int {
-		return cmp.Or(strings.Compare(a.info.ID, b.info.ID), strings.Compare(a.info.Name, b.info.Name),
-			strings.Compare(a.info.Category, b.info.Category), strings.Compare(a.info.Scalar, b.info.Scalar))
+	slices.SortFunc(r.meters, func(a, b usage.MeterInfo) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), strings.Compare(a.Name, b.Name),
+			strings.Compare(a.Category, b.Category), strings.Compare(a.Scalar, b.Scalar))
 	})
 	return r, nil
 }

@@ -13,7 +13,7 @@ func renderedSamples(t *testing.T, r *rendered) samples {
 	reg.MustRegister(collectFunc(func(ch chan<- prometheus.Metric) {
 		r.collect(ch, map[string]bool{})
 		for _, m := range r.meters {
-			ch <- m.metric
+			ch <- meterMetric(m)
 		}
 	}))
 	return gatherSamples(t, reg)
