@@ -88,6 +88,16 @@ func New(logger log.Logger, opts ...Option) *Exporter {
 // unless they now log in somewhere else, their last good data. Removed ones
 // stop and log out. On error nothing changes.
 func (e *Exporter) Apply(s Settings) error {
+	if err := e.apply(s); err != nil {
+		return err
+	}
+	// The accounts changed, so the encoded data metrics did: encode them
+	// on the reload's goroutine rather than in the next scrape.
+	e.published()
+	return nil
+}
+
+func (e *Exporter) apply(s Settings) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 

@@ -125,11 +125,11 @@ func dataKey(accounts []*account, maxAge time.Duration, now time.Time) []any {
 	return key
 }
 
-// published is called by a refresher after it published new data: the
-// data metrics are encoded now, on its goroutine, rather than by the next
-// scrape. It never waits for a lock: Apply and Stop wait for refreshers
-// while they hold the exporter's, and a scrape encoding at the same time
-// does the work anyway.
+// published is called by a refresher after it published new data, and by
+// Apply after the accounts changed: the data metrics are encoded now, on
+// its goroutine, rather than by the next scrape. It never waits for a
+// lock: Apply and Stop wait for refreshers while they hold the exporter's,
+// and a scrape encoding at the same time does the work anyway.
 func (e *Exporter) published() {
 	x := e.expo.Load()
 	if x == nil || !e.mu.TryRLock() {

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/ipumon/informatica_exporter/informatica/fake"
 )
 
 // scrapeWith serves one request and returns the status, the headers that
@@ -303,4 +305,50 @@ func TestRenderingKeepsNoMetrics(t *testing.T) {
 		t.Errorf("a rendering keeps %.0f bytes a series, want at most 64", perSeries)
 	}
 	runtime.KeepAlive(r)
+}
+
+// TestReloadEncodesOffTheScrape: a reload that changes the accounts
+// encodes the data metrics on the reload's goroutine, so the scrape after
+// it only copies bytes, and they are the new accounts' (what promhttp
+// serves).
+func TestReloadEncodesOffTheScrape(t *testing.T) {
+	t.Parallel()
+	now := movingClock()
+	fA := startFake(t, fake.Options{Orgs: orgsOf("a")}, now)
+	gA := newGate(t)
+	logger, _ := newTestLogger()
+	e, reg := newTestExporter(t, logger, now)
+	opts := promhttp.HandlerOpts{EnableOpenMetrics: true}
+	x := e.Handler(reg, opts).(*exposition)
+	ref := promhttp.HandlerFor(e.Gatherer(reg), opts)
+	refresh := refreshSettings(time.Hour)
+	entitled := func(v float64) AccountSettings {
+		a := accountFor("a", fA, gA)
+		a.Entitlement = &v
+		return a
+	}
+	if err := e.Apply(Settings{Accounts: []AccountSettings{entitled(100)}, Refresh: refresh}); err != nil {
+		t.Fatal(err)
+	}
+	gA.bind(t, e, "a")
+	gA.allow(t, 1)
+	const om = "application/openmetrics-text;version=1.0.0"
+	scrapeWith(t, x, om, "")
+	before := x.encodes[byScrape].Load()
+
+	// The gate holds the restarted account's refreshes: only the reload
+	// can have encoded what the scrape below serves.
+	if err := e.Apply(Settings{Accounts: []AccountSettings{entitled(200)}, Refresh: refresh}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, body := scrapeWith(t, x, om, "")
+	if n := x.encodes[byScrape].Load(); n != before {
+		t.Errorf("the scrape after a reload encoded %d times, want 0: the reload should have", n-before)
+	}
+	if _, _, _, want := scrapeWith(t, ref, om, ""); !bytes.Equal(body, want) {
+		t.Errorf("after the reload the body differs from promhttp's:\n%s\n---- promhttp:\n%s", body, want)
+	}
+	if refreshesOf(accountNamed(e, "a").state) != 1 {
+		t.Error("the restarted account refreshed: the test no longer shows what the reload encoded")
+	}
 }
