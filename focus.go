@@ -192,17 +192,13 @@ func parsePrice(where, s string) (float64, error) {
 	return p, nil
 }
 
-// checkCurrency accepts the form of an ISO 4217 code, three capital
-// letters, which FOCUS requires of BillingCurrency; whether the code is
-// assigned is not checked. IPU is refused: FOCUS bills in a national
-// currency, and IPUs are this export's pricing (virtual) currency.
+// checkCurrency accepts what the configuration's currency key accepts: an
+// active ISO 4217 code, which FOCUS requires of BillingCurrency. IPU is not
+// one: FOCUS bills in a national currency, and IPUs are this export's
+// pricing (virtual) currency.
 func checkCurrency(where, s string) error {
-	ok := len(s) == 3 && s != focusPricingCurrency
-	for _, r := range s {
-		ok = ok && r >= 'A' && r <= 'Z'
-	}
-	if !ok {
-		return fmt.Errorf("%s: %q is not an ISO 4217 currency code such as EUR or USD", where, s)
+	if !isCurrency(s) {
+		return fmt.Errorf("%s: %q is not an active ISO 4217 currency code such as EUR or USD", where, s)
 	}
 	return nil
 }
