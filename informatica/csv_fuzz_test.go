@@ -45,7 +45,7 @@ func stdRecords(text []byte) ([]csvRecord, error) {
 // bytes and r delivering the input as wrap makes it.
 func ownRecords(text []byte, bufSize int, wrap func(io.Reader) io.Reader) ([]csvRecord, error) {
 	var rr recordReader
-	rr.buf = make([]byte, bufSize)
+	rr.own = make([]byte, bufSize)
 	rr.reset(wrap(bytes.NewReader(text)))
 	var out []csvRecord
 	for {
