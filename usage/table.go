@@ -147,22 +147,26 @@ type Builder struct {
 	orgs    map[string]int32
 	meters  map[string]int32
 	series  seriesIndex
-	ser     [][]buildSeries // in chunks of chunkSize, so that it grows without copies
-	nser    int32
-	orgList []OrgInfo
-	mtrList []MeterInfo
+	ser     chunks[buildSeries]
+	orgList chunks[OrgInfo]
+	mtrList chunks[MeterInfo]
 	// orgSrc and mtrSrc hold, for each org and meter, the strings of the
 	// last row that named it, equal to orgList's and mtrList's: the
 	// reader hands the same strings row after row, which compare equal
 	// by pointer, while the copies kept in orgList and mtrList would be
 	// compared byte by byte.
-	orgSrc []OrgInfo
-	mtrSrc []MeterInfo
+	orgSrc chunks[OrgInfo]
+	mtrSrc chunks[MeterInfo]
 	attrs  []dayAttr
 	attrIx map[dayAttr]uint32
 	// The series of the last row, and the last attributes looked up:
 	// consecutive rows mostly share them.
 	lastSeries int32
+	// predicted is the series most likely to come next: the one whose
+	// entry followed, in the arena, the entry before the last row's. An
+	// export lists the same series in the same order day after day, so
+	// the arena holds yesterday's order; -1 when there is none.
+	predicted  int32
 	lastAttr   dayAttr
 	lastAttrIx uint32
 	// The last billing period converted: rows repeat it, and
@@ -174,6 +178,9 @@ type Builder struct {
 	blocks  []*block
 	entries int
 	table   *Table // what Table returned, until the next Add
+	// lastLost is set while Table has used each series' last as its
+	// scratch: reopen finds them again in the arena.
+	lastLost bool
 }
 
 // block is a part of the arena: entries and the index of their series.
@@ -182,18 +189,52 @@ type block struct {
 	ser   []int32
 }
 
-// chunkSize is the number of entries in a block of the arena and of series
-// in a chunk of Builder.ser.
+// chunkSize is the number of entries in a block of the arena and of items
+// in a chunk of chunks.
 const chunkSize = 4096
+
+// chunks is a list kept in chunks of chunkSize items, so that it grows
+// without copies: a slice grown by append leaves its old arrays behind,
+// in all four times its final size at append's 1.25x steps, and what it
+// left since the last collection adds to the peak. The first chunk grows
+// as it fills, so that a small builder stays small; the others are made
+// whole.
+type chunks[T any] struct {
+	c [][]T
+	n int32
+}
+
+func (l *chunks[T]) at(i int32) *T { return &l.c[i/chunkSize][i%chunkSize] }
+
+// push appends v and returns its index.
+func (l *chunks[T]) push(v T) int32 {
+	i := l.n
+	if i%chunkSize == 0 {
+		l.c = append(l.c, make([]T, 0, min(chunkSize, max(16, 2*int(i)))))
+	}
+	c := &l.c[len(l.c)-1]
+	*c = append(*c, v)
+	l.n++
+	return i
+}
+
+// flat returns the items in one slice of the exact length.
+func (l *chunks[T]) flat() []T {
+	out := make([]T, 0, l.n)
+	for _, c := range l.c {
+		out = append(out, c...)
+	}
+	return out
+}
 
 type buildSeries struct {
 	org, meter int32
-	// next is the series that followed this one the last time.
-	next int32
 	// last is the arena index of its most recent entry (noEntry while it
 	// has none), with seriesUnordered set once a day came that was not
-	// after the one before. 16 bytes a series: when every row is a series
-	// of its own, they are most of what the builder holds beyond the rows.
+	// after the one before. 12 bytes a series: when every row is a series
+	// of its own, they are most of what the builder holds beyond the rows,
+	// so the guess of the series that comes next is read from the arena
+	// (Builder.predicted) rather than kept here.
 	last uint32
 }
 
@@ -230,6 +271,7 @@ func NewBuilder() *Builder {
 		meters:     map[string]int32{},
 		attrIx:     map[dayAttr]uint32{},
 		lastSeries: -1,
+		predicted:  -1,
 	}
 	b.attrIndex(dayAttr{}) // index 0: no period, no rate
 	return b
@@ -240,7 +282,7 @@ func (b *Builder) Rows() int {
 	return len(b.Table().Days)
 }
 
-func (b *Builder) serAt(i int32) *buildSeries { return &b.ser[i/chunkSize][i%chunkSize] }
+func (b *Builder) serAt(i int32) *buildSeries { return b.ser.at(i) }
 
 func (b *Builder) cellAt(i int32) *cell { return &b.blocks[i/chunkSize].cells[i%chunkSize] }
 
@@ -249,7 +291,9 @@ func (b *Builder) cellAt(i int32) *cell { return &b.blocks[i/chunkSize].cells[i%
 // hold on to the row's strings, which, as Go strings are, must stay as they
 // are.
 func (b *Builder) Add(r *informatica.UsageRow) error {
-	b.table = nil
+	if b.table != nil {
+		b.reopen()
+	}
 	i := b.seriesOf(r)
 	s := b.serAt(i)
 	day := DayNumber(r.Date)
@@ -267,8 +311,9 @@ func (b *Builder) Add(r *informatica.UsageRow) error {
 		ra.rate, ra.hasRate = math.Float64bits(r.IPURate), true
 	}
 	var attr uint32
-	if k := s.lastEntry(); k >= 0 {
-		last := b.cellAt(k)
+	prev := s.lastEntry()
+	if prev >= 0 {
+		last := b.cellAt(prev)
 		switch {
 		case s.ordered() && last.day == day:
 			// The entry holds every earlier row of the day: adding to it
@@ -288,7 +333,40 @@ func (b *Builder) Add(r *informatica.UsageRow) error {
 	}
 	k := b.push(i, cell{day: day, attr: attr, ipu: r.IPU, usage: r.MeterUsage})
 	b.serAt(i).setLast(k)
+	b.predicted = -1
+	if prev >= 0 {
+		b.predicted = b.seriesAfter(prev)
+	}
 	return nil
+}
+
+// seriesAfter returns the series of the arena's entry after entry k, or -1.
+func (b *Builder) seriesAfter(k int32) int32 {
+	k++
+	// Absorb may leave a block not full before others.
+	if j, n := int(k/chunkSize), int(k%chunkSize); j < len(b.blocks) && n < len(b.blocks[j].ser) {
+		return b.blocks[j].ser[n]
+	}
+	return -1
+}
+
+// reopen makes the builder ready for rows after Table: the table stays as
+// it was, and each series' last, Table's scratch, is found in the arena.
+func (b *Builder) reopen() {
+	b.table = nil
+	if !b.lastLost {
+		return
+	}
+	b.lastLost = false
+	for i := range b.ser.n {
+		s := b.serAt(i)
+		s.last = s.last&seriesUnordered | noEntry
+	}
+	for j, blk := range b.blocks {
+		for k, i := range blk.ser {
+			b.serAt(i).setLast(int32(j*chunkSize + k))
+		}
+	}
 }
 
 // push appends an entry of series i to the arena and returns its index.
@@ -356,16 +434,16 @@ func (b *Builder) attrIndex(a dayAttr) uint32 {
 
 func (b *Builder) seriesOf(r *informatica.UsageRow) int32 {
 	// Exports list the same orgs and meters in the same order day after
-	// day, so the series that followed the last row's last time, or the
-	// last row's again, is most likely this row's: two string comparisons
-	// instead of three map lookups.
+	// day, so the predicted series, or the last row's again, is most
+	// likely this row's: two string comparisons instead of three map
+	// lookups.
 	if last := b.lastSeries; last >= 0 {
-		for _, i := range [2]int32{b.serAt(last).next, last} {
+		for _, i := range [2]int32{b.predicted, last} {
 			if i < 0 {
 				continue
 			}
 			s := b.serAt(i)
-			if r.OrgID == b.orgSrc[s.org].ID && r.MeterID == b.mtrSrc[s.meter].ID {
+			if r.OrgID == b.orgSrc.at(s.org).ID && r.MeterID == b.mtrSrc.at(s.meter).ID {
 				b.updateOrg(s.org, r)
 				b.updateMeter(s.meter, r)
 				b.lastSeries = i
@@ -375,16 +453,13 @@ func (b *Builder) seriesOf(r *informatica.UsageRow) int32 {
 	}
 	org, meter := b.org(r), b.meter(r)
 	i := b.seriesIndex(org, meter)
-	if b.lastSeries >= 0 {
-		b.serAt(b.lastSeries).next = i
-	}
 	b.lastSeries = i
 	return i
 }
 
 // seriesIndex returns the series of an org and a meter, new if need be.
 func (b *Builder) seriesIndex(org, meter int32) int32 {
-	if b.series.n < int(b.nser) {
+	if b.series.n < int(b.ser.n) {
 		// Table borrowed the index's memory: it is made again.
 		b.series.rebuild(b)
 	}
@@ -392,14 +467,7 @@ func (b *Builder) seriesIndex(org, meter int32) int32 {
 	if i >= 0 {
 		return i
 	}
-	i = b.nser
-	if i%chunkSize == 0 {
-		// The first chunk grows as it fills; the others are made whole.
-		b.ser = append(b.ser, make([]buildSeries, 0, min(chunkSize, max(16, 2*int(i)))))
-	}
-	c := &b.ser[len(b.ser)-1]
-	*c = append(*c, buildSeries{org: org, meter: meter, next: -1, last: noEntry})
-	b.nser++
+	i = b.ser.push(buildSeries{org: org, meter: meter, last: noEntry})
 	b.series.insert(b, slot, i)
 	return i
 }
@@ -448,12 +516,12 @@ func (x *seriesIndex) insert(b *Builder, slot int, i int32) {
 // rebuild indexes every series of b again.
 func (x *seriesIndex) rebuild(b *Builder) {
 	size := 64
-	for 4*int(b.nser) > 3*size {
+	for 4*int(b.ser.n) > 3*size {
 		size *= 2
 	}
-	x.slots, x.shift, x.n = make([]int32, size), uint(64-bits.TrailingZeros(uint(size))), int(b.nser)
+	x.slots, x.shift, x.n = make([]int32, size), uint(64-bits.TrailingZeros(uint(size))), int(b.ser.n)
 	mask := size - 1
-	for i := range b.nser {
+	for i := range b.ser.n {
 		s := b.serAt(i)
 		k := int(seriesHash(s.org, s.meter) >> x.shift)
 		for x.slots[k] != 0 {
@@ -490,16 +558,16 @@ func (b *Builder) org(r *informatica.UsageRow) int32 {
 func (b *Builder) orgIndex(id string) int32 {
 	i, ok := b.orgs[id]
 	if !ok {
-		i = int32(len(b.orgList))
-		b.orgList = append(b.orgList, OrgInfo{ID: strings.Clone(id)})
-		b.orgSrc = append(b.orgSrc, b.orgList[i])
-		b.orgs[b.orgList[i].ID] = i
+		o := OrgInfo{ID: strings.Clone(id)}
+		i = b.orgList.push(o)
+		b.orgSrc.push(o)
+		b.orgs[o.ID] = i
 	}
 	return i
 }
 
 func (b *Builder) updateOrg(i int32, r *informatica.UsageRow) {
-	o, src := &b.orgList[i], &b.orgSrc[i]
+	o, src := b.orgList.at(i), b.orgSrc.at(i)
 	src.ID = r.OrgID
 	updateFrom(&o.Name, &src.Name, r.OrgName)
 	updateFrom(&o.Type, &src.Type, r.OrgType)
@@ -514,16 +582,16 @@ func (b *Builder) meter(r *informatica.UsageRow) int32 {
 func (b *Builder) meterIndex(id string) int32 {
 	i, ok := b.meters[id]
 	if !ok {
-		i = int32(len(b.mtrList))
-		b.mtrList = append(b.mtrList, MeterInfo{ID: strings.Clone(id)})
-		b.mtrSrc = append(b.mtrSrc, b.mtrList[i])
-		b.meters[b.mtrList[i].ID] = i
+		m := MeterInfo{ID: strings.Clone(id)}
+		i = b.mtrList.push(m)
+		b.mtrSrc.push(m)
+		b.meters[m.ID] = i
 	}
 	return i
 }
 
 func (b *Builder) updateMeter(i int32, r *informatica.UsageRow) {
-	m, src := &b.mtrList[i], &b.mtrSrc[i]
+	m, src := b.mtrList.at(i), b.mtrSrc.at(i)
 	src.ID = r.MeterID
 	updateFrom(&m.Name, &src.Name, r.MeterName)
 	updateFrom(&m.Scalar, &src.Scalar, r.Scalar)
@@ -555,33 +623,36 @@ func updateFrom(dst, src *string, v string) {
 // afterwards. A day whose rows lie in several parts is the sum of each
 // part's sum, in part order.
 func (b *Builder) Absorb(p *Builder) {
-	b.table = nil
-	orgs := make([]int32, len(p.orgList))
-	for k, o := range p.orgList {
+	b.reopen()
+	p.reopen()
+	orgs := make([]int32, p.orgList.n)
+	for k := range p.orgList.n {
+		o := p.orgList.at(k)
 		i := b.orgIndex(o.ID)
 		orgs[k] = i
-		dst := &b.orgList[i]
+		dst := b.orgList.at(i)
 		update(&dst.Name, o.Name)
 		update(&dst.Type, o.Type)
-		b.orgSrc[i] = *dst
+		*b.orgSrc.at(i) = *dst
 	}
-	meters := make([]int32, len(p.mtrList))
-	for k, m := range p.mtrList {
+	meters := make([]int32, p.mtrList.n)
+	for k := range p.mtrList.n {
+		m := p.mtrList.at(k)
 		i := b.meterIndex(m.ID)
 		meters[k] = i
-		dst := &b.mtrList[i]
+		dst := b.mtrList.at(i)
 		update(&dst.Name, m.Name)
 		update(&dst.Scalar, m.Scalar)
 		update(&dst.Category, m.Category)
-		b.mtrSrc[i] = *dst
+		*b.mtrSrc.at(i) = *dst
 	}
 	attrs := make([]uint32, len(p.attrs))
 	for k, a := range p.attrs {
 		attrs[k] = b.attrIndex(a)
 	}
-	ser := make([]int32, p.nser)
+	ser := make([]int32, p.ser.n)
 	shift := int32(len(b.blocks)) * chunkSize // p's entries come after b's blocks
-	for k := range p.nser {
+	for k := range p.ser.n {
 		ps := p.serAt(k)
 		i := b.seriesIndex(orgs[ps.org], meters[ps.meter])
 		ser[k] = i
@@ -605,7 +676,7 @@ func (b *Builder) Absorb(p *Builder) {
 	}
 	b.blocks = append(b.blocks, p.blocks...)
 	b.entries += p.entries
-	b.lastSeries = -1
+	b.lastSeries, b.predicted = -1, -1
 	if p.lastSeries >= 0 {
 		b.lastSeries = ser[p.lastSeries]
 	}
@@ -632,11 +703,11 @@ func (b *Builder) Table() *Table {
 	// The series index lends its memory to the order of the series (it
 	// has a slot for every series) and is made again if rows come after.
 	var order []int32
-	if len(b.series.slots) >= int(b.nser) {
-		order = b.series.slots[:b.nser]
+	if len(b.series.slots) >= int(b.ser.n) {
+		order = b.series.slots[:b.ser.n]
 		b.series = seriesIndex{}
 	} else {
-		order = make([]int32, b.nser)
+		order = make([]int32, b.ser.n)
 	}
 	for i := range order {
 		order[i] = int32(i)
@@ -645,27 +716,31 @@ func (b *Builder) Table() *Table {
 		sx, sy := b.serAt(x), b.serAt(y)
 		return cmp.Or(cmp.Compare(sx.org, sy.org), cmp.Compare(sx.meter, sy.meter))
 	})
-	// A counting sort: next counts a series' entries, then is where its
-	// next entry goes; it holds the series' next series again after.
-	for i := range b.nser {
-		b.serAt(i).next = 0
+	// A counting sort, in each series' last beside its seriesUnordered
+	// (reopen finds last again if rows come after): it counts the
+	// series' entries, then is where its next entry goes.
+	b.lastLost = true
+	for i := range b.ser.n {
+		b.serAt(i).last &= seriesUnordered
 	}
 	for _, blk := range b.blocks {
 		for _, i := range blk.ser {
-			b.serAt(i).next++
+			b.serAt(i).last++
 		}
 	}
-	pos := int32(0)
+	pos := uint32(0)
 	for _, i := range order {
 		s := b.serAt(i)
-		pos, s.next = pos+s.next, pos
+		n := s.last &^ seriesUnordered
+		s.last = s.last&seriesUnordered | pos
+		pos += n
 	}
 	days := make([]DayUsage, b.entries)
 	for _, blk := range b.blocks {
 		for k, c := range blk.cells {
 			s := b.serAt(blk.ser[k])
-			days[s.next] = DayUsage{Org: s.org, Meter: s.meter, Day: c.day, attr: c.attr, IPU: c.ipu, Usage: c.usage}
-			s.next++
+			days[s.last&^seriesUnordered] = DayUsage{Org: s.org, Meter: s.meter, Day: c.day, attr: c.attr, IPU: c.ipu, Usage: c.usage}
+			s.last++
 		}
 	}
 	// Series whose days came out of order: sorted, stably, and their
@@ -674,8 +749,7 @@ func (b *Builder) Table() *Table {
 	w, from := 0, 0
 	for _, i := range order {
 		s := b.serAt(i)
-		end := int(s.next)
-		s.next = -1 // no prediction
+		end := int(s.last &^ seriesUnordered)
 		seg := days[from:end]
 		from = end
 		if s.ordered() || increasing(seg) {
@@ -704,8 +778,8 @@ func (b *Builder) Table() *Table {
 		days = slices.Clone(days)
 	}
 	t := &Table{
-		Orgs:   slices.Clone(b.orgList),
-		Meters: slices.Clone(b.mtrList),
+		Orgs:   b.orgList.flat(),
+		Meters: b.mtrList.flat(),
 		Days:   days,
 		attrs:  slices.Clip(b.attrs),
 	}
