@@ -88,6 +88,19 @@ var (
 	focusCurrency = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
+// runFocus runs the focus command at now with args, writing into dir, and
+// returns the file it wrote and the log; a non-zero exit fails the test.
+func runFocus(t *testing.T, dir string, now time.Time, args ...string) (string, *syncBuffer) {
+	t.Helper()
+	output := filepath.Join(dir, "focus.csv")
+	logs := &syncBuffer{}
+	args = append([]string{"focus", "--output=" + output}, args...)
+	if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
+		t.Fatalf("%q exited %d:\n%s", args, code, logs)
+	}
+	return output, logs
+}
+
 // readFOCUS reads a FOCUS CSV back with encoding/csv and checks every row
 // against focusSpec; it returns the rows as maps by column.
 func readFOCUS(t *testing.T, path string) (header []string, rows []map[string]string) {
@@ -238,12 +251,7 @@ func TestFocusFromInformatica(t *testing.T) {
 	dir := t.TempDir()
 	// The account's price wins over the flags' default.
 	cfg := writeConfig(t, dir, "1h", accountYAML("acme", f, "    ipu_price: 1.25\n    currency: EUR\n"))
-	output := filepath.Join(dir, "focus.csv")
-	logs := &syncBuffer{}
-	args := []string{"focus", "--config.file=" + cfg, "--from=2027-02-10", "--output=" + output, "--ipu-price=9", "--currency=USD"}
-	if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
-		t.Fatalf("focus exited %d:\n%s", code, logs)
-	}
+	output, _ := runFocus(t, dir, now, "--config.file="+cfg, "--from=2027-02-10", "--ipu-price=9", "--currency=USD")
 	header, rows := readFOCUS(t, output)
 	data := f.Dataset()
 	served := data.Rows(data.Orgs, date(2027, 2, 10, 0, 0, 0), date(2027, 2, 28, 0, 0, 0))
@@ -284,10 +292,7 @@ func TestFocusFromInformatica(t *testing.T) {
 
 	// By asset: the fake splits the login org's summary IPUs over its
 	// assets (ASSET jobs cover the requesting org only), so the sums hold.
-	args = append(args, "--by=asset")
-	if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
-		t.Fatalf("focus --by=asset exited %d:\n%s", code, logs)
-	}
+	output, _ = runFocus(t, dir, now, "--config.file="+cfg, "--from=2027-02-10", "--ipu-price=9", "--currency=USD", "--by=asset")
 	header, rows = readFOCUS(t, output)
 	if !contains(header, "x_AssetName") {
 		t.Errorf("no x_AssetName column: %v", header)
@@ -310,13 +315,8 @@ func TestFocusFromZIPs(t *testing.T) {
 	dir := t.TempDir()
 	zipPath := filepath.Join(dir, "export.zip")
 	os.WriteFile(zipPath, f.ZIP(data.Rows(data.Orgs, data.First, data.Last), false), 0o600)
-	output := filepath.Join(dir, "focus.csv")
-	logs := &syncBuffer{}
-	args := []string{"focus", "--zip=" + zipPath, "--from=2027-02-20", "--to=2027-03-01", "--output=" + output,
-		"--ipu-price=0.1", "--currency=USD", "--billing-account-id=" + orgs[0].ID}
-	if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
-		t.Fatalf("focus exited %d:\n%s", code, logs)
-	}
+	output, logs := runFocus(t, dir, now, "--zip="+zipPath, "--from=2027-02-20", "--to=2027-03-01",
+		"--ipu-price=0.1", "--currency=USD", "--billing-account-id="+orgs[0].ID)
 	if len(logs.Lines("level=warn", "--to is today or later")) != 1 {
 		t.Errorf("no warning that --to was cut to yesterday:\n%s", logs)
 	}
@@ -359,13 +359,8 @@ func TestFocusByAssetFromZIPs(t *testing.T) {
 	zw.Close()
 	assetZIP := filepath.Join(dir, "assets.zip")
 	os.WriteFile(assetZIP, assets.Bytes(), 0o600)
-	output := filepath.Join(dir, "focus.csv")
-	logs := &syncBuffer{}
-	args := []string{"focus", "--by=asset", "--zip=" + summary, "--asset-zip=" + assetZIP, "--from=2027-02-20", "--output=" + output,
-		"--ipu-price=2", "--currency=EUR", "--billing-account-id=" + prod.ID, "--billing-account-name=Acme"}
-	if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
-		t.Fatalf("focus exited %d:\n%s", code, logs)
-	}
+	output, _ := runFocus(t, dir, now, "--by=asset", "--zip="+summary, "--asset-zip="+assetZIP, "--from=2027-02-20",
+		"--ipu-price=2", "--currency=EUR", "--billing-account-id="+prod.ID, "--billing-account-name=Acme")
 	header, rows := readFOCUS(t, output)
 	for _, c := range []string{"x_AssetName", "x_AssetType", "x_Project", "x_Folder", "x_Environment"} {
 		if !contains(header, c) {
@@ -451,12 +446,7 @@ func TestFocusByTaskFromInformatica(t *testing.T) {
 	f := startFake(t, fake.Options{Days: 40, Now: frozen(now)})
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, "1h", accountYAML("acme", f, "    ipu_price: 1.25\n    currency: EUR\n"))
-	output := filepath.Join(dir, "focus.csv")
-	logs := &syncBuffer{}
-	args := []string{"focus", "--config.file=" + cfg, "--by=task", "--from=2027-02-10", "--output=" + output}
-	if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
-		t.Fatalf("focus --by=task exited %d:\n%s", code, logs)
-	}
+	output, logs := runFocus(t, dir, now, "--config.file="+cfg, "--by=task", "--from=2027-02-10")
 	header, rows := readFOCUS(t, output)
 	for _, c := range focusTaskColumns {
 		if !contains(header, c) {
@@ -542,13 +532,8 @@ func TestFocusByTaskFromZIPs(t *testing.T) {
 	zw.Close()
 	taskZIP := filepath.Join(dir, "tasks.zip")
 	os.WriteFile(taskZIP, tasks.Bytes(), 0o600)
-	output := filepath.Join(dir, "focus.csv")
-	logs := &syncBuffer{}
-	args := []string{"focus", "--by=task", "--zip=" + summary, "--task-zip=" + taskZIP, "--from=2027-02-20", "--output=" + output,
-		"--ipu-price=2", "--currency=EUR", "--billing-account-id=" + prod.ID}
-	if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
-		t.Fatalf("focus exited %d:\n%s", code, logs)
-	}
+	output, logs := runFocus(t, dir, now, "--by=task", "--zip="+summary, "--task-zip="+taskZIP, "--from=2027-02-20",
+		"--ipu-price=2", "--currency=EUR", "--billing-account-id="+prod.ID)
 	_, rows := readFOCUS(t, output)
 	if len(rows) != 3 {
 		t.Fatalf("%d rows, want 3: mt_orders on 27 and 28 February, dss_contacts on the 27th", len(rows))
