@@ -262,9 +262,9 @@ scrape_configs:
 
 	t.Run("every dashboard query returns data, one account, several orgs, one meter", func(t *testing.T) {
 		// Real label values, picked from the data: the demo account, all its
-		// orgs (one has a comma and a dot in its name, so Grafana's regex
-		// escaping matters), and one meter used on the last day that also
-		// has assets and tasks on it, so that their panels have data.
+		// orgs (by ID, the Org variable's value), and one meter used on the
+		// last day that also has assets and tasks on it, so that their
+		// panels have data. Values go through Grafana's regex escaping.
 		v, err := promQuery(promURL, `account_org_meter:informatica_ipu_last_day_consumed_ipus:max > 0
 			and on (account, meter_id) account_org_meter_asset:informatica_asset_last_day_consumed_ipus:max > 0
 			and on (account, meter_id) account_org_meter_task:informatica_task_last_day_consumed_ipus:max > 0`)
@@ -272,7 +272,8 @@ scrape_configs:
 			t.Fatalf("no last-day usage to pick variable values from: %v", err)
 		}
 		account, meter := v[0].Metric["account"], v[0].Metric["meter_name"]
-		// All the account's orgs, not only those the picked meter is used in.
+		// All the account's orgs, not only those the picked meter is used in;
+		// the Org variable's values are org IDs (its text is the name).
 		v, err = promQuery(promURL, `account_org_meter:informatica_ipu_last_day_consumed_ipus:max > 0`)
 		if err != nil {
 			t.Fatal(err)
@@ -280,7 +281,7 @@ scrape_configs:
 		orgSet := map[string]bool{}
 		for _, s := range v {
 			if s.Metric["account"] == account {
-				orgSet[s.Metric["org_name"]] = true
+				orgSet[s.Metric["org_id"]] = true
 			}
 		}
 		var orgs []string

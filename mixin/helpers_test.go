@@ -211,13 +211,29 @@ type dashboard struct {
 }
 
 type panel struct {
-	ID         int                `json:"id"`
-	Type       string             `json:"type"`
-	Title      string             `json:"title"`
-	Datasource *datasourceRef     `json:"datasource"`
-	Targets    []target           `json:"targets"`
-	Panels     []panel            `json:"panels"`
-	GridPos    map[string]float64 `json:"gridPos"`
+	ID          int                `json:"id"`
+	Type        string             `json:"type"`
+	Title       string             `json:"title"`
+	Datasource  *datasourceRef     `json:"datasource"`
+	Targets     []target           `json:"targets"`
+	Panels      []panel            `json:"panels"`
+	GridPos     map[string]float64 `json:"gridPos"`
+	Collapsed   bool               `json:"collapsed"`
+	FieldConfig struct {
+		Defaults struct {
+			Unit string `json:"unit"`
+		} `json:"defaults"`
+		Overrides []struct {
+			Matcher struct {
+				ID      string `json:"id"`
+				Options string `json:"options"`
+			} `json:"matcher"`
+			Properties []struct {
+				ID    string `json:"id"`
+				Value any    `json:"value"`
+			} `json:"properties"`
+		} `json:"overrides"`
+	} `json:"fieldConfig"`
 }
 
 type target struct {
@@ -236,6 +252,7 @@ type variable struct {
 	Type       string          `json:"type"`
 	Query      json.RawMessage `json:"query"`
 	Datasource *datasourceRef  `json:"datasource"`
+	Regex      string          `json:"regex"`
 	Multi      bool            `json:"multi"`
 	IncludeAll bool            `json:"includeAll"`
 	AllValue   string          `json:"allValue"`
@@ -284,7 +301,10 @@ type dashboardQuery struct {
 	where, expr string
 }
 
-var labelValuesRE = regexp.MustCompile(`^label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$`)
+var (
+	labelValuesRE = regexp.MustCompile(`^label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$`)
+	queryResultRE = regexp.MustCompile(`^query_result\((.*)\)$`)
+)
 
 // dashboardQueries returns every panel target's expression and every query
 // variable's query, the latter as the PromQL Grafana runs for it.
@@ -301,9 +321,13 @@ func dashboardQueries(t *testing.T, d dashboard) []dashboardQuery {
 			continue
 		}
 		q := v.queryText()
+		if m := queryResultRE.FindStringSubmatch(q); m != nil {
+			qs = append(qs, dashboardQuery{"variable " + v.Name, m[1]})
+			continue
+		}
 		m := labelValuesRE.FindStringSubmatch(q)
 		if m == nil {
-			t.Fatalf("variable %s: query %q is not label_values(selector, label)", v.Name, q)
+			t.Fatalf("variable %s: query %q is neither label_values(selector, label) nor query_result(expr)", v.Name, q)
 		}
 		qs = append(qs, dashboardQuery{"variable " + v.Name, fmt.Sprintf("count by (%s) (%s)", m[2], m[1])})
 	}

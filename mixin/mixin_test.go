@@ -154,8 +154,8 @@ func TestDashboardStatic(t *testing.T) {
 			t.Errorf("no variable %s", name)
 			continue
 		}
-		if v.Type != "query" || !labelValuesRE.MatchString(v.queryText()) {
-			t.Errorf("variable %s: type %s query %q, want a label_values query", name, v.Type, v.queryText())
+		if q := v.queryText(); v.Type != "query" || !labelValuesRE.MatchString(q) && !queryResultRE.MatchString(q) {
+			t.Errorf("variable %s: type %s query %q, want a label_values or query_result query", name, v.Type, q)
 		}
 		if v.Datasource == nil || v.Datasource.UID != "${datasource}" {
 			t.Errorf("variable %s does not use ${datasource}", name)
@@ -215,7 +215,7 @@ func TestDashboardStatic(t *testing.T) {
 		"account:informatica_ipu_entitlement_used:ratio",
 		"account:informatica_ipu_entitlement_ipus:max",
 		"account_org_meter:informatica_ipu_last_day_consumed_ipus:max", // last complete day by meter
-		"topk(10, sum by (org_name)",
+		"topk(10, sum by (org_id, org_name)",
 		"topk(10, sum by (meter_name)",
 		"informatica_up",
 		"informatica_exporter_last_refresh_success_timestamp_seconds",
