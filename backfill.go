@@ -74,7 +74,7 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 	}
 	level.Info(logger).Log("msg", "Backfill written", "output", *c.output, "samples", n,
 		"from", from.Format(time.DateOnly), "to", to.Format(time.DateOnly),
-		"next", "promtool tsdb create-blocks-from openmetrics "+*c.output+" <data dir>")
+		"next", "promtool tsdb create-blocks-from openmetrics --max-block-duration=486h "+*c.output+" <data dir>")
 	return 0
 }
 

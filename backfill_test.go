@@ -20,6 +20,30 @@ import (
 	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
+// maxBlockDuration is the README's promtool flag: blocks of 20.25 days, the
+// largest that Prometheus' own compaction makes (2h times a power of 3, at most
+// 31 days); promtool rounds any other value down to such a range.
+const maxBlockDuration = "--max-block-duration=486h"
+
+// countOpenMetricsDays counts the distinct days (UTC) of an OpenMetrics
+// file's sample timestamps.
+func countOpenMetricsDays(t *testing.T, path string) int {
+	t.Helper()
+	days := map[string]bool{}
+	for _, line := range strings.Split(readFile(t, path), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		sec, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			t.Fatalf("%s: no timestamp in %q", path, line)
+		}
+		days[time.Unix(int64(sec), 0).UTC().Format(time.DateOnly)] = true
+	}
+	return len(days)
+}
+
 // prometheusOnBlocks turns an OpenMetrics file into TSDB blocks with
 // promtool and starts a real Prometheus on them; it returns the address of
 // its HTTP API.
@@ -28,8 +52,19 @@ func prometheusOnBlocks(t *testing.T, openMetrics string) string {
 	promtool := requireProgram(t, "promtool")
 	prometheus := requireProgram(t, "prometheus")
 	data := t.TempDir()
-	if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", openMetrics, data).CombinedOutput(); err != nil {
+	// The README's recipe, so that what it tells users to run is what is tested.
+	if !strings.Contains(readFile(t, "README.md"), "promtool tsdb create-blocks-from openmetrics "+maxBlockDuration+" ipu.om ./blocks") {
+		t.Errorf("README's backfill recipe does not run promtool with %s", maxBlockDuration)
+	}
+	out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", maxBlockDuration, openMetrics, data).CombinedOutput()
+	if err != nil {
 		t.Fatalf("promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+	}
+	// Without the flag promtool writes one block per 2h window that holds a
+	// sample: one per day. With it, a block spans up to 20.25 days.
+	blocks, _ := filepath.Glob(filepath.Join(data, "*", "meta.json"))
+	if days := countOpenMetricsDays(t, openMetrics); len(blocks) > days/20+2 {
+		t.Errorf("%d TSDB blocks for %d days of samples, want at most %d", len(blocks), days, days/20+2)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
