@@ -47,10 +47,11 @@ const (
 )
 
 const (
-	loginPath     = "/saas/public/core/v3/login"
-	logoutPath    = "/saas/public/core/v3/logout"
-	meteringPath  = "/public/core/v3/license/metering/"
-	sessionHeader = "INFA-SESSION-ID"
+	loginPath       = "/saas/public/core/v3/login"
+	logoutPath      = "/saas/public/core/v3/logout"
+	meteringPath    = "/public/core/v3/license/metering/"
+	sessionHeader   = "INFA-SESSION-ID"
+	v2SessionHeader = "icSessionId"
 )
 
 // Limits bound every byte read from Informatica.
@@ -296,6 +297,9 @@ type request struct {
 	// startsJob marks the request that starts an export job, which must
 	// not be sent twice (see sendPolicy).
 	startsJob bool
+	// v2 sends the session ID as the v2 API's icSessionId header: one
+	// session serves both API versions.
+	v2 bool
 }
 
 // call sends an authenticated request: it logs in when there is no fresh
@@ -321,7 +325,11 @@ func (c *Client) call(ctx context.Context, r request) (*http.Response, error) {
 				req.Header.Set("Content-Type", "application/json")
 			}
 			req.Header.Set("Accept", r.accept)
-			req.Header.Set(sessionHeader, s.id)
+			if r.v2 {
+				req.Header.Set(v2SessionHeader, s.id)
+			} else {
+				req.Header.Set(sessionHeader, s.id)
+			}
 			return req, nil
 		})
 		var apiErr *APIError

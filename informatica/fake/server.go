@@ -27,6 +27,9 @@ const (
 	EndpointExport   = "export"
 	EndpointStatus   = "status"
 	EndpointDownload = "download"
+	EndpointLicense  = "license"
+	EndpointOrg      = "org"
+	EndpointIPUAlert = "ipu_alert"
 )
 
 // Options configure a Server. The zero value serves the demo data.
@@ -86,6 +89,10 @@ type Options struct {
 	// CallbackClient posts job statuses to the callbackUrl of the jobs
 	// that have one, default a client with a 10-second timeout.
 	CallbackClient *http.Client
+
+	// Contract is what the licence, org and IPU alert resources answer,
+	// default DemoContract.
+	Contract *Contract
 }
 
 // Server is a running fake. All methods are safe for concurrent use.
@@ -255,6 +262,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /saas/public/core/v3/license/metering/ExportServiceJobLevelMeteringData", s.handleExport)
 	s.mux.HandleFunc("GET /saas/public/core/v3/license/metering/ExportMeteringData/{id}", s.handleStatus)
 	s.mux.HandleFunc("GET /saas/public/core/v3/license/metering/ExportMeteringData/{id}/download", s.handleDownload)
+	s.handleContract()
 	return s
 }
 
@@ -439,6 +447,12 @@ func endpointOf(r *http.Request) string {
 		return EndpointLogout
 	case strings.HasSuffix(p, "/download"):
 		return EndpointDownload
+	case strings.Contains(p, "/license/org/"):
+		return EndpointLicense
+	case strings.Contains(p, "/api/v2/org"):
+		return EndpointOrg
+	case strings.Contains(p, "/metering/ipuAlert/"):
+		return EndpointIPUAlert
 	case r.Method == http.MethodPost:
 		return EndpointExport
 	default:
@@ -491,7 +505,13 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 // authorize checks the session header; s.mu must be held.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
-	id := r.Header.Get("INFA-SESSION-ID")
+	return s.authorizeHeader(w, r, "INFA-SESSION-ID")
+}
+
+// authorizeHeader checks the session ID in the given header (the v2 API
+// takes it as icSessionId); s.mu must be held.
+func (s *Server) authorizeHeader(w http.ResponseWriter, r *http.Request, header string) bool {
+	id := r.Header.Get(header)
 	last, ok := s.sessions[id]
 	now := s.opts.Now()
 	if !ok || now.Sub(last) > s.opts.SessionIdle {
