@@ -6,6 +6,7 @@
 #   make build        ./informatica_exporter, version from VERSION, revision from git
 #   make test         the README's test command
 #   make lint         golangci-lint, the version pinned below (installed into GOBIN if missing)
+#   make actionlint   actionlint on .github/workflows, the version pinned below (likewise)
 #   make crossbuild   .build/<os>-<arch>/informatica_exporter for each of PLATFORMS
 #   make tarballs     .tarballs/informatica_exporter-<version>.<os>-<arch>.tar.gz and sha256sums.txt
 #   make image        the container image for amd64 and arm64, built and checked (scripts/image.sh, as root)
@@ -19,9 +20,12 @@ BUILD_USER ?= $(shell id -un 2>/dev/null || echo unknown)@$(shell hostname 2>/de
 BUILD_DATE := $(shell date -u +%Y%m%d-%H:%M:%S)
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64
 
+# The tools' versions, pinned here only (.ci/run runs these targets).
 GOLANGCI_LINT_VERSION ?= v2.15.0
+ACTIONLINT_VERSION    ?= v1.7.12
 GOBIN := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
 GOLANGCI_LINT ?= $(GOBIN)/golangci-lint
+ACTIONLINT    ?= $(GOBIN)/actionlint
 
 BUILD_DIR   := .build
 TARBALL_DIR := .tarballs
@@ -38,7 +42,7 @@ LDFLAGS := -s -w \
 # Static binaries, no C toolchain needed for any platform.
 GO_BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: all build test lint crossbuild tarballs image clean
+.PHONY: all build test lint actionlint crossbuild tarballs image clean
 all: build test lint
 
 build:
@@ -55,6 +59,15 @@ lint: $(GOLANGCI_LINT)
 	@$(GOLANGCI_LINT) version | grep -qF '$(GOLANGCI_LINT_VERSION:v%=%)' || \
 		{ echo "$(GOLANGCI_LINT) is not golangci-lint $(GOLANGCI_LINT_VERSION); remove it and run make lint again" >&2; exit 1; }
 	$(GOLANGCI_LINT) run ./...
+
+$(ACTIONLINT):
+	$(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+# With shellcheck on PATH, actionlint checks the workflows' run: scripts too.
+actionlint: $(ACTIONLINT)
+	@$(ACTIONLINT) -version | grep -qxF '$(ACTIONLINT_VERSION)' || \
+		{ echo "$(ACTIONLINT) is not actionlint $(ACTIONLINT_VERSION); remove it and run make actionlint again" >&2; exit 1; }
+	$(ACTIONLINT)
 
 crossbuild:
 	@set -e; for p in $(PLATFORMS); do \
