@@ -34,23 +34,44 @@ func TestFromBuildInfo(t *testing.T) {
 		bi   *debug.BuildInfo
 		want buildVersion
 	}{
-		{"ldflags win", buildVersion{"1.0.0", "abc", "main", "ci", "20260101-00:00:00"},
+		{
+			"ldflags win",
+			buildVersion{"1.0.0", "abc", "main", "ci", "20260101-00:00:00"},
 			info("v0.0.0-20261201221534-14fa226f82ff", "vcs.revision", commit),
-			buildVersion{"1.0.0", "abc", "main", "ci", "20260101-00:00:00"}},
-		{"go build, stamped", buildVersion{},
+			buildVersion{"1.0.0", "abc", "main", "ci", "20260101-00:00:00"},
+		},
+		{
+			"go build, stamped",
+			buildVersion{},
 			info("v0.0.0-20261201221534-14fa226f82ff", "vcs", "git", "vcs.revision", commit, "vcs.modified", "false"),
-			with("v0.0.0-20261201221534-14fa226f82ff", commit)},
-		{"go build, stamped, uncommitted changes", buildVersion{},
+			with("v0.0.0-20261201221534-14fa226f82ff", commit),
+		},
+		{
+			"go build, stamped, uncommitted changes",
+			buildVersion{},
 			info("v0.0.0-20261201221534-14fa226f82ff+dirty", "vcs.revision", commit, "vcs.modified", "true"),
-			with("v0.0.0-20261201221534-14fa226f82ff+dirty", commit+"-modified")},
-		{"go build from a tagged checkout", buildVersion{},
-			info("v1.4.0", "vcs.revision", commit), with("v1.4.0", commit)},
-		{"go install @pseudo-version", buildVersion{},
-			info("v0.0.0-20261201221534-14fa226f82ff"), with("v0.0.0-20261201221534-14fa226f82ff", "14fa226f82ff")},
-		{"go install @pseudo-version after a pre-release", buildVersion{},
-			info("v1.2.0-rc.1.0.20261201221534-14fa226f82ff"), with("v1.2.0-rc.1.0.20261201221534-14fa226f82ff", "14fa226f82ff")},
-		{"go install @pseudo-version after a release", buildVersion{},
-			info("v1.2.1-0.20261201221534-14fa226f82ff"), with("v1.2.1-0.20261201221534-14fa226f82ff", "14fa226f82ff")},
+			with("v0.0.0-20261201221534-14fa226f82ff+dirty", commit+"-modified"),
+		},
+		{
+			"go build from a tagged checkout",
+			buildVersion{},
+			info("v1.4.0", "vcs.revision", commit), with("v1.4.0", commit),
+		},
+		{
+			"go install @pseudo-version",
+			buildVersion{},
+			info("v0.0.0-20261201221534-14fa226f82ff"), with("v0.0.0-20261201221534-14fa226f82ff", "14fa226f82ff"),
+		},
+		{
+			"go install @pseudo-version after a pre-release",
+			buildVersion{},
+			info("v1.2.0-rc.1.0.20261201221534-14fa226f82ff"), with("v1.2.0-rc.1.0.20261201221534-14fa226f82ff", "14fa226f82ff"),
+		},
+		{
+			"go install @pseudo-version after a release",
+			buildVersion{},
+			info("v1.2.1-0.20261201221534-14fa226f82ff"), with("v1.2.1-0.20261201221534-14fa226f82ff", "14fa226f82ff"),
+		},
 		{"go install @tag", buildVersion{}, info("v1.2.3"), with("v1.2.3", "v1.2.3")},
 		{"no version control information: VERSION", buildVersion{}, info("(devel)"), with(release, "unknown")},
 		{"no build info: VERSION", buildVersion{}, nil, with(release, "unknown")},
@@ -98,9 +119,11 @@ func TestBuildsReportVersion(t *testing.T) {
 	}
 	git := testkit.RequireProgram(t, "git", "git")
 	src := copyWorkingTree(t)
-	gitEnv := []string{"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
+	gitEnv := []string{
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
 		"GIT_COMMITTER_EMAIL=t@example.com", "GIT_AUTHOR_DATE=2026-01-02T03:04:05Z", "GIT_COMMITTER_DATE=2026-01-02T03:04:05Z",
-		"GIT_CONFIG_NOSYSTEM=1", "HOME=" + t.TempDir()}
+		"GIT_CONFIG_NOSYSTEM=1", "HOME=" + t.TempDir(),
+	}
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "test"}} {
 		runIn(t, src, gitEnv, git, args...)
 	}
@@ -186,7 +209,9 @@ func copyWorkingTree(t *testing.T) string {
 			return nil
 		}
 		name := d.Name()
-		if !(name == "go.mod" || name == "go.sum" || path == "VERSION" || strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")) {
+		source := name == "go.mod" || name == "go.sum" || path == "VERSION" ||
+			strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")
+		if !source {
 			return nil
 		}
 		b, err := os.ReadFile(path)
