@@ -1,26 +1,36 @@
-# informatica_exporter image: a static binary on an empty base (FROM scratch).
+# informatica_exporter image: a static binary on an empty base (FROM scratch),
+# for linux/amd64 and linux/arm64.
 #
 #   docker build -t informatica_exporter \
-#     --build-arg VERSION=$(git describe --tags --always) \
+#     --build-arg VERSION=$(cat VERSION) \
 #     --build-arg REVISION=$(git rev-parse HEAD) \
 #     --build-arg BRANCH=$(git rev-parse --abbrev-ref HEAD) .
+#   docker buildx build --platform linux/amd64,linux/arm64 ...   # both at once
 #
-# The only image pulled is the build stage's golang image; the runtime stage
-# holds only what this stage puts in /rootfs. Plain Dockerfile syntax, so that
+# The only image pulled is the build stage's golang image, for the machine
+# that builds (BUILDPLATFORM): it cross-compiles for the target
+# (TARGETOS/TARGETARCH, which docker with BuildKit, buildx, podman and buildah
+# set from --platform), so no stage runs code of the target's architecture
+# and no emulation is needed. The runtime stage holds only what the build
+# stage puts in /rootfs and has no RUN. Plain Dockerfile syntax, so that
 # docker (with or without BuildKit), podman and buildah all build it.
 
 # The Go of go.mod (a test checks that the two agree).
-FROM golang:1.26 AS build
+FROM --platform=$BUILDPLATFORM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# Empty values fall back to the module build info: version "(devel)",
-# revision "unknown".
+# Empty values fall back to the module build info, then to the VERSION file:
+# version 1.0.0 (VERSION's), revision "unknown".
 ARG VERSION=""
 ARG REVISION=""
 ARG BRANCH=""
-RUN CGO_ENABLED=0 go build -trimpath \
+# Empty (a builder that does not set them): this machine's. --version runs
+# only for this machine's architecture.
+ARG TARGETOS
+ARG TARGETARCH
+RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath \
       -ldflags "-s -w \
         -X github.com/prometheus/common/version.Version=${VERSION} \
         -X github.com/prometheus/common/version.Revision=${REVISION} \
@@ -28,7 +38,7 @@ RUN CGO_ENABLED=0 go build -trimpath \
         -X github.com/prometheus/common/version.BuildUser=container \
         -X github.com/prometheus/common/version.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)" \
       -o /rootfs/bin/informatica_exporter . \
- && /rootfs/bin/informatica_exporter --version
+ && if [ -z "${TARGETARCH}" ] || [ "${TARGETARCH}" = "$(go env GOHOSTARCH)" ]; then /rootfs/bin/informatica_exporter --version; fi
 # What the exporter needs besides itself:
 # - the CA bundle, for TLS to Informatica;
 # - a /tmp that any user can write (mode 1777): downloaded export ZIPs are

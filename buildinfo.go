@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -14,10 +15,17 @@ type buildVersion struct {
 	Version, Revision, Branch, BuildUser, BuildDate string
 }
 
+// releaseVersion is the VERSION file: the version of the release this
+// source tree is, for builds that neither -ldflags nor the module build info
+// give a version (`go build` without version control information).
+//
+//go:embed VERSION
+var releaseVersion string
+
 // setBuildVersion fills what -ldflags -X left empty in
 // github.com/prometheus/common/version from the module build info, so that
 // `go build`, `go run` and `go install ...@version` report a version and a
-// revision too.
+// revision too, and VERSION the version where they do not.
 func setBuildVersion() {
 	bi, _ := debug.ReadBuildInfo()
 	v := fromBuildInfo(buildVersion{
@@ -26,7 +34,7 @@ func setBuildVersion() {
 		Branch:    version.Branch,
 		BuildUser: version.BuildUser,
 		BuildDate: version.BuildDate,
-	}, bi)
+	}, bi, strings.TrimSpace(releaseVersion))
 	version.Version, version.Revision, version.Branch = v.Version, v.Revision, v.Branch
 	version.BuildUser, version.BuildDate = v.BuildUser, v.BuildDate
 }
@@ -37,13 +45,14 @@ func setBuildVersion() {
 //   - version: the main module's version: the tag or pseudo-version of
 //     `go install ...@version`, or the one Go derives from the checkout's
 //     tags when it stamps version control information (-buildvcs=true);
-//     "(devel)" when it knows neither.
+//     release (the VERSION file) when it knows neither, "(devel)" if that is
+//     empty too.
 //   - revision: the stamped commit (vcs.revision, "-modified" added for
 //     uncommitted changes); else the commit a pseudo-version names; else, for
 //     a tagged version, the tag, since a module download carries no commit;
 //     else "unknown".
 //   - branch, build user, build date: "unknown"; only -ldflags set them.
-func fromBuildInfo(set buildVersion, bi *debug.BuildInfo) buildVersion {
+func fromBuildInfo(set buildVersion, bi *debug.BuildInfo, release string) buildVersion {
 	var mainVersion, revision string
 	modified := false
 	if bi != nil {
@@ -75,6 +84,7 @@ func fromBuildInfo(set buildVersion, bi *debug.BuildInfo) buildVersion {
 			*field = value
 		}
 	}
+	fill(&mainVersion, release)
 	fill(&mainVersion, "(devel)")
 	fill(&revision, "unknown")
 	fill(&set.Version, mainVersion)

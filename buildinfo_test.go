@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 func TestFromBuildInfo(t *testing.T) {
 	const commit = "14fa226f82ffa15539f7440ee770dc9ee823c502"
+	const release = "1.4.2"
 	info := func(mainVersion string, settings ...string) *debug.BuildInfo {
 		bi := &debug.BuildInfo{Main: debug.Module{Path: "github.com/ipumon/informatica_exporter", Version: mainVersion}}
 		for i := 0; i+1 < len(settings); i += 2 {
@@ -32,31 +34,68 @@ func TestFromBuildInfo(t *testing.T) {
 		bi   *debug.BuildInfo
 		want buildVersion
 	}{
-		{"ldflags win", buildVersion{"1.0.0", "abc", "main", "ci", "20260101-00:00:00"},
+		{
+			"ldflags win",
+			buildVersion{"1.0.0", "abc", "main", "ci", "20260101-00:00:00"},
 			info("v0.0.0-20261201221534-14fa226f82ff", "vcs.revision", commit),
-			buildVersion{"1.0.0", "abc", "main", "ci", "20260101-00:00:00"}},
-		{"go build, stamped", buildVersion{},
+			buildVersion{"1.0.0", "abc", "main", "ci", "20260101-00:00:00"},
+		},
+		{
+			"go build, stamped",
+			buildVersion{},
 			info("v0.0.0-20261201221534-14fa226f82ff", "vcs", "git", "vcs.revision", commit, "vcs.modified", "false"),
-			with("v0.0.0-20261201221534-14fa226f82ff", commit)},
-		{"go build, stamped, uncommitted changes", buildVersion{},
+			with("v0.0.0-20261201221534-14fa226f82ff", commit),
+		},
+		{
+			"go build, stamped, uncommitted changes",
+			buildVersion{},
 			info("v0.0.0-20261201221534-14fa226f82ff+dirty", "vcs.revision", commit, "vcs.modified", "true"),
-			with("v0.0.0-20261201221534-14fa226f82ff+dirty", commit+"-modified")},
-		{"go build from a tagged checkout", buildVersion{},
-			info("v1.4.0", "vcs.revision", commit), with("v1.4.0", commit)},
-		{"go install @pseudo-version", buildVersion{},
-			info("v0.0.0-20261201221534-14fa226f82ff"), with("v0.0.0-20261201221534-14fa226f82ff", "14fa226f82ff")},
-		{"go install @pseudo-version after a pre-release", buildVersion{},
-			info("v1.2.0-rc.1.0.20261201221534-14fa226f82ff"), with("v1.2.0-rc.1.0.20261201221534-14fa226f82ff", "14fa226f82ff")},
-		{"go install @pseudo-version after a release", buildVersion{},
-			info("v1.2.1-0.20261201221534-14fa226f82ff"), with("v1.2.1-0.20261201221534-14fa226f82ff", "14fa226f82ff")},
+			with("v0.0.0-20261201221534-14fa226f82ff+dirty", commit+"-modified"),
+		},
+		{
+			"go build from a tagged checkout",
+			buildVersion{},
+			info("v1.4.0", "vcs.revision", commit), with("v1.4.0", commit),
+		},
+		{
+			"go install @pseudo-version",
+			buildVersion{},
+			info("v0.0.0-20261201221534-14fa226f82ff"), with("v0.0.0-20261201221534-14fa226f82ff", "14fa226f82ff"),
+		},
+		{
+			"go install @pseudo-version after a pre-release",
+			buildVersion{},
+			info("v1.2.0-rc.1.0.20261201221534-14fa226f82ff"), with("v1.2.0-rc.1.0.20261201221534-14fa226f82ff", "14fa226f82ff"),
+		},
+		{
+			"go install @pseudo-version after a release",
+			buildVersion{},
+			info("v1.2.1-0.20261201221534-14fa226f82ff"), with("v1.2.1-0.20261201221534-14fa226f82ff", "14fa226f82ff"),
+		},
 		{"go install @tag", buildVersion{}, info("v1.2.3"), with("v1.2.3", "v1.2.3")},
-		{"no version control information", buildVersion{}, info("(devel)"), with("(devel)", "unknown")},
-		{"no build info", buildVersion{}, nil, with("(devel)", "unknown")},
+		{"no version control information: VERSION", buildVersion{}, info("(devel)"), with(release, "unknown")},
+		{"no build info: VERSION", buildVersion{}, nil, with(release, "unknown")},
 		{"ldflags version only", buildVersion{Version: "2.0.0"}, info("(devel)", "vcs.revision", commit), with("2.0.0", commit)},
 	} {
-		if got := fromBuildInfo(c.set, c.bi); got != c.want {
+		if got := fromBuildInfo(c.set, c.bi, release); got != c.want {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)
 		}
+	}
+	if got, want := fromBuildInfo(buildVersion{}, info("(devel)"), ""), with("(devel)", "unknown"); got != want {
+		t.Errorf("no version anywhere:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestVersionFile: VERSION is one semantic version (as the tags, without
+// the v), which the builds without version control information report.
+func TestVersionFile(t *testing.T) {
+	raw := readFile(t, "VERSION")
+	v := strings.TrimSpace(raw)
+	if raw != v+"\n" || !regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$`).MatchString(v) {
+		t.Errorf("VERSION is %q, want one line like 1.2.3", raw)
+	}
+	if strings.TrimSpace(releaseVersion) != v {
+		t.Errorf("the embedded VERSION %q is not the file's %q", releaseVersion, v)
 	}
 }
 
@@ -65,6 +104,7 @@ func TestFromBuildInfo(t *testing.T) {
 // GOFLAGS=-buildvcs=false as on the project's machines, and checks that
 // --version reports a version and a revision:
 //   - the README's `go build -buildvcs=true` and `go run -buildvcs=true`;
+//   - plain `go build`, which stamps nothing: the VERSION file's version;
 //   - `go install module@version`, from a module proxy made by the test in a
 //     folder (GOPROXY=file://...), the dependencies coming from the local
 //     module cache.
@@ -79,9 +119,11 @@ func TestBuildsReportVersion(t *testing.T) {
 	}
 	git := testkit.RequireProgram(t, "git", "git")
 	src := copyWorkingTree(t)
-	gitEnv := []string{"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
+	gitEnv := []string{
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
 		"GIT_COMMITTER_EMAIL=t@example.com", "GIT_AUTHOR_DATE=2026-01-02T03:04:05Z", "GIT_COMMITTER_DATE=2026-01-02T03:04:05Z",
-		"GIT_CONFIG_NOSYSTEM=1", "HOME=" + t.TempDir()}
+		"GIT_CONFIG_NOSYSTEM=1", "HOME=" + t.TempDir(),
+	}
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "test"}} {
 		runIn(t, src, gitEnv, git, args...)
 	}
@@ -101,6 +143,11 @@ func TestBuildsReportVersion(t *testing.T) {
 	checkVersion(t, "go build -buildvcs=true", runIn(t, src, nil, bin, "--version"), pseudo, commit)
 
 	checkVersion(t, "go run -buildvcs=true", runIn(t, src, goEnv, goBin, "run", "-buildvcs=true", ".", "--version"), pseudo, commit)
+
+	// Without version control information: the VERSION file's version.
+	plain := filepath.Join(t.TempDir(), "informatica_exporter")
+	runIn(t, src, goEnv, goBin, "build", "-o", plain, ".")
+	checkVersion(t, "go build (-buildvcs=false)", runIn(t, src, nil, plain, "--version"), strings.TrimSpace(readFile(t, "VERSION")), "unknown")
 
 	// go install ...@version: the module at a pseudo-version naming the
 	// commit, served from a folder.
@@ -142,8 +189,9 @@ func runIn(t *testing.T, dir string, env []string, name string, args ...string) 
 	return stdout.String() + stderr.String()
 }
 
-// copyWorkingTree copies the main module's source files (go.mod, go.sum and
-// every Go file, except tests and nested modules) into a new folder.
+// copyWorkingTree copies the main module's source files (go.mod, go.sum,
+// VERSION and every Go file, except tests and nested modules) into a new
+// folder.
 func copyWorkingTree(t *testing.T) string {
 	t.Helper()
 	dst := t.TempDir()
@@ -161,7 +209,9 @@ func copyWorkingTree(t *testing.T) string {
 			return nil
 		}
 		name := d.Name()
-		if !(name == "go.mod" || name == "go.sum" || strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")) {
+		source := name == "go.mod" || name == "go.sum" || path == "VERSION" ||
+			strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")
+		if !source {
 			return nil
 		}
 		b, err := os.ReadFile(path)

@@ -53,7 +53,7 @@ func TestScriptsHaveHelp(t *testing.T) {
 // TestDockerfileGoVersion: the image's build stage uses the Go of go.mod.
 func TestDockerfileGoVersion(t *testing.T) {
 	mod := regexp.MustCompile(`(?m)^go ([0-9]+\.[0-9]+)`).FindStringSubmatch(readFile(t, "go.mod"))
-	from := regexp.MustCompile(`(?m)^FROM golang:([0-9][0-9.]*)\S* AS build$`).FindStringSubmatch(readFile(t, "Dockerfile"))
+	from := regexp.MustCompile(`(?m)^FROM (?:--platform=\S+ )?golang:([0-9][0-9.]*)\S* AS build$`).FindStringSubmatch(readFile(t, "Dockerfile"))
 	if mod == nil || from == nil || mod[1] != from[1] {
 		t.Errorf("go.mod says go %v, the Dockerfile's build stage FROM golang:%v", mod, from)
 	}

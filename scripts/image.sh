@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
-# Builds the real Dockerfile with buildah, without a registry or a container engine, and
-# runs the image from its root filesystem. .ci/run runs it.
+# Builds the real Dockerfile with buildah for linux/amd64 and linux/arm64, without a
+# registry, a container engine or emulation, checks both images and runs this machine's
+# from its root filesystem. .ci/run and `make image` run it.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
 Usage: scripts/image.sh [--keep]
 
-Builds the Dockerfile with buildah (vfs storage, chroot isolation, --pull=never), exports
-the image as an OCI archive, and checks it with scripts/imagecheck: USER, EXPOSE,
-ENTRYPOINT, a static binary, the CA bundle, a writable /tmp; then it runs the entrypoint
-from the unpacked root filesystem as the image's user (chroot --userspec) in --demo mode
-and scrapes /metrics. Prints the image's size.
+Builds the Dockerfile with buildah (vfs storage, chroot isolation, --pull=never) for
+linux/amd64 and linux/arm64 (the build stage runs on this machine and cross-compiles;
+the runtime stage has no RUN, so no emulation), exports each image as an OCI archive, and
+checks both with scripts/imagecheck: platform, USER, EXPOSE, ENTRYPOINT (a static ELF
+executable of the image's architecture), the CA bundle, a writable /tmp. The image of this
+machine's architecture is then run: its entrypoint from the unpacked root filesystem as the
+image's user (chroot --userspec) in --demo mode, scraping /metrics. Prints each image's
+size.
 
 No registry is needed: the build stage's golang image is replaced by a local stand-in of
 the same Go version (go.mod's), made from the Go toolchain of this machine (go env
-GOROOT), busybox and the CA bundle, with the local module cache as its module proxy. The
-runtime stage is FROM scratch.
+GOROOT), busybox and the CA bundle, with the local module cache as its module proxy and the
+local build cache as its build cache (what `make build` and `make crossbuild` compiled, with
+the same flags, is not compiled again). The runtime stage is FROM scratch.
 
 Needs root, buildah, busybox-static and ca-certificates (.ci/run installs them).
 Everything goes into a temporary folder, removed at the end unless --keep is given.
@@ -46,7 +51,7 @@ step() { echo "== $(( $(date +%s) - t0 )) s: $*"; }
 
 # The Go of go.mod, of the Dockerfile's build stage and of this machine must agree.
 mod_go=$(awk '$1 == "go" {split($2, v, "."); print v[1] "." v[2]}' go.mod)
-from_go=$(sed -n 's/^FROM golang:\([0-9][0-9.]*\).* AS build$/\1/p' Dockerfile)
+from_go=$(sed -n 's/^FROM \(--platform=[^ ]* \)\{0,1\}golang:\([0-9][0-9.]*\).* AS build$/\2/p' Dockerfile)
 local_go=$(go env GOVERSION | sed 's/^go//')
 if [ "$from_go" != "$mod_go" ]; then
   echo "image.sh: the Dockerfile builds with golang:$from_go, go.mod says go $mod_go" >&2; exit 1
@@ -70,24 +75,32 @@ bah copy "$ctr" "$rootfs/" / >/dev/null
 bah config --workingdir /go \
   --env PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   --env GOPATH=/go --env GOTOOLCHAIN=local \
-  --env GOPROXY=file:///goproxy,off --env GOSUMDB=off "$ctr"
+  --env GOPROXY=file:///goproxy,off --env GOSUMDB=off --env GOCACHE=/gocache "$ctr"
 bah commit -q --rm "$ctr" "docker.io/library/golang:$from_go" >/dev/null
 rm -rf "$rootfs"
 
-version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+version=$(cat VERSION)
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 branch=$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
-step "buildah bud (VERSION=$version REVISION=$revision BRANCH=$branch)"
-bah bud --isolation chroot --pull=never --layers=false \
-  --volume "$(go env GOMODCACHE)/cache/download:/goproxy:ro" \
-  --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "BRANCH=$branch" \
-  -t localhost/informatica_exporter:ci . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-grep -A1 -- '--version' "$work/build.log" | grep '^informatica_exporter, version' || true
-
-step "export as an OCI archive"
-bah push -q localhost/informatica_exporter:ci "oci-archive:$work/image.tar"
-
-step "check and run the image"
 go build -o "$work/imagecheck" ./scripts/imagecheck
-"$work/imagecheck" -archive "$work/image.tar" -rootfs "$work/rootfs" -version "$version" -revision "$revision"
+host_arch=$(go env GOARCH)
+for arch in amd64 arm64; do
+  step "buildah bud --platform linux/$arch (VERSION=$version REVISION=$revision BRANCH=$branch)"
+  bah bud --isolation chroot --pull=never --layers=false --platform "linux/$arch" \
+    --volume "$(go env GOMODCACHE)/cache/download:/goproxy:ro" --volume "$(go env GOCACHE):/gocache" \
+    --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "BRANCH=$branch" \
+    -t "localhost/informatica_exporter:ci-$arch" . >"$work/build-$arch.log" 2>&1 || { cat "$work/build-$arch.log"; exit 1; }
+  grep -A1 -- '--version' "$work/build-$arch.log" | grep '^informatica_exporter, version' || true
+
+  step "export linux/$arch as an OCI archive"
+  bah push -q "localhost/informatica_exporter:ci-$arch" "oci-archive:$work/image-$arch.tar"
+
+  if [ "$arch" = "$host_arch" ]; then
+    step "check and run the linux/$arch image"
+  else
+    step "check the linux/$arch image (this machine is $host_arch: not run)"
+  fi
+  "$work/imagecheck" -arch "$arch" -archive "$work/image-$arch.tar" -rootfs "$work/rootfs-$arch" \
+    -version "$version" -revision "$revision"
+done
 step "done"

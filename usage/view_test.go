@@ -344,7 +344,6 @@ func TestViewValidUntil(t *testing.T) {
 			t.Errorf("at %s valid until %s, want %s", now, until.UTC(), want)
 		}
 	}
-
 }
 
 func TestOrgsWithAnnualAndMonthlyPeriods(t *testing.T) {

@@ -40,8 +40,10 @@ import (
 )
 
 // Header is the documented SUMMARY header, in the documented order.
-var Header = []string{"OrgId", "MeterId", "MeterName", "Date", "BillingPeriodStartDate", "BillingPeriodEndDate",
-	"MeterUsage", "IPU", "Scalar", "MetricCategory", "OrgName", "OrgType", "IPURate"}
+var Header = []string{
+	"OrgId", "MeterId", "MeterName", "Date", "BillingPeriodStartDate", "BillingPeriodEndDate",
+	"MeterUsage", "IPU", "Scalar", "MetricCategory", "OrgName", "OrgType", "IPURate",
+}
 
 // Spec describes one export.
 type Spec struct {

@@ -290,7 +290,7 @@ func insideRoot(root, p string) error {
 		}
 		p = filepath.Dir(p)
 	}
-	real, err := filepath.EvalSymlinks(p)
+	resolved, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		return err
 	}
@@ -298,8 +298,8 @@ func insideRoot(root, p string) error {
 	if err != nil {
 		return err
 	}
-	if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("leads out of the root filesystem to %s", real)
+	if rel, err := filepath.Rel(realRoot, resolved); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("leads out of the root filesystem to %s", resolved)
 	}
 	return nil
 }

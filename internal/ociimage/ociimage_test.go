@@ -70,12 +70,15 @@ func archive(t *testing.T, config map[string]any, layers ...[]byte) string {
 	}
 	cfg, _ := json.Marshal(map[string]any{"os": "linux", "architecture": "amd64", "config": config})
 	blobs[digest(cfg)] = cfg
-	manifest, _ := json.Marshal(map[string]any{"schemaVersion": 2,
-		"config": Descriptor{MediaType: "application/vnd.oci.image.config.v1+json", Digest: digest(cfg), Size: int64(len(cfg))},
-		"layers": descs})
+	manifest, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"config":        Descriptor{MediaType: "application/vnd.oci.image.config.v1+json", Digest: digest(cfg), Size: int64(len(cfg))},
+		"layers":        descs,
+	})
 	blobs[digest(manifest)] = manifest
 	index, _ := json.Marshal(map[string]any{"schemaVersion": 2, "manifests": []Descriptor{{
-		MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: digest(manifest), Size: int64(len(manifest))}}})
+		MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: digest(manifest), Size: int64(len(manifest)),
+	}}})
 
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -121,8 +124,10 @@ func TestReadAndUnpack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{User: "65532:65532", ExposedPorts: map[string]struct{}{"9977/tcp": {}},
-		Entrypoint: []string{"/bin/app"}, Cmd: []string{"--flag"}, Env: []string{"PATH=/bin"}}
+	want := Config{
+		User: "65532:65532", ExposedPorts: map[string]struct{}{"9977/tcp": {}},
+		Entrypoint: []string{"/bin/app"}, Cmd: []string{"--flag"}, Env: []string{"PATH=/bin"},
+	}
 	if !reflect.DeepEqual(img.Config, want) || img.OS != "linux" || img.Arch != "amd64" {
 		t.Errorf("config = %+v %s/%s, want %+v linux/amd64", img.Config, img.OS, img.Arch, want)
 	}

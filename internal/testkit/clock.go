@@ -29,6 +29,7 @@ func NewStepClock(t time.Time) *StepClock {
 	return &StepClock{now: t, sleepers: map[*stepSleeper]bool{}}
 }
 
+// Now returns the time the clock stands at.
 func (c *StepClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -107,6 +108,7 @@ type InstantClock struct {
 // NewInstantClock returns a clock standing at t.
 func NewInstantClock(t time.Time) *InstantClock { return &InstantClock{now: t} }
 
+// Now returns the time the clock stands at.
 func (c *InstantClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()

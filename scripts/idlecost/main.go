@@ -207,14 +207,20 @@ func status(pid int, key string) (int64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", key, pid)
 }
 
+// stop interrupts c and waits for it to exit, killing it after 10 s. Its
+// exit status is of no interest: the figures are measured before.
 func stop(c *exec.Cmd) {
-	c.Process.Signal(os.Interrupt)
+	if err := c.Process.Signal(os.Interrupt); err != nil {
+		fmt.Fprintf(os.Stderr, "idlecost: interrupt pid %d: %v\n", c.Process.Pid, err)
+	}
 	done := make(chan struct{})
-	go func() { c.Wait(); close(done) }()
+	go func() { _ = c.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		c.Process.Kill()
+		if err := c.Process.Kill(); err != nil {
+			fmt.Fprintf(os.Stderr, "idlecost: kill pid %d: %v\n", c.Process.Pid, err)
+		}
 		<-done
 	}
 }

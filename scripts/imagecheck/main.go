@@ -1,10 +1,13 @@
 // Command imagecheck checks the exporter's container image without a
 // container engine: it reads the image from an OCI archive, checks its
-// configuration (USER, EXPOSE, ENTRYPOINT) and root filesystem (a static
-// binary, a CA bundle, a writable /tmp, the user in /etc/passwd), unpacks
-// it, and runs its entrypoint from that root filesystem as the image's user
-// (chroot --userspec, so as root) in --demo mode, scraping /metrics until the
-// demo account's first refresh has succeeded. scripts/image.sh runs it.
+// platform and configuration (USER, EXPOSE, ENTRYPOINT) and root filesystem
+// (a static binary of the image's architecture, a CA bundle, a writable
+// /tmp, the user in /etc/passwd), unpacks it, and, for an image of this
+// machine's architecture, runs its entrypoint from that root filesystem as
+// the image's user (chroot --userspec, so as root) in --demo mode, scraping
+// /metrics until the demo account's first refresh has succeeded. An image of
+// another architecture is checked without running it (no emulation).
+// scripts/image.sh runs it.
 package main
 
 import (
@@ -16,11 +19,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,16 +49,19 @@ const (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), `Usage: imagecheck -archive IMAGE.tar -rootfs DIR [-version V] [-revision R]
+		fmt.Fprintf(flag.CommandLine.Output(), `Usage: imagecheck -archive IMAGE.tar -rootfs DIR [-arch A] [-version V] [-revision R]
 
-Checks the exporter's image from an OCI archive and runs it from its unpacked root
-filesystem as the image's user, in --demo mode (needs root, for chroot). Exits 1 on the
-first failed check.
+Checks the exporter's image from an OCI archive and, when it is for this machine's
+architecture, runs it from its unpacked root filesystem as the image's user, in --demo
+mode (needs root, for chroot). An image for another architecture (-arch) is checked
+without running it: platform, USER, EXPOSE, ENTRYPOINT (a static ELF executable of that
+architecture), CA bundle, /tmp and the storage folder. Exits 1 on the first failed check.
 
 `)
 		flag.PrintDefaults()
 	}
 	archive := flag.String("archive", "", "OCI archive of the image (buildah push IMAGE oci-archive:FILE)")
+	arch := flag.String("arch", runtime.GOARCH, "architecture the image must be for (GOARCH: "+strings.Join(slices.Sorted(maps.Keys(elfMachines)), ", ")+"); it runs only if this machine's")
 	rootfs := flag.String("rootfs", "", "folder to unpack the root filesystem into; must not exist")
 	wantVersion := flag.String("version", "", "version the image must report; empty: any but (devel)")
 	wantRevision := flag.String("revision", "", "revision the image must report; empty: any but unknown")
@@ -63,18 +71,52 @@ first failed check.
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := check(*archive, *rootfs, *wantVersion, *wantRevision, *timeout); err != nil {
+	if _, ok := elfMachines[*arch]; !ok {
+		fmt.Fprintf(os.Stderr, "imagecheck: -arch %q: want one of %v\n", *arch, slices.Sorted(maps.Keys(elfMachines)))
+		os.Exit(2)
+	}
+	ran, err := check(*archive, *rootfs, *arch, *wantVersion, *wantRevision, *timeout)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.Exit(1)
+	}
+	if !ran {
+		fmt.Printf("PASS: the linux/%s image's configuration and files (not run: this machine is %s)\n", *arch, runtime.GOARCH)
+		return
 	}
 	fmt.Println("PASS: the image runs as its non-root user, writes its temp dir and serves /metrics")
 }
 
-func check(archive, rootfs, wantVersion, wantRevision string, timeout time.Duration) error {
+// check checks the image and, when it is for this machine's architecture,
+// runs it (ran).
+func check(archive, rootfs, arch, wantVersion, wantRevision string, timeout time.Duration) (ran bool, err error) {
 	img, err := ociimage.ReadArchive(archive)
 	if err != nil {
-		return err
+		return false, err
 	}
+	if img.OS != "linux" || img.Arch != arch {
+		return false, fmt.Errorf("image for %s/%s, want linux/%s", img.OS, img.Arch, arch)
+	}
+	fmt.Printf("ok: platform linux/%s\n", arch)
+	if err := checkFiles(img, rootfs, arch); err != nil {
+		return false, err
+	}
+	if arch != runtime.GOARCH {
+		return false, nil
+	}
+	if os.Geteuid() != 0 {
+		return false, errors.New("running the image needs root (chroot); run as root")
+	}
+	uid, gid, _, _ := resolveUser(rootfs, img.Config.User) // checked by checkFiles
+	if err := runVersion(rootfs, img.Config, uid, gid, wantVersion, wantRevision); err != nil {
+		return false, err
+	}
+	return true, runDemo(rootfs, img.Config, uid, gid, wantVersion, wantRevision, timeout)
+}
+
+// checkFiles unpacks the image into rootfs and checks its configuration and
+// files, without running anything.
+func checkFiles(img *ociimage.Image, rootfs, arch string) error {
 	if _, err := os.Stat(rootfs); err == nil {
 		return fmt.Errorf("-rootfs %s exists; give a new folder", rootfs)
 	}
@@ -106,10 +148,10 @@ func check(archive, rootfs, wantVersion, wantRevision string, timeout time.Durat
 	if !slices.Equal(c.Entrypoint, []string{entrypoint}) {
 		return fmt.Errorf("ENTRYPOINT %q, want [%q]", c.Entrypoint, entrypoint)
 	}
-	if err := staticExecutable(filepath.Join(rootfs, entrypoint)); err != nil {
+	if err := staticExecutable(filepath.Join(rootfs, entrypoint), arch); err != nil {
 		return fmt.Errorf("ENTRYPOINT %s: %w", entrypoint, err)
 	}
-	fmt.Println("ok: ENTRYPOINT", entrypoint, "is a static executable")
+	fmt.Println("ok: ENTRYPOINT", entrypoint, "is a static", arch, "ELF executable")
 
 	if err := certificates(filepath.Join(rootfs, caBundle)); err != nil {
 		return fmt.Errorf("CA bundle %s: %w", caBundle, err)
@@ -119,14 +161,14 @@ func check(archive, rootfs, wantVersion, wantRevision string, timeout time.Durat
 	tmp := filepath.Join(rootfs, "tmp")
 	fi, err := os.Stat(tmp)
 	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o777 || fi.Mode()&os.ModeSticky == 0 {
-		return fmt.Errorf("/tmp: %v (%v), want a folder of mode 1777 (drwxrwxrwt)", modeOf(fi), err)
+		return fmt.Errorf("/tmp: %v (%w), want a folder of mode 1777 (drwxrwxrwt)", modeOf(fi), err)
 	}
 	fmt.Println("ok: /tmp is drwxrwxrwt")
 
 	state := filepath.Join(rootfs, storagePath)
 	fi, err = os.Stat(state)
 	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o700 != 0o700 {
-		return fmt.Errorf("%s: %v (%v), want a folder the user can write", storagePath, modeOf(fi), err)
+		return fmt.Errorf("%s: %v (%w), want a folder the user can write", storagePath, modeOf(fi), err)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != uid {
 		return fmt.Errorf("%s is not owned by the image's user, uid %d", storagePath, uid)
@@ -135,14 +177,7 @@ func check(archive, rootfs, wantVersion, wantRevision string, timeout time.Durat
 		return fmt.Errorf("CMD %q does not set --storage.path=%s", c.Cmd, storagePath)
 	}
 	fmt.Printf("ok: %s (CMD's --storage.path) belongs to uid %d, mode %v\n", storagePath, uid, fi.Mode().Perm())
-
-	if os.Geteuid() != 0 {
-		return errors.New("running the image needs root (chroot); run as root")
-	}
-	if err := runVersion(rootfs, c, uid, gid, wantVersion, wantRevision); err != nil {
-		return err
-	}
-	return runDemo(rootfs, c, uid, gid, wantVersion, wantRevision, timeout)
+	return nil
 }
 
 // chroot returns the command that runs the image's entrypoint with args from
@@ -160,7 +195,7 @@ func chroot(rootfs string, c ociimage.Config, uid, gid int, args ...string) *exe
 func runVersion(rootfs string, c ociimage.Config, uid, gid int, wantVersion, wantRevision string) error {
 	out, err := chroot(rootfs, c, uid, gid, "--version").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("--version: %v\n%s", err, out)
+		return fmt.Errorf("--version: %w\n%s", err, out)
 	}
 	first, _, _ := strings.Cut(string(out), "\n")
 	fmt.Println("--version:", first)
@@ -191,18 +226,23 @@ func runDemo(rootfs string, c ociimage.Config, uid, gid int, wantVersion, wantRe
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	stop := func() error {
-		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			return fmt.Errorf("SIGTERM: %w", err)
+		}
 		select {
 		case err := <-exited:
 			return err
 		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			return errors.New("did not stop within 15 s of SIGTERM")
+			if err := cmd.Process.Kill(); err != nil {
+				return fmt.Errorf("did not stop within 15 s of SIGTERM, and SIGKILL: %w", err)
+			}
+			return fmt.Errorf("did not stop within 15 s of SIGTERM, killed: %w", <-exited)
 		}
 	}
 	fail := func(err error) error {
-		stop()
+		if serr := stop(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("stop: %w", serr))
+		}
 		return fmt.Errorf("%w\nexporter log:\n%s", err, logs.String())
 	}
 
@@ -212,7 +252,7 @@ func runDemo(rootfs string, c ociimage.Config, uid, gid int, wantVersion, wantRe
 	for {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("the exporter exited: %v\nexporter log:\n%s", err, logs.String())
+			return fmt.Errorf("the exporter exited: %w\nexporter log:\n%s", err, logs.String())
 		default:
 		}
 		families, err = scrape(client, "http://"+addr+"/metrics")
@@ -220,7 +260,7 @@ func runDemo(rootfs string, c ociimage.Config, uid, gid int, wantVersion, wantRe
 			break
 		}
 		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("informatica_up{account=\"demo\"} is not 1 after %s (last scrape: %v)", timeout, err))
+			return fail(fmt.Errorf("informatica_up{account=\"demo\"} is not 1 after %s (last scrape: %w)", timeout, err))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -272,7 +312,7 @@ func runDemo(rootfs string, c ociimage.Config, uid, gid int, wantVersion, wantRe
 	fmt.Printf("ok: /tmp is writable by uid %d: it wrote /tmp/informatica_exporter/demo.state.json.gz (%d bytes)\n", uid, fi.Size())
 
 	if err := stop(); err != nil {
-		return fmt.Errorf("stop: %v\nexporter log:\n%s", err, logs.String())
+		return fmt.Errorf("stop: %w\nexporter log:\n%s", err, logs.String())
 	}
 	fmt.Println("ok: stopped on SIGTERM with exit code 0")
 	if n := strings.Count(logs.String(), "level=error"); n > 0 {
@@ -382,9 +422,16 @@ func readColonFile(path string, fields int) ([][]string, error) {
 	return out, s.Err()
 }
 
-// staticExecutable checks that path is an executable ELF file with no
-// program interpreter: FROM scratch has no dynamic loader.
-func staticExecutable(path string) error {
+// elfMachines are the ELF machines of the architectures the image is built
+// for, by GOARCH.
+var elfMachines = map[string]elf.Machine{
+	"amd64": elf.EM_X86_64,
+	"arm64": elf.EM_AARCH64,
+}
+
+// staticExecutable checks that path is an executable ELF file for arch
+// (GOARCH) with no program interpreter: FROM scratch has no dynamic loader.
+func staticExecutable(path, arch string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err
@@ -397,6 +444,9 @@ func staticExecutable(path string) error {
 		return err
 	}
 	defer f.Close()
+	if want := elfMachines[arch]; f.Machine != want || f.Class != elf.ELFCLASS64 {
+		return fmt.Errorf("an ELF executable for %v (%v), want %v (%s)", f.Machine, f.Class, want, arch)
+	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			return errors.New("dynamically linked (has an ELF interpreter), but the image has no loader or libc")
