@@ -30,17 +30,21 @@ type paths struct {
 	base     string // the kustomize base
 	overlays string // a folder of overlays of the base, one a folder
 	mixin    string // the mixin, source of the rules
+	chart    string // the Helm chart
+	version  string // the VERSION file, which the chart's appVersion must equal
 }
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: validate [-base DIR] [-overlays DIR] [-mixin DIR] [-promtool PATH] [-print] | -write-rules\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "Usage: validate [-base DIR] [-overlays DIR] [-mixin DIR] [-chart DIR] [-version FILE] [-promtool PATH] [-print] | -write-rules\n\n")
 		flag.PrintDefaults()
 	}
 	var p paths
 	flag.StringVar(&p.base, "base", "..", "the kustomize base to render and check")
 	flag.StringVar(&p.overlays, "overlays", "../../kubernetes-overlays", "the folder of the base's overlays, each rendered and checked")
 	flag.StringVar(&p.mixin, "mixin", "../../../mixin", "the mixin folder, source of the rules")
+	flag.StringVar(&p.chart, "chart", "../../helm/informatica-exporter", "the Helm chart to lint, render and check")
+	flag.StringVar(&p.version, "version", "../../../VERSION", "the VERSION file, which the chart's appVersion must equal")
 	promtool := flag.String("promtool", "", "promtool, to check the rules; empty skips that check")
 	writeRules := flag.Bool("write-rules", false, "write the base's prometheusrule.yaml and the copies of the mixin's rule files, and exit")
 	print := flag.Bool("print", false, "print the rendered manifests")
@@ -73,7 +77,7 @@ func run(p paths, promtool string, writeRules, print bool) error {
 			return err
 		}
 	}
-	return nil
+	return checkChart(p, promtool, print)
 }
 
 // kustomizations returns the base and its overlays (kustomize refuses an

@@ -15,8 +15,8 @@ import (
 var ruleFiles = []string{"rules.yml", "alerts.yml"}
 
 // generated returns the files that -write-rules writes, by path: the base's
-// PrometheusRule, and copies of the mixin's rule files where kustomize can
-// read them (it reads no file outside the kustomization's folder).
+// PrometheusRule, and copies of the mixin's rule files where kustomize and
+// Helm can read them (neither reads files outside its folder).
 func generated(p paths) (map[string][]byte, error) {
 	rule, err := prometheusRule(p.mixin)
 	if err != nil {
@@ -29,6 +29,7 @@ func generated(p paths) (map[string][]byte, error) {
 			return nil, err
 		}
 		files[filepath.Join(p.overlays, "no-operator", name)] = b
+		files[filepath.Join(p.chart, "files", name)] = b
 	}
 	return files, nil
 }

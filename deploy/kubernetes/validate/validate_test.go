@@ -19,7 +19,11 @@ const (
 	baseDir     = ".."
 	overlaysDir = "../../kubernetes-overlays"
 	mixinDir    = "../../../mixin"
+	chartDir    = "../../helm/informatica-exporter"
+	versionFile = "../../../VERSION"
 )
+
+var repoPaths = paths{base: baseDir, overlays: overlaysDir, mixin: mixinDir, chart: chartDir, version: versionFile}
 
 func promtool(t *testing.T) string {
 	p, err := exec.LookPath("promtool")
@@ -33,8 +37,9 @@ func promtool(t *testing.T) string {
 	return p
 }
 
+// TestBase runs what CI runs: the base, the overlays and the chart.
 func TestBase(t *testing.T) {
-	if err := run(paths{base: baseDir, overlays: overlaysDir, mixin: mixinDir}, promtool(t), false, false); err != nil {
+	if err := run(repoPaths, promtool(t), false, false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -126,7 +131,7 @@ func TestRefusals(t *testing.T) {
 // what -write-rules makes of the mixin.
 func TestGeneratedRulesUpToDate(t *testing.T) {
 	dir := copyBase(t, "prometheusrule.yaml", "  groups:\n", "  groups: # edited\n")
-	err := checkGenerated(paths{base: dir, overlays: overlaysDir, mixin: mixinDir})
+	err := checkGenerated(paths{base: dir, overlays: overlaysDir, mixin: mixinDir, chart: chartDir})
 	if err == nil || !strings.Contains(err.Error(), "is not what -write-rules makes of") {
 		t.Errorf("run = %v, want a refusal of the edited prometheusrule.yaml", err)
 	}
