@@ -649,8 +649,9 @@ func (c *check) serviceMonitor(sm *monitoringv1.ServiceMonitor, s *corev1.Servic
 }
 
 // scrapeAnnotations checks the prometheus.io annotations that the
-// kubernetes_sd scrape configurations of Prometheus' examples (and of its
-// Helm chart) read, for a Prometheus without the Operator.
+// kubernetes_sd scrape configuration of the prometheus-community Helm chart
+// (job kubernetes-service-endpoints) reads, for a Prometheus without the
+// Operator.
 func (c *check) scrapeAnnotations(s *corev1.Service, d *appsv1.Deployment, web webSettings) {
 	at := "Service " + s.Name
 	scheme := "http"
