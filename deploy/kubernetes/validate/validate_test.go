@@ -369,3 +369,25 @@ func TestVariantRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestBasicAuthOverlay: the web configuration from its generated Secret,
+// TCP probes, and the ServiceMonitor's credentials; with the base's HTTP
+// probes back, the validator refuses it.
+func TestBasicAuthOverlay(t *testing.T) {
+	o := renderChecked(t, filepath.Join(overlaysDir, "basic-auth"))
+	ctr := &o.deployments[0].Spec.Template.Spec.Containers[0]
+	if !slices.Contains(ctr.Args, "--web.config.file=/etc/informatica_exporter/web-config.yml") {
+		t.Errorf("args %v: no --web.config.file", ctr.Args)
+	}
+	if ctr.LivenessProbe.TCPSocket == nil || ctr.ReadinessProbe.TCPSocket == nil {
+		t.Errorf("probes %+v, %+v: want tcpSocket", ctr.LivenessProbe, ctr.ReadinessProbe)
+	}
+	if b := o.serviceMonitors[0].Spec.Endpoints[0].BasicAuth; b == nil || b.Password.Name != "informatica-exporter-scrape" {
+		t.Errorf("ServiceMonitor basicAuth %+v", b)
+	}
+	ctr.ReadinessProbe.TCPSocket = nil
+	ctr.ReadinessProbe.HTTPGet = &corev1.HTTPGetAction{Path: "/-/ready", Port: intstr.FromString("http")}
+	if err := validate(o, mixinDir, ""); err == nil || !strings.Contains(err.Error(), "readinessProbe must be a tcpSocket probe") {
+		t.Errorf("with an HTTP readiness probe: got %v, want a refusal", err)
+	}
+}
