@@ -3,14 +3,67 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
 // ruleFiles are the mixin's rule files that the PrometheusRule carries, in
 // this order.
 var ruleFiles = []string{"rules.yml", "alerts.yml"}
+
+// generated returns the files that -write-rules writes, by path: the base's
+// PrometheusRule, and copies of the mixin's rule files where kustomize and
+// Helm can read them (neither reads files outside its folder).
+func generated(p paths) (map[string][]byte, error) {
+	rule, err := prometheusRule(p.mixin)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{filepath.Join(p.base, rulesFile): rule}
+	for _, name := range ruleFiles {
+		b, err := os.ReadFile(filepath.Join(p.mixin, name))
+		if err != nil {
+			return nil, err
+		}
+		files[filepath.Join(p.overlays, "no-operator", name)] = b
+		files[filepath.Join(p.chart, "files", name)] = b
+	}
+	return files, nil
+}
+
+// checkGenerated refuses a generated file that is not what -write-rules
+// writes.
+func checkGenerated(p paths) error {
+	files, err := generated(p)
+	if err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if have, err := os.ReadFile(name); err != nil || !bytes.Equal(have, files[name]) {
+			return fmt.Errorf("%s is not what -write-rules makes of %s (%v): run `go run . -write-rules` in deploy/kubernetes/validate", name, p.mixin, err)
+		}
+	}
+	fmt.Printf("ok: %d files are generated from %s/{%s}\n", len(files), p.mixin, strings.Join(ruleFiles, ","))
+	return nil
+}
+
+// writeGenerated writes the generated files.
+func writeGenerated(p paths) error {
+	files, err := generated(p)
+	if err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if err := os.WriteFile(name, files[name], 0o644); err != nil {
+			return err
+		}
+		fmt.Println("wrote", name)
+	}
+	return nil
+}
 
 const ruleHeader = `# Generated from mixin/rules.yml and mixin/alerts.yml by
 #   cd deploy/kubernetes/validate && go run . -write-rules
