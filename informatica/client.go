@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -543,8 +544,11 @@ func (c *Client) send(ctx context.Context, p sendPolicy, build func(context.Cont
 		}
 		delay := c.backoff(attempt)
 		if ra, ok := retryAfter(resp.Header, c.cfg.Clock.Now()); ok {
+			// The longest wait is MaxRetryAfter, and what is left of the
+			// job's time (see wait); asked for more, the run gives up.
 			if ra > c.cfg.MaxRetryAfter {
-				return nil, fmt.Errorf("%w; Retry-After %s is longer than %s", apiErr, ra, c.cfg.MaxRetryAfter)
+				return nil, fmt.Errorf("%w; giving up: Retry-After %q asks for a wait longer than %s",
+					apiErr, Shorten(c.clean(resp.Header.Get("Retry-After")), 40), c.cfg.MaxRetryAfter)
 			}
 			delay = ra
 		}
@@ -614,13 +618,20 @@ func (c *Client) backoff(attempt int) time.Duration {
 // date is on the server's clock, so it is measured from the answer's Date
 // header, when there is one, and from now, the local clock, only when
 // there is not: two clocks minutes apart would otherwise turn "in 30
-// seconds" into a wait of minutes, or none. The delay is never negative.
+// seconds" into a wait of minutes, or none. The delay is never negative,
+// and one too long for a time.Duration is the longest one, not one that
+// wrapped around to milliseconds or below zero. A value that is neither
+// form (a sign, a fraction) is ignored, as RFC 9110 allows.
 func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+	if strings.Trim(v, "0123456789") == "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs > int64(maxDuration/time.Second) {
+			return maxDuration, true // only digits, so err means too large
+		}
 		return time.Duration(secs) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
@@ -630,8 +641,11 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if date, err := http.ParseTime(h.Get("Date")); err == nil {
 		now = date
 	}
-	return max(t.Sub(now), 0), true
+	return max(t.Sub(now), 0), true // Sub saturates: no overflow
 }
+
+// maxDuration is the longest time.Duration.
+const maxDuration = time.Duration(math.MaxInt64)
 
 // decodeJSON reads a bounded JSON body into v and closes it. A body that is
 // not the expected JSON is quoted, cleaned and shortened, in the error;
