@@ -191,7 +191,9 @@ func (c *Config) setDefaults() {
 }
 
 // Client talks to one Informatica account. It keeps one session and is safe
-// for concurrent use, though the exporter runs one export at a time.
+// for concurrent use, though the exporter runs one export at a time:
+// callers that need a session while one is being made wait for it rather
+// than log in again.
 type Client struct {
 	cfg       Config
 	loginBase string
@@ -201,6 +203,9 @@ type Client struct {
 
 	mu   sync.Mutex
 	sess *session
+	// loggingIn is the login in flight, if any, shared by every caller
+	// that needs a session meanwhile.
+	loggingIn *loginFlight
 	// issued holds what clean looks for to find each of the last
 	// maxIssued session IDs, so that it can scrub them from any text that
 	// reaches a log line or an error.
@@ -214,11 +219,34 @@ type Client struct {
 const maxIssued = 64
 
 type session struct {
-	id       string
-	baseURL  string
-	orgID    string
-	orgName  string
+	id      string
+	baseURL string
+	orgID   string
+	orgName string
+	// lastUsed is guarded by Client.mu.
 	lastUsed time.Time
+}
+
+// loginFlight is one login and its outcome, for the callers waiting on it.
+type loginFlight struct {
+	done chan struct{} // closed when sess and err are set
+	sess *session
+	err  error
+}
+
+// wait returns the flight's outcome once it lands, or ctx's error. retry
+// is set when the login ended only because the context of the caller that
+// ran it did: another caller's login is not its failure.
+func (f *loginFlight) wait(ctx context.Context) (s *session, retry bool, err error) {
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	if f.err != nil && (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) {
+		return nil, true, nil
+	}
+	return f.sess, false, f.err
 }
 
 // NewClient checks cfg and returns a client. It does not contact Informatica.
@@ -349,15 +377,35 @@ func sessionRejected(e *APIError) bool {
 }
 
 // session returns the current session, logging in when there is none or it
-// has been idle long enough that Informatica may have expired it.
+// has been idle long enough that Informatica may have expired it. Callers
+// that arrive while a login is in flight share it.
 func (c *Client) session(ctx context.Context) (*session, error) {
-	c.mu.Lock()
-	s := c.sess
-	c.mu.Unlock()
-	if s != nil && c.cfg.Clock.Now().Sub(s.lastUsed) < c.cfg.SessionIdleTimeout {
-		return s, nil
+	for {
+		now := c.cfg.Clock.Now()
+		c.mu.Lock()
+		if s := c.sess; s != nil && now.Sub(s.lastUsed) < c.cfg.SessionIdleTimeout {
+			c.mu.Unlock()
+			return s, nil
+		}
+		if f := c.loggingIn; f != nil {
+			c.mu.Unlock()
+			s, retry, err := f.wait(ctx)
+			if retry {
+				continue
+			}
+			return s, err
+		}
+		f := &loginFlight{done: make(chan struct{})}
+		c.loggingIn = f
+		c.mu.Unlock()
+
+		f.sess, f.err = c.login(ctx)
+		c.mu.Lock()
+		c.loggingIn = nil
+		c.mu.Unlock()
+		close(f.done)
+		return f.sess, f.err
 	}
-	return c.login(ctx)
 }
 
 func (c *Client) touch(s *session) {
