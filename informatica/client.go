@@ -199,7 +199,7 @@ type Client struct {
 	loginBase string
 
 	// password holds what clean looks for to find the password.
-	password [][]byte
+	password []needle
 
 	mu   sync.Mutex
 	sess *session
@@ -209,7 +209,7 @@ type Client struct {
 	// issued holds what clean looks for to find each of the last
 	// maxIssued session IDs, so that it can scrub them from any text that
 	// reaches a log line or an error.
-	issued [][][]byte
+	issued [][]needle
 	// inflight holds the jobs WaitForJob is polling, by job ID, for Wake.
 	inflight map[string]*inflightJob
 }
@@ -770,7 +770,7 @@ func (c *Client) cleanCut(s string) string {
 }
 
 // needles lists what redactSecrets looks for.
-func (c *Client) needles() [][]byte {
+func (c *Client) needles() []needle {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := slices.Clone(c.password)
