@@ -198,8 +198,9 @@ type Client struct {
 	cfg       Config
 	loginBase string
 
-	// password holds what clean looks for to find the password.
-	password []needle
+	// password and callback hold what clean looks for to find the
+	// password and the callback URL.
+	password, callback []needle
 
 	mu   sync.Mutex
 	sess *session
@@ -273,7 +274,7 @@ func NewClient(cfg Config) (*Client, error) {
 	// Users paste either the host or the host with /saas, as printed in
 	// Informatica's examples.
 	base = strings.TrimSuffix(base, "/saas")
-	return &Client{cfg: cfg, loginBase: base, password: secretNeedles(cfg.Password)}, nil
+	return &Client{cfg: cfg, loginBase: base, password: secretNeedles(cfg.Password), callback: callbackNeedles(cfg.CallbackURL)}, nil
 }
 
 // newHTTPClient returns a client with its own transport, so that one
@@ -757,8 +758,9 @@ func readHead(r io.Reader, limit int) ([]byte, bool) {
 }
 
 // clean makes text that came from the network or from net/http fit for an
-// error or a log line: valid UTF-8, without the password or any session ID
-// this client has seen, in any encoding (see redactSecrets).
+// error or a log line: valid UTF-8, without the password, the callback URL
+// or any session ID this client has seen, in any encoding (see
+// redactSecrets).
 func (c *Client) clean(s string) string {
 	return redactSecrets(ValidUTF8(s), c.needles(), false)
 }
@@ -773,7 +775,7 @@ func (c *Client) cleanCut(s string) string {
 func (c *Client) needles() []needle {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := slices.Clone(c.password)
+	n := slices.Concat(c.password, c.callback)
 	for _, id := range c.issued {
 		n = append(n, id...)
 	}
