@@ -145,9 +145,11 @@ type Config struct {
 	// OnWarning, when set, is called with something worth a warning in the
 	// log that does not fail the export: msg is a sentence, keyvals are
 	// alternating string keys and values, as go-kit's log.Logger takes
-	// them. It is called from the goroutine running the export. Today's
-	// only warning is a job status this client does not know (keys
-	// "job_id" and "status"), once per job and status.
+	// them. It is called from the goroutine running the export, e.g. for
+	// a job status this client does not know (keys "job_id" and "status"),
+	// once per job and status, or for a download cut off and fetched
+	// again (keys "job_id", "bytes", "resume" and "err"), once per
+	// download.
 	OnWarning func(msg string, keyvals ...any)
 }
 
@@ -326,6 +328,8 @@ type request struct {
 	// startsJob marks the request that starts an export job, which must
 	// not be sent twice (see sendPolicy).
 	startsJob bool
+	// header holds more request headers, such as Range.
+	header http.Header
 }
 
 // call sends an authenticated request: it logs in when there is no fresh
@@ -349,6 +353,9 @@ func (c *Client) call(ctx context.Context, r request) (*http.Response, error) {
 			}
 			if r.body != nil {
 				req.Header.Set("Content-Type", "application/json")
+			}
+			for k, v := range r.header {
+				req.Header[k] = v
 			}
 			req.Header.Set("Accept", r.accept)
 			req.Header.Set(sessionHeader, s.id)
