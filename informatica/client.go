@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpproxy"
 )
 
 // SummaryAPI selects which documented resource starts a summary export.
@@ -142,6 +144,10 @@ type Config struct {
 	// OnRequest, when set, is called once per HTTP request with the endpoint
 	// name and the status code, or "error" when no answer arrived.
 	OnRequest func(endpoint, code string)
+	// dialContext, when set, replaces the transport's dialer; tests use it
+	// to reach a made-up host name on loopback.
+	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
 	// OnWarning, when set, is called with something worth a warning in the
 	// log that does not fail the export: msg is a sentence, keyvals are
 	// alternating string keys and values, as go-kit's log.Logger takes
@@ -268,7 +274,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("callback URL: %w", err)
 	}
 	if cfg.HTTPClient == nil {
-		if cfg.HTTPClient, err = newHTTPClient(cfg.CAFile, cfg.InsecureSkipVerify); err != nil {
+		if cfg.HTTPClient, err = newHTTPClient(&cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -283,27 +289,41 @@ func NewClient(cfg Config) (*Client, error) {
 // account's TLS settings never leak into another's. Redirects are not
 // followed: an API that redirects would get the session header sent to
 // wherever it points.
-func newHTTPClient(caFile string, insecure bool) (*http.Client, error) {
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+func newHTTPClient(cfg *Config) (*http.Client, error) {
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("read CA file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", cfg.CAFile)
 		}
 		tlsConfig.RootCAs = pool
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
+	transport.Proxy = proxyFromEnvironment()
+	if cfg.dialContext != nil {
+		transport.DialContext = cfg.dialContext
+	}
 	return &http.Client{
 		Transport: transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}, nil
+}
+
+// proxyFromEnvironment returns the proxy of a request as HTTPS_PROXY,
+// HTTP_PROXY and NO_PROXY (or their lower-case forms) say when it is
+// called: the rules of net/http's ProxyFromEnvironment, which reads the
+// variables only once per process, so that each client reads them when it
+// is made. Requests to localhost and loopback addresses never use a proxy.
+func proxyFromEnvironment() func(*http.Request) (*url.URL, error) {
+	proxy := httpproxy.FromEnvironment().ProxyFunc()
+	return func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
 }
 
 // OrgID is the ID of the org the account logs in to, known after the first
