@@ -393,8 +393,8 @@ func (c *Client) download(ctx context.Context, id string, read func(*os.File, in
 // Content-Type. The GET is idempotent, so a body cut off midway is fetched
 // again, for the same job, up to MaxAttempts tries in all and within the
 // export job's deadline, with one warning: from where it stopped when the
-// server takes Range requests (it said Accept-Ranges: bytes, or answered
-// one with 206), else from the start. A 206 is appended only when its
+// server takes Range requests (its last whole answer said Accept-Ranges:
+// bytes), else from the start. A 206 is appended only when its
 // Content-Range starts where the file ends; any other answer to a Range
 // request starts the file again.
 func (c *Client) spool(ctx context.Context, id string, f *os.File) (int64, string, error) {
@@ -432,6 +432,9 @@ func (c *Client) spool(ctx context.Context, id string, f *os.File) (int64, strin
 		if err != nil {
 			return 0, "", err
 		}
+		if contentType == "" {
+			contentType = resp.Header.Get("Content-Type")
+		}
 		if resp.StatusCode == http.StatusPartialContent {
 			if !resumesAt(resp.Header.Get("Content-Range"), n) {
 				resp.Body.Close()
@@ -444,16 +447,13 @@ func (c *Client) spool(ctx context.Context, id string, f *os.File) (int64, strin
 			}
 		} else {
 			// The whole file, whatever was asked.
-			if err := restart(f); err != nil {
+			if err := emptyFile(f); err != nil {
 				resp.Body.Close()
 				return 0, "", err
 			}
 			n, contentType = 0, resp.Header.Get("Content-Type")
 			ranges = acceptsRanges(resp.Header)
 			validator = rangeValidator(resp.Header)
-		}
-		if header != nil && resp.StatusCode == http.StatusPartialContent {
-			ranges = true
 		}
 
 		body := io.Reader(resp.Body)
@@ -469,8 +469,11 @@ func (c *Client) spool(ctx context.Context, id string, f *os.File) (int64, strin
 		if err == nil {
 			return n, contentType, nil
 		}
-		if errors.Is(err, ErrJobTimeout) || ctx.Err() != nil {
+		switch {
+		case errors.Is(err, ErrJobTimeout):
 			return 0, "", fmt.Errorf("after %d bytes: %w", n, err)
+		case ctx.Err() != nil:
+			return 0, "", fmt.Errorf("after %d bytes: %w", n, ctx.Err())
 		}
 		err = errors.New(c.clean(err.Error()))
 		// The request's context ran out with the job's time.
@@ -491,8 +494,9 @@ func (c *Client) spool(ctx context.Context, id string, f *os.File) (int64, strin
 	}
 }
 
-// restart empties f for a download that starts again from its first byte.
-func restart(f *os.File) error {
+// emptyFile empties f for a download that starts again from its first
+// byte.
+func emptyFile(f *os.File) error {
 	if err := f.Truncate(0); err != nil {
 		return err
 	}
