@@ -238,9 +238,12 @@ type session struct {
 
 // loginFlight is one login and its outcome, for the callers waiting on it.
 type loginFlight struct {
-	done chan struct{} // closed when sess and err are set
+	done chan struct{} // closed when the fields below are set
 	sess *session
 	err  error
+	// abandoned is set when the login failed because the context of the
+	// caller that ran it ended.
+	abandoned bool
 }
 
 // wait returns the flight's outcome once it lands, or ctx's error. retry
@@ -252,7 +255,7 @@ func (f *loginFlight) wait(ctx context.Context) (s *session, retry bool, err err
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
-	if f.err != nil && (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) {
+	if f.err != nil && f.abandoned {
 		return nil, true, nil
 	}
 	return f.sess, false, f.err
@@ -428,6 +431,7 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 		c.mu.Unlock()
 
 		f.sess, f.err = c.login(ctx)
+		f.abandoned = ctx.Err() != nil
 		c.mu.Lock()
 		c.loggingIn = nil
 		c.mu.Unlock()

@@ -2,6 +2,7 @@ package informatica_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"runtime"
 	"strings"
@@ -17,8 +18,9 @@ import (
 // use. Callers that need a session while a login is in flight wait for it
 // instead of logging in again, and callers sharing a session do not race
 // on it (run with -race).
+//
+// Not parallel: waitingForLogin counts the waiters of the whole process.
 func TestConcurrentCallersShareOneLogin(t *testing.T) {
-	t.Parallel()
 	const callers = 8
 	e := newEnv(t, fake.Options{MaxActiveJobs: 4 * callers}, nil)
 
@@ -88,5 +90,44 @@ func waitingForLogin() int {
 			return strings.Count(string(buf[:n]), "informatica.(*loginFlight).wait(")
 		}
 		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// TestAbandonedLoginNotShared: a caller whose context ends while it logs in
+// for others does not hand them its cancellation: a waiting caller logs in
+// itself.
+// Not parallel, as TestConcurrentCallersShareOneLogin.
+func TestAbandonedLoginNotShared(t *testing.T) {
+	e := newEnv(t, fake.Options{}, nil)
+	started := make(chan struct{})
+	e.srv.Inject(fake.Fault{Endpoint: fake.EndpointLogin, Handler: func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done() // held until the caller gives up
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := make(chan error, 1)
+	go func() {
+		_, err := e.client.StartExport(ctx, testRange)
+		first <- err
+	}()
+	<-started
+	second := make(chan error, 1)
+	go func() {
+		_, err := e.client.StartExport(context.Background(), testRange)
+		second <- err
+	}()
+	for waitingForLogin() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Errorf("the cancelled caller got %v, want context.Canceled", err)
+	}
+	if err := <-second; err != nil {
+		t.Errorf("the waiting caller got %v, want its own login and export", err)
+	}
+	if n := e.srv.Calls(fake.EndpointLogin); n != 2 {
+		t.Errorf("%d logins, want 2: the abandoned one and the waiting caller's", n)
 	}
 }
