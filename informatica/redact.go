@@ -27,7 +27,8 @@ const maxEscapeLayers = 2
 // words by chance, while a server echoing it quotes it as a token of its
 // own ("password p", "pw=p&", "\"p\""). 8 is the shortest password NIST
 // SP 800-63B allows; session IDs (22 characters) and callback URLs are
-// longer, so this only changes anything for a short password.
+// longer, so this changes matching only for a short password or a short
+// callback URL path.
 const minSubstringSecret = 8
 
 // needle is one form of a secret to look for in decoded text.
