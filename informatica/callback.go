@@ -59,6 +59,30 @@ func CheckCallbackURL(s string) error {
 	return nil
 }
 
+// callbackNeedles returns what clean looks for to find the callback URL:
+// the URL itself, and its path and query apart from it, since they hold the
+// token that lets callbacks in, and a server may echo them with the host
+// changed (lower case, a port added) or left out. A token echoed apart from
+// its path is not looked for: which path segment is the token is the
+// user's choice, and redacting each segment would blank words such as
+// "callback" in every message.
+func callbackNeedles(callbackURL string) []needle {
+	if callbackURL == "" {
+		return nil
+	}
+	n := secretNeedles(callbackURL)
+	u, err := url.Parse(callbackURL)
+	if err != nil {
+		return n
+	}
+	for _, part := range []string{u.EscapedPath(), u.Path, strings.TrimRight(u.Path, "/"), u.RawQuery} {
+		if part != "" && part != "/" {
+			n = append(n, secretNeedles(part)...)
+		}
+	}
+	return n
+}
+
 // Wake tells the client that Informatica has posted the status of job
 // jobID: if WaitForJob is polling that job, it polls it at once instead of
 // at its next poll, and goes on as usual from there. It reports whether the

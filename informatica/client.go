@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -23,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpproxy"
 )
 
 // SummaryAPI selects which documented resource starts a summary export.
@@ -142,12 +145,18 @@ type Config struct {
 	// OnRequest, when set, is called once per HTTP request with the endpoint
 	// name and the status code, or "error" when no answer arrived.
 	OnRequest func(endpoint, code string)
+	// dialContext, when set, replaces the transport's dialer; tests use it
+	// to reach a made-up host name on loopback.
+	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
 	// OnWarning, when set, is called with something worth a warning in the
 	// log that does not fail the export: msg is a sentence, keyvals are
 	// alternating string keys and values, as go-kit's log.Logger takes
-	// them. It is called from the goroutine running the export. Today's
-	// only warning is a job status this client does not know (keys
-	// "job_id" and "status"), once per job and status.
+	// them. It is called from the goroutine running the export, e.g. for
+	// a job status this client does not know (keys "job_id" and "status"),
+	// once per job and status, or for a download cut off and fetched
+	// again (keys "job_id", "bytes", "resume" and "err"), once per
+	// download.
 	OnWarning func(msg string, keyvals ...any)
 }
 
@@ -191,20 +200,26 @@ func (c *Config) setDefaults() {
 }
 
 // Client talks to one Informatica account. It keeps one session and is safe
-// for concurrent use, though the exporter runs one export at a time.
+// for concurrent use, though the exporter runs one export at a time:
+// callers that need a session while one is being made wait for it rather
+// than log in again.
 type Client struct {
 	cfg       Config
 	loginBase string
 
-	// password holds what clean looks for to find the password.
-	password [][]byte
+	// password and callback hold what clean looks for to find the
+	// password and the callback URL.
+	password, callback []needle
 
 	mu   sync.Mutex
 	sess *session
+	// loggingIn is the login in flight, if any, shared by every caller
+	// that needs a session meanwhile.
+	loggingIn *loginFlight
 	// issued holds what clean looks for to find each of the last
 	// maxIssued session IDs, so that it can scrub them from any text that
 	// reaches a log line or an error.
-	issued [][][]byte
+	issued [][]needle
 	// inflight holds the jobs WaitForJob is polling, by job ID, for Wake.
 	inflight map[string]*inflightJob
 }
@@ -214,11 +229,37 @@ type Client struct {
 const maxIssued = 64
 
 type session struct {
-	id       string
-	baseURL  string
-	orgID    string
-	orgName  string
+	id      string
+	baseURL string
+	orgID   string
+	orgName string
+	// lastUsed is guarded by Client.mu.
 	lastUsed time.Time
+}
+
+// loginFlight is one login and its outcome, for the callers waiting on it.
+type loginFlight struct {
+	done chan struct{} // closed when the fields below are set
+	sess *session
+	err  error
+	// abandoned is set when the login failed because the context of the
+	// caller that ran it ended.
+	abandoned bool
+}
+
+// wait returns the flight's outcome once it lands, or ctx's error. retry
+// is set when the login ended only because the context of the caller that
+// ran it did: another caller's login is not its failure.
+func (f *loginFlight) wait(ctx context.Context) (s *session, retry bool, err error) {
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	if f.err != nil && f.abandoned {
+		return nil, true, nil
+	}
+	return f.sess, false, f.err
 }
 
 // NewClient checks cfg and returns a client. It does not contact Informatica.
@@ -237,7 +278,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("callback URL: %w", err)
 	}
 	if cfg.HTTPClient == nil {
-		if cfg.HTTPClient, err = newHTTPClient(cfg.CAFile, cfg.InsecureSkipVerify); err != nil {
+		if cfg.HTTPClient, err = newHTTPClient(&cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -245,34 +286,48 @@ func NewClient(cfg Config) (*Client, error) {
 	// Users paste either the host or the host with /saas, as printed in
 	// Informatica's examples.
 	base = strings.TrimSuffix(base, "/saas")
-	return &Client{cfg: cfg, loginBase: base, password: secretNeedles(cfg.Password)}, nil
+	return &Client{cfg: cfg, loginBase: base, password: secretNeedles(cfg.Password), callback: callbackNeedles(cfg.CallbackURL)}, nil
 }
 
 // newHTTPClient returns a client with its own transport, so that one
 // account's TLS settings never leak into another's. Redirects are not
 // followed: an API that redirects would get the session header sent to
 // wherever it points.
-func newHTTPClient(caFile string, insecure bool) (*http.Client, error) {
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+func newHTTPClient(cfg *Config) (*http.Client, error) {
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("read CA file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", cfg.CAFile)
 		}
 		tlsConfig.RootCAs = pool
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
+	transport.Proxy = proxyFromEnvironment()
+	if cfg.dialContext != nil {
+		transport.DialContext = cfg.dialContext
+	}
 	return &http.Client{
 		Transport: transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}, nil
+}
+
+// proxyFromEnvironment returns the proxy of a request as HTTPS_PROXY,
+// HTTP_PROXY and NO_PROXY (or their lower-case forms) say when it is
+// called: the rules of net/http's ProxyFromEnvironment, which reads the
+// variables only once per process, so that each client reads them when it
+// is made. Requests to localhost and loopback addresses never use a proxy.
+func proxyFromEnvironment() func(*http.Request) (*url.URL, error) {
+	proxy := httpproxy.FromEnvironment().ProxyFunc()
+	return func(r *http.Request) (*url.URL, error) { return proxy(r.URL) }
 }
 
 // OrgID is the ID of the org the account logs in to, known after the first
@@ -297,6 +352,8 @@ type request struct {
 	// startsJob marks the request that starts an export job, which must
 	// not be sent twice (see sendPolicy).
 	startsJob bool
+	// header holds more request headers, such as Range.
+	header http.Header
 	// v2 sends the session ID as the v2 API's icSessionId header: one
 	// session serves both API versions.
 	v2 bool
@@ -323,6 +380,9 @@ func (c *Client) call(ctx context.Context, r request) (*http.Response, error) {
 			}
 			if r.body != nil {
 				req.Header.Set("Content-Type", "application/json")
+			}
+			for k, v := range r.header {
+				req.Header[k] = v
 			}
 			req.Header.Set("Accept", r.accept)
 			if r.v2 {
@@ -356,15 +416,36 @@ func sessionRejected(e *APIError) bool {
 }
 
 // session returns the current session, logging in when there is none or it
-// has been idle long enough that Informatica may have expired it.
+// has been idle long enough that Informatica may have expired it. Callers
+// that arrive while a login is in flight share it.
 func (c *Client) session(ctx context.Context) (*session, error) {
-	c.mu.Lock()
-	s := c.sess
-	c.mu.Unlock()
-	if s != nil && c.cfg.Clock.Now().Sub(s.lastUsed) < c.cfg.SessionIdleTimeout {
-		return s, nil
+	for {
+		now := c.cfg.Clock.Now()
+		c.mu.Lock()
+		if s := c.sess; s != nil && now.Sub(s.lastUsed) < c.cfg.SessionIdleTimeout {
+			c.mu.Unlock()
+			return s, nil
+		}
+		if f := c.loggingIn; f != nil {
+			c.mu.Unlock()
+			s, retry, err := f.wait(ctx)
+			if retry {
+				continue
+			}
+			return s, err
+		}
+		f := &loginFlight{done: make(chan struct{})}
+		c.loggingIn = f
+		c.mu.Unlock()
+
+		f.sess, f.err = c.login(ctx)
+		f.abandoned = ctx.Err() != nil
+		c.mu.Lock()
+		c.loggingIn = nil
+		c.mu.Unlock()
+		close(f.done)
+		return f.sess, f.err
 	}
-	return c.login(ctx)
 }
 
 func (c *Client) touch(s *session) {
@@ -551,8 +632,11 @@ func (c *Client) send(ctx context.Context, p sendPolicy, build func(context.Cont
 		}
 		delay := c.backoff(attempt)
 		if ra, ok := retryAfter(resp.Header, c.cfg.Clock.Now()); ok {
+			// The longest wait is MaxRetryAfter, and what is left of the
+			// job's time (see wait); asked for more, the run gives up.
 			if ra > c.cfg.MaxRetryAfter {
-				return nil, fmt.Errorf("%w; Retry-After %s is longer than %s", apiErr, ra, c.cfg.MaxRetryAfter)
+				return nil, fmt.Errorf("%w; giving up: Retry-After %q asks for a wait longer than %s",
+					apiErr, Shorten(c.clean(resp.Header.Get("Retry-After")), 40), c.cfg.MaxRetryAfter)
 			}
 			delay = ra
 		}
@@ -622,13 +706,20 @@ func (c *Client) backoff(attempt int) time.Duration {
 // date is on the server's clock, so it is measured from the answer's Date
 // header, when there is one, and from now, the local clock, only when
 // there is not: two clocks minutes apart would otherwise turn "in 30
-// seconds" into a wait of minutes, or none. The delay is never negative.
+// seconds" into a wait of minutes, or none. The delay is never negative,
+// and one too long for a time.Duration is the longest one, not one that
+// wrapped around to milliseconds or below zero. A value that is neither
+// form (a sign, a fraction) is ignored, as RFC 9110 allows.
 func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+	if strings.Trim(v, "0123456789") == "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs > int64(maxDuration/time.Second) {
+			return maxDuration, true // only digits, so err means too large
+		}
 		return time.Duration(secs) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
@@ -638,8 +729,11 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if date, err := http.ParseTime(h.Get("Date")); err == nil {
 		now = date
 	}
-	return max(t.Sub(now), 0), true
+	return max(t.Sub(now), 0), true // Sub saturates: no overflow
 }
+
+// maxDuration is the longest time.Duration.
+const maxDuration = time.Duration(math.MaxInt64)
 
 // decodeJSON reads a bounded JSON body into v and closes it. A body that is
 // not the expected JSON is quoted, cleaned and shortened, in the error;
@@ -703,8 +797,9 @@ func readHead(r io.Reader, limit int) ([]byte, bool) {
 }
 
 // clean makes text that came from the network or from net/http fit for an
-// error or a log line: valid UTF-8, without the password or any session ID
-// this client has seen, in any encoding (see redactSecrets).
+// error or a log line: valid UTF-8, without the password, the callback URL
+// or any session ID this client has seen, in any encoding (see
+// redactSecrets).
 func (c *Client) clean(s string) string {
 	return redactSecrets(ValidUTF8(s), c.needles(), false)
 }
@@ -716,10 +811,10 @@ func (c *Client) cleanCut(s string) string {
 }
 
 // needles lists what redactSecrets looks for.
-func (c *Client) needles() [][]byte {
+func (c *Client) needles() []needle {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := slices.Clone(c.password)
+	n := slices.Concat(c.password, c.callback)
 	for _, id := range c.issued {
 		n = append(n, id...)
 	}

@@ -141,6 +141,10 @@ func TestRetryAfter(t *testing.T) {
 		{"HTTP date in the past", 503, func(now time.Time) string { return now.Add(-time.Hour).Format(http.TimeFormat) }, -1},
 		{"seconds too long", 429, func(time.Time) string { return "301" }, 0},
 		{"HTTP date too far", 503, func(now time.Time) string { return now.Add(time.Hour).Format(http.TimeFormat) }, 0},
+		// Too large for a time.Duration: it wrapped to a 290 ms wait.
+		{"seconds past int64 nanoseconds", 503, func(time.Time) string { return "18446744074" }, 0},
+		{"seconds past int64", 429, func(time.Time) string { return "99999999999999999999" }, 0},
+		{"HTTP date in year 9999", 503, func(time.Time) string { return "Fri, 31 Dec 9999 23:59:59 GMT" }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -363,18 +364,6 @@ func (c *Client) download(ctx context.Context, id string, read func(*os.File, in
 	fail := func(stage Stage, err error) (int, error) {
 		return 0, withStage(stage, fmt.Errorf("download export %s: %w", shown, err))
 	}
-	resp, err := c.call(ctx, request{
-		endpoint: EndpointDownload,
-		method:   http.MethodGet,
-		path:     meteringPath + "ExportMeteringData/" + url.PathEscape(id) + "/download",
-		accept:   "application/zip, application/octet-stream;q=0.9, */*;q=0.1",
-		timeout:  c.cfg.DownloadTimeout,
-	})
-	if err != nil {
-		return fail(StageDownload, err)
-	}
-	defer resp.Body.Close()
-
 	f, err := os.CreateTemp(c.cfg.TempDir, "informatica-export-*.zip")
 	if err != nil {
 		return fail(StageDownload, err)
@@ -382,27 +371,11 @@ func (c *Client) download(ctx context.Context, id string, read func(*os.File, in
 	defer os.Remove(f.Name())
 	defer f.Close()
 
-	limit := c.cfg.Limits.MaxDownloadBytes
-	body := io.Reader(resp.Body)
-	deadline, hasDeadline := jobDeadline(ctx)
-	if hasDeadline {
-		body = &deadlineReader{r: body, clock: c.cfg.Clock, deadline: deadline}
-	}
-	n, err := io.Copy(f, io.LimitReader(body, limit+1))
+	n, contentType, err := c.spool(ctx, id, f)
 	if err != nil {
-		if !errors.Is(err, ErrJobTimeout) {
-			err = errors.New(c.clean(err.Error()))
-			// The request's context ran out with the job's time.
-			if hasDeadline && !c.cfg.Clock.Now().Before(deadline) {
-				err = fmt.Errorf("%w: %w", err, ErrJobTimeout)
-			}
-		}
-		return fail(StageDownload, fmt.Errorf("after %d bytes: %w", n, err))
+		return fail(StageDownload, err)
 	}
-	if n > limit {
-		return fail(StageDownload, fmt.Errorf("ZIP is larger than %d bytes", limit))
-	}
-	if err := checkZIPMagic(f, n, resp.Header.Get("Content-Type"), c.clean, c.cleanCut); err != nil {
+	if err := checkZIPMagic(f, n, contentType, c.clean, c.cleanCut); err != nil {
 		return fail(StageDownload, err)
 	}
 	rows, err := read(f, n)
@@ -414,6 +387,170 @@ func (c *Client) download(ctx context.Context, id string, read func(*os.File, in
 		return rows, withStage(StageParse, fmt.Errorf("parse export %s: %w", shown, err))
 	}
 	return rows, nil
+}
+
+// spool fetches job id's ZIP into f, and returns its size and
+// Content-Type. The GET is idempotent, so a body cut off midway is fetched
+// again, for the same job, up to MaxAttempts tries in all and within the
+// export job's deadline, with one warning: from where it stopped when the
+// server takes Range requests (its last whole answer said Accept-Ranges:
+// bytes), else from the start. A 206 is appended only when its
+// Content-Range starts where the file ends; any other answer to a Range
+// request starts the file again.
+func (c *Client) spool(ctx context.Context, id string, f *os.File) (int64, string, error) {
+	shown := c.clean(id)
+	limit := c.cfg.Limits.MaxDownloadBytes
+	deadline, hasDeadline := jobDeadline(ctx)
+	var (
+		n           int64 // bytes in f
+		ranges      bool  // the server takes Range requests
+		validator   string
+		contentType string
+		warned      bool
+	)
+	for try := 1; ; try++ {
+		var header http.Header
+		if n > 0 && ranges {
+			header = http.Header{"Range": {fmt.Sprintf("bytes=%d-", n)}}
+			if validator != "" {
+				header.Set("If-Range", validator)
+			}
+		}
+		resp, err := c.call(ctx, request{
+			endpoint: EndpointDownload,
+			method:   http.MethodGet,
+			path:     meteringPath + "ExportMeteringData/" + url.PathEscape(id) + "/download",
+			accept:   "application/zip, application/octet-stream;q=0.9, */*;q=0.1",
+			timeout:  c.cfg.DownloadTimeout,
+			header:   header,
+		})
+		var apiErr *APIError
+		if header != nil && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusRequestedRangeNotSatisfiable && try < c.cfg.MaxAttempts {
+			ranges = false // and fetch it whole
+			continue
+		}
+		if err != nil {
+			return 0, "", err
+		}
+		if contentType == "" {
+			contentType = resp.Header.Get("Content-Type")
+		}
+		if resp.StatusCode == http.StatusPartialContent {
+			if !resumesAt(resp.Header.Get("Content-Range"), n) {
+				resp.Body.Close()
+				if try >= c.cfg.MaxAttempts {
+					return 0, "", fmt.Errorf("a request for the rest from byte %d got Content-Range %q",
+						n, Shorten(c.clean(resp.Header.Get("Content-Range")), 60))
+				}
+				ranges = false
+				continue
+			}
+		} else {
+			// The whole file, whatever was asked.
+			if err := emptyFile(f); err != nil {
+				resp.Body.Close()
+				return 0, "", err
+			}
+			n, contentType = 0, resp.Header.Get("Content-Type")
+			ranges = acceptsRanges(resp.Header)
+			validator = rangeValidator(resp.Header)
+		}
+
+		body := io.Reader(resp.Body)
+		if hasDeadline {
+			body = &deadlineReader{r: body, clock: c.cfg.Clock, deadline: deadline}
+		}
+		got, err := io.Copy(f, io.LimitReader(body, limit+1-n))
+		resp.Body.Close()
+		n += got
+		if n > limit {
+			return 0, "", fmt.Errorf("ZIP is larger than %d bytes", limit)
+		}
+		if err == nil {
+			return n, contentType, nil
+		}
+		switch {
+		case errors.Is(err, ErrJobTimeout):
+			return 0, "", fmt.Errorf("after %d bytes: %w", n, err)
+		case ctx.Err() != nil:
+			return 0, "", fmt.Errorf("after %d bytes: %w", n, ctx.Err())
+		}
+		err = errors.New(c.clean(err.Error()))
+		// The request's context ran out with the job's time.
+		if hasDeadline && !c.cfg.Clock.Now().Before(deadline) {
+			return 0, "", fmt.Errorf("after %d bytes: %w: %w", n, err, ErrJobTimeout)
+		}
+		if try >= c.cfg.MaxAttempts {
+			return 0, "", fmt.Errorf("after %d bytes, cut off on each of %d tries: %w", n, try, err)
+		}
+		if !warned {
+			warned = true
+			c.warn("Download of an export cut off; fetching the rest of the same job",
+				"job_id", shown, "bytes", n, "resume", ranges, "err", err)
+		}
+		if err := c.wait(ctx, c.backoff(try), err); err != nil {
+			return 0, "", fmt.Errorf("after %d bytes: %w", n, err)
+		}
+	}
+}
+
+// emptyFile empties f for a download that starts again from its first
+// byte.
+func emptyFile(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.Seek(0, io.SeekStart)
+	return err
+}
+
+// acceptsRanges reports whether a server says it takes byte Range requests.
+func acceptsRanges(h http.Header) bool {
+	for _, v := range h.Values("Accept-Ranges") {
+		for _, unit := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(unit), "bytes") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rangeValidator returns what If-Range should carry so that a file changed
+// since the first try is sent whole instead of spliced: a strong ETag, else
+// Last-Modified, else nothing.
+func rangeValidator(h http.Header) string {
+	if etag := strings.TrimSpace(h.Get("ETag")); etag != "" && !strings.HasPrefix(etag, "W/") {
+		return etag
+	}
+	return strings.TrimSpace(h.Get("Last-Modified"))
+}
+
+// resumesAt reports whether a 206's Content-Range, "bytes first-last/size"
+// with size possibly "*", starts at offset.
+func resumesAt(contentRange string, offset int64) bool {
+	unit, spec, ok := strings.Cut(strings.TrimSpace(contentRange), " ")
+	if !ok || !strings.EqualFold(unit, "bytes") {
+		return false
+	}
+	span, size, ok := strings.Cut(spec, "/")
+	if !ok {
+		return false
+	}
+	first, last, ok := strings.Cut(span, "-")
+	if !ok {
+		return false
+	}
+	from, err1 := strconv.ParseInt(first, 10, 64)
+	to, err2 := strconv.ParseInt(last, 10, 64)
+	if err1 != nil || err2 != nil || from != offset || to < from {
+		return false
+	}
+	if size == "*" {
+		return true
+	}
+	total, err := strconv.ParseInt(size, 10, 64)
+	return err == nil && total > to
 }
 
 // deadlineReader fails reads once the clock reaches deadline. The request's

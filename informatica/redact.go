@@ -5,6 +5,7 @@ import (
 	"html"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -18,11 +19,33 @@ const redactedMarker = "[REDACTED]"
 // quoted in an HTML page.
 const maxEscapeLayers = 2
 
+// minSubstringSecret is the length, in characters, from which a secret is
+// redacted wherever it occurs, inside a word too. A shorter secret is
+// redacted only where it stands as a whole token, not next to a letter or
+// a digit: a one-letter password would otherwise turn "unexpected EOF"
+// into "unex[REDACTED]ected EOF", and a short one occurs inside ordinary
+// words by chance, while a server echoing it quotes it as a token of its
+// own ("password p", "pw=p&", "\"p\""). 8 is the shortest password NIST
+// SP 800-63B allows; session IDs (22 characters) and callback URLs are
+// longer, so this changes matching only for a short password or a short
+// callback URL path.
+const minSubstringSecret = 8
+
+// needle is one form of a secret to look for in decoded text.
+type needle struct {
+	text []byte
+	// wholeStart and wholeEnd, set for a short secret that starts or ends
+	// with a letter or a digit, mean that a match must not have one right
+	// before or after it.
+	wholeStart, wholeEnd bool
+}
+
 // secretNeedles returns what to look for in decoded text to find secret:
 // the secret itself; with spaces as '+', as URL query encoding writes them
 // (its "+" is kept as '+' by the decoding below, so "+" and "%2B" both
 // match); and in Windows-1252, for a server that percent-encodes in it.
-func secretNeedles(secret string) [][]byte {
+// A secret shorter than minSubstringSecret matches only as a whole token.
+func secretNeedles(secret string) []needle {
 	if secret == "" {
 		return nil
 	}
@@ -33,11 +56,39 @@ func secretNeedles(secret string) [][]byte {
 	}
 	slices.Sort(forms)
 	forms = slices.Compact(forms)
-	needles := make([][]byte, len(forms))
+	var wholeStart, wholeEnd bool
+	if utf8.RuneCountInString(valid) < minSubstringSecret {
+		first, _ := utf8.DecodeRuneInString(valid)
+		last, _ := utf8.DecodeLastRuneInString(valid)
+		wholeStart, wholeEnd = isWordRune(first), isWordRune(last)
+	}
+	needles := make([]needle, len(forms))
 	for i, f := range forms {
-		needles[i] = []byte(f)
+		needles[i] = needle{text: []byte(f), wholeStart: wholeStart, wholeEnd: wholeEnd}
 	}
 	return needles
+}
+
+// isWordRune reports whether r is a letter or a digit: what a token
+// boundary must not have on its other side.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// boundedAt reports whether text[start:end] has no letter or digit beside
+// it where n asks for a token boundary.
+func (n needle) boundedAt(text []byte, start, end int) bool {
+	if n.wholeStart && start > 0 {
+		if r, _ := utf8.DecodeLastRune(text[:start]); isWordRune(r) {
+			return false
+		}
+	}
+	if n.wholeEnd && end < len(text) {
+		if r, _ := utf8.DecodeRune(text[end:]); isWordRune(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // redactSecrets replaces every occurrence of a needle in text with
@@ -48,7 +99,7 @@ func secretNeedles(secret string) [][]byte {
 // and an error message must not carry it in any. When cut is set, text is
 // the start of something longer, and a secret's start at its end is
 // redacted too.
-func redactSecrets(text string, needles [][]byte, cut bool) string {
+func redactSecrets(text string, needles []needle, cut bool) string {
 	if len(needles) == 0 || text == "" {
 		return text
 	}
@@ -72,7 +123,7 @@ const minCutSecret = 3
 
 // finder looks for needles in a text and its decodings.
 type finder struct {
-	needles [][]byte
+	needles []needle
 	cut     bool
 	found   *[]textRange
 }
@@ -89,12 +140,14 @@ func (f *finder) find(text []byte, origin []textRange, layer int) {
 	}
 	for _, n := range f.needles {
 		for from := 0; ; {
-			k := bytes.Index(text[from:], n)
+			k := bytes.Index(text[from:], n.text)
 			if k < 0 {
 				break
 			}
 			k += from
-			*f.found = append(*f.found, textRange{at(k).start, at(k + len(n) - 1).end})
+			if n.boundedAt(text, k, k+len(n.text)) {
+				*f.found = append(*f.found, textRange{at(k).start, at(k + len(n.text) - 1).end})
+			}
 			from = k + 1
 		}
 		if f.cut {
@@ -117,11 +170,11 @@ func (f *finder) find(text []byte, origin []textRange, layer int) {
 	}
 }
 
-// cutStart returns where text ends with a start of needle at least
-// minCutSecret bytes long, or -1.
-func cutStart(text, needle []byte) int {
-	for k := max(len(text)-len(needle)+1, 0); k <= len(text)-minCutSecret; k++ {
-		if text[k] == needle[0] && bytes.HasPrefix(needle, text[k:]) {
+// cutStart returns where text ends with a start of n at least
+// minCutSecret bytes long, at a token boundary where n asks for one, or -1.
+func cutStart(text []byte, n needle) int {
+	for k := max(len(text)-len(n.text)+1, 0); k <= len(text)-minCutSecret; k++ {
+		if text[k] == n.text[0] && bytes.HasPrefix(n.text, text[k:]) && n.boundedAt(text, k, len(text)) {
 			return k
 		}
 	}
@@ -261,7 +314,7 @@ func htmlReference(text []byte, i int, out []byte) ([]byte, int) {
 		return out, 0
 	}
 	end := bytes.IndexByte(text[i+1:min(i+maxReference, len(text))], ';')
-	if end < 0 {
+	if end < 0 || !isReferenceName(text[i+1:i+1+end]) {
 		return out, 0
 	}
 	ref := string(text[i : i+end+2])
@@ -270,6 +323,23 @@ func htmlReference(text []byte, i int, out []byte) ([]byte, int) {
 		return out, 0
 	}
 	return append(out, s...), len(ref)
+}
+
+// isReferenceName reports whether name can stand between '&' and ';' of a
+// character reference: letters and digits, with a leading '#'. Without
+// this check, "&, x=&#112;" would decode as one reference, and a secret
+// in it would take the text before along when redacted.
+func isReferenceName(name []byte) bool {
+	name = bytes.TrimPrefix(name, []byte("#"))
+	if len(name) == 0 {
+		return false
+	}
+	for _, c := range name {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // replaceRanges replaces the ranges of text, which may overlap, with

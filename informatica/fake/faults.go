@@ -1,8 +1,12 @@
 package fake
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -27,6 +31,19 @@ type Fault struct {
 	// Pass lets the request through to the normal handler after Handler,
 	// so a fault can observe or alter state and still get a real answer.
 	Pass bool
+
+	// Ranges and CutAfter change the normal handler's answer; with
+	// Handler, they need Pass. Ranges serves a 200 answer as a file that
+	// takes Range requests (Accept-Ranges: bytes, an ETag, 206 with
+	// Content-Range, If-Range), as http.ServeContent does; without it,
+	// the fake ignores Range. CutAfter, when above 0, sends the headers
+	// (Content-Length of the whole) and the first CutAfter bytes of the
+	// body, then resets the connection: a download cut off midway.
+	Ranges   bool
+	CutAfter int64
+
+	// next is the fake's normal handler.
+	next http.Handler
 }
 
 // Inject queues faults; each applies to the next matching requests.
@@ -37,6 +54,7 @@ func (s *Server) Inject(faults ...Fault) {
 		if f.Times <= 0 {
 			f.Times = 1
 		}
+		f.next = s.mux
 		s.faults = append(s.faults, &f)
 	}
 }
@@ -77,21 +95,21 @@ func (s *Server) takeFault(endpoint string) *Fault {
 // apply answers r; it returns false when the request should go on to the
 // normal handler.
 func (f *Fault) apply(w http.ResponseWriter, r *http.Request) bool {
+	alters := f.Ranges || f.CutAfter > 0
 	switch {
 	case f.Handler != nil:
 		f.Handler(w, r)
-		return !f.Pass
-	case f.Reset:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				if tcp, ok := conn.(*net.TCPConn); ok {
-					tcp.SetLinger(0) // a RST, not an orderly close
-				}
-				conn.Close()
-				return true
-			}
+		if f.Pass && alters {
+			f.serveAltered(w, r)
+			return true
 		}
-		panic(http.ErrAbortHandler)
+		return !f.Pass
+	case alters:
+		f.serveAltered(w, r)
+		return true
+	case f.Reset:
+		resetConn(w)
+		return true
 	case f.Hang > 0:
 		t := time.NewTimer(f.Hang)
 		defer t.Stop()
@@ -119,4 +137,75 @@ func (f *Fault) apply(w http.ResponseWriter, r *http.Request) bool {
 	w.WriteHeader(status)
 	w.Write([]byte(f.Body))
 	return true
+}
+
+// resetConn closes the connection of w with a RST, not an orderly close.
+// What w buffers is dropped, unless flushed first.
+func resetConn(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			if tcp, ok := conn.(*net.TCPConn); ok {
+				tcp.SetLinger(0)
+			}
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// serveAltered answers r with the normal handler's answer, served with
+// Range support when f.Ranges is set, and cut off when f.CutAfter is.
+func (f *Fault) serveAltered(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	f.next.ServeHTTP(rec, r)
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	out := w
+	if f.CutAfter > 0 {
+		out = &cutWriter{ResponseWriter: w, left: f.CutAfter}
+	}
+	body := rec.body.Bytes()
+	if f.Ranges && rec.status == http.StatusOK {
+		sum := sha256.Sum256(body)
+		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
+		http.ServeContent(out, r, "", time.Time{}, bytes.NewReader(body))
+	} else {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		out.WriteHeader(rec.status)
+		out.Write(body)
+	}
+	if f.CutAfter > 0 {
+		http.NewResponseController(w).Flush()
+		resetConn(w)
+	}
+}
+
+// recorder keeps an answer for serveAltered to change.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) WriteHeader(status int)      { r.status = status }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// cutWriter passes on the first left bytes of a body and drops the rest.
+type cutWriter struct {
+	http.ResponseWriter
+	left int64
+}
+
+func (c *cutWriter) Write(b []byte) (int, error) {
+	n := int(min(int64(len(b)), c.left))
+	if n > 0 {
+		if _, err := c.ResponseWriter.Write(b[:n]); err != nil {
+			return 0, err
+		}
+		c.left -= int64(n)
+	}
+	return len(b), nil
 }
