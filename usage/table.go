@@ -55,8 +55,10 @@ type DayUsage struct {
 // it (00:00 of the next day); all three are the same period, and must compare
 // equal when one export mixes them. A midnight end on the same day of the
 // month as the start is the first instant after the period: periods run
-// whole months or years, so a last day never falls on the start's day of
-// the month.
+// whole months or years, so a last day written as a date never falls on the
+// start's day of the month. An end at any other time of day names its last
+// day whatever that is; Table.Each writes periods that way (periodEnd), so
+// that reading its rows again gives the same period.
 func canonicalPeriod(start, end time.Time) (int64, int64) {
 	start, end = start.UTC(), end.UTC()
 	first := StartOfDay(start)
@@ -828,10 +830,18 @@ func (t *Table) Each(fn func(*informatica.UsageRow)) {
 		}
 		if _, ok := a.period(); ok {
 			r.BillingPeriodStart = time.Unix(a.start, 0).UTC()
-			r.BillingPeriodEnd = time.Unix(a.end, 0).UTC()
+			r.BillingPeriodEnd = periodEnd(a.end)
 		}
 		fn(&r)
 	}
+}
+
+// periodEnd spells the last day of a period, 00:00 UTC in Unix seconds, as
+// its last instant: the one spelling of an end that canonicalPeriod reads
+// as that day whatever day of the month the period starts on, so that a
+// table's rows, built into a table again (Merge), keep their periods.
+func periodEnd(lastDay int64) time.Time {
+	return time.Unix(lastDay+secondsPerDay-1, 0).UTC()
 }
 
 // firstDay is the earliest day in t; false when t is empty.
