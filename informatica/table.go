@@ -1,0 +1,250 @@
+// Reading an export CSV by header name: the header, the columns a reader
+// needs, cells as text, numbers and dates, and errors that say where.
+
+package informatica
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CSVError locates bad input in an export file.
+type CSVError struct {
+	File   string
+	Line   int    // 1-based; the header is line 1
+	Column string // empty when the whole row is at fault
+	Value  string
+	Err    error
+}
+
+func (e *CSVError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "file %q", e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ", line %d", e.Line)
+	}
+	if e.Column != "" {
+		fmt.Fprintf(&b, ", column %q", e.Column)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, ", value %q", Shorten(e.Value, 80))
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	return b.String()
+}
+
+func (e *CSVError) Unwrap() error { return e.Err }
+
+var (
+	errMissingColumn = errors.New("required column is missing from the header")
+	errEmptyValue    = errors.New("value is required")
+	errNotNumber     = errors.New("not a finite number")
+	errNotDate       = errors.New("not a date in a known format (2006-01-02, RFC 3339, 2006-01-02 15:04:05, 1/2/2006)")
+	errDateRange     = errors.New("not a date between 1970 and 9999")
+)
+
+// headerKey folds a header name so that "OrgId", "Org ID" and "org_id"
+// match: Informatica's exports spell the same column differently per report.
+func headerKey(h string) string {
+	var b strings.Builder
+	for _, r := range strings.TrimPrefix(h, "\ufeff") {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r >= 'A' && r <= 'Z':
+			b.WriteRune(r + 'a' - 'A')
+		}
+	}
+	return b.String()
+}
+
+// cell trims a field and maps Informatica's literal "null" to empty.
+func cell(b []byte) []byte {
+	if n := len(b); n > 4 && b[0]-'!' < 0x7F-'!' && b[n-1]-'!' < 0x7F-'!' {
+		return b // nothing to trim, not null
+	}
+	return cellSlow(b)
+}
+
+func cellSlow(b []byte) []byte {
+	b = bytes.TrimSpace(b)
+	if len(b) == 4 && b[0]|0x20 == 'n' && b[1]|0x20 == 'u' && b[2]|0x20 == 'l' && b[3]|0x20 == 'l' {
+		return nil
+	}
+	return b
+}
+
+// column is a column of an export whose columns are found by name, with the
+// header names it may have; errors name it by the first. Names are compared
+// as headerKey folds them.
+type column struct {
+	names    []string
+	required bool
+}
+
+// table reads a CSV file whose columns are found by header name, in any
+// order: the PROJECT_FOLDER, ASSET and job-level exports. (The summary
+// reader has a faster path of its own.) Cells are trimmed, "null" is empty,
+// and text is valid UTF-8.
+type table struct {
+	rr     *recordReader
+	file   string
+	names  []string // the header as read, valid UTF-8
+	byName map[string]int
+	width  int
+	line   int // the line of the current record
+}
+
+// errNoHeader is what a file without even a header row is.
+var errNoHeader = errors.New("file is empty: no header row")
+
+// openTable skips a BOM and reads the header row of r.
+func openTable(rr *recordReader, file string, r io.Reader) (*table, error) {
+	rr.reset(r)
+	if err := rr.skipBOM(); err != nil {
+		return nil, err
+	}
+	line, err := rr.next()
+	if err == io.EOF {
+		return nil, &CSVError{File: file, Line: 1, Err: errNoHeader}
+	}
+	if err != nil {
+		return nil, rr.wrap(file, line, err)
+	}
+	t := &table{rr: rr, file: file, byName: map[string]int{}, width: len(rr.fields), line: line}
+	t.names = make([]string, len(rr.fields))
+	for i := range rr.fields {
+		t.names[i] = ValidUTF8(string(rr.field(i)))
+		if k := headerKey(t.names[i]); k != "" {
+			if _, dup := t.byName[k]; !dup {
+				t.byName[k] = i
+			}
+		}
+	}
+	return t, nil
+}
+
+// find returns the index of the first of names the header has, or -1.
+func (t *table) find(names ...string) int {
+	for _, n := range names {
+		if i, ok := t.byName[headerKey(n)]; ok {
+			return i
+		}
+	}
+	return -1
+}
+
+// index returns the index of c, -1 when an optional c is missing, and a
+// CSVError when a required one is.
+func (t *table) index(c column) (int, error) {
+	i := t.find(c.names...)
+	if i < 0 && c.required {
+		return -1, &CSVError{File: t.file, Line: 1, Column: c.names[0], Err: errMissingColumn}
+	}
+	return i, nil
+}
+
+// indexes returns the index of each column, as index does.
+func (t *table) indexes(cols ...column) ([]int, error) {
+	out := make([]int, len(cols))
+	for k, c := range cols {
+		var err error
+		if out[k], err = t.index(c); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// header is the header row for a log line: valid UTF-8 and shortened.
+func (t *table) header() string {
+	return Shorten(strings.Join(t.names, ","), 300)
+}
+
+// next reads the next record; false at the end of the file or on an error.
+// A record shorter than the header is an error; a longer one is read, as
+// its extra fields are not the columns looked up.
+func (t *table) next() (bool, error) {
+	line, err := t.rr.next()
+	t.line = line
+	if err == io.EOF {
+		return false, nil
+	}
+	if err != nil {
+		return false, t.rr.wrap(t.file, line, err)
+	}
+	if len(t.rr.fields) < t.width {
+		return false, &CSVError{File: t.file, Line: line, Err: fmt.Errorf("row has %d fields, the header has %d", len(t.rr.fields), t.width)}
+	}
+	return true, nil
+}
+
+// text returns cell i of the current record as valid UTF-8; "" for i < 0.
+func (t *table) text(i int) string {
+	if i < 0 {
+		return ""
+	}
+	return ValidUTF8(string(cell(t.rr.field(i))))
+}
+
+// bad is a CSVError for cell i of the current record.
+func (t *table) bad(i int, name string, err error) error {
+	return &CSVError{File: t.file, Line: t.line, Column: name, Value: ValidUTF8(string(t.rr.field(i))), Err: err}
+}
+
+// number parses cell i of column name; 0 when empty or i < 0.
+func (t *table) number(i int, name string) (float64, error) {
+	v := t.text(i)
+	if v == "" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, t.bad(i, name, errNotNumber)
+	}
+	return f, nil
+}
+
+// time parses cell i of column name with parse, which is ParseTime when
+// nil; false when the cell is empty.
+func (t *table) time(i int, name string, parse func(string) (time.Time, error)) (time.Time, bool, error) {
+	v := t.text(i)
+	if v == "" {
+		return time.Time{}, false, nil
+	}
+	if parse == nil {
+		parse = ParseTime
+	}
+	d, err := parse(v)
+	if err != nil {
+		return time.Time{}, false, t.bad(i, name, errNotDate)
+	}
+	if !plausibleDate(d) {
+		return time.Time{}, false, t.bad(i, name, errDateRange)
+	}
+	return d, true, nil
+}
+
+// day is the required day column i of the current record, at 00:00 UTC of
+// the calendar day written.
+func (t *table) day(i int, name string) (time.Time, error) {
+	d, ok, err := t.time(i, name, nil)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if !ok {
+		return time.Time{}, t.bad(i, name, errEmptyValue)
+	}
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC), nil
+}
+
+// callback wraps an error of the caller's row function with where the row is.
+func (t *table) callback(err error) error {
+	return fmt.Errorf("file %q, line %d: %w", t.file, t.line, err)
+}
