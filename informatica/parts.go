@@ -37,6 +37,11 @@ type Parts interface {
 // are those ReadUsageZIP returns: the first in file order, with its file
 // and line.
 func ReadUsageZIPParts(r io.ReaderAt, size int64, limits Limits, parts Parts) (int, error) {
+	return readUsageZIPParts(r, size, limits, parts, nil)
+}
+
+// readUsageZIPParts is ReadUsageZIPParts, passing warnings to warn.
+func readUsageZIPParts(r io.ReaderAt, size int64, limits Limits, parts Parts, warn func(string, ...any)) (int, error) {
 	entries, err := openZIP(r, size, limits)
 	if err != nil || len(entries) == 0 {
 		return 0, err
@@ -47,6 +52,7 @@ func ReadUsageZIPParts(r io.ReaderAt, size int64, limits Limits, parts Parts) (i
 		parts:   parts,
 		workers: partWorkers(),
 		results: map[partKey]partResult{},
+		warn:    newWarnings(warn),
 	}
 	p.budget.left.Store(limits.MaxUncompressedBytes)
 	p.stop.Store(math.MaxInt64)
@@ -77,6 +83,7 @@ type partReader struct {
 	budget  *inflateBudget
 	parts   Parts
 	workers int
+	warn    *warnings
 	// stop is the key of the first part in file order that failed: parts
 	// after it stop reading.
 	stop atomic.Int64
@@ -146,7 +153,7 @@ func (p *partReader) readEntries() {
 	var wg sync.WaitGroup
 	for range min(p.workers, len(p.entries)) {
 		wg.Go(func() {
-			state := newCSVState()
+			state := newCSVState(p.warn)
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(p.entries) {
@@ -201,7 +208,7 @@ func (p *partReader) readChunks() {
 	var wg sync.WaitGroup
 	for range p.workers {
 		wg.Go(func() {
-			state := newCSVState()
+			state := newCSVState(p.warn)
 			for c := range chunks {
 				p.readChunk(state, c)
 				if c.buf != nil {

@@ -4,7 +4,6 @@ package informatica
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -50,21 +49,26 @@ const (
 	numColumns
 )
 
-// usageColumns are the SUMMARY CSV headers this reader uses, as documented.
-var usageColumns = [numColumns]string{
-	colOrgID:          "OrgId",
-	colOrgName:        "OrgName",
-	colOrgType:        "OrgType",
-	colMeterID:        "MeterId",
-	colMeterName:      "MeterName",
-	colDate:           "Date",
-	colPeriodStart:    "BillingPeriodStartDate",
-	colPeriodEnd:      "BillingPeriodEndDate",
-	colMeterUsage:     "MeterUsage",
-	colIPU:            "IPU",
-	colIPURate:        "IPURate",
-	colScalar:         "Scalar",
-	colMetricCategory: "MetricCategory",
+// usageColumns are the SUMMARY CSV headers this reader uses, as documented
+// [D 6]. A file needs the columns a row's values depend on: the org, the
+// day, the billing period, the IPUs, and the meter by ID or by name (a file
+// without MeterId names its meters by MeterName, which then also stands in
+// for the ID). The others fill labels and the rate; a file without them is
+// read, with a warning, and their values are empty.
+var usageColumns = [numColumns]column{
+	colOrgID:          {names: []string{"OrgId"}, required: true},
+	colOrgName:        {names: []string{"OrgName"}},
+	colOrgType:        {names: []string{"OrgType"}},
+	colMeterID:        {names: []string{"MeterId"}},
+	colMeterName:      {names: []string{"MeterName"}},
+	colDate:           {names: []string{"Date"}, required: true},
+	colPeriodStart:    {names: []string{"BillingPeriodStartDate"}, required: true},
+	colPeriodEnd:      {names: []string{"BillingPeriodEndDate"}, required: true},
+	colMeterUsage:     {names: []string{"MeterUsage"}},
+	colIPU:            {names: []string{"IPU"}, required: true},
+	colIPURate:        {names: []string{"IPURate"}},
+	colScalar:         {names: []string{"Scalar"}},
+	colMetricCategory: {names: []string{"MetricCategory"}},
 }
 
 // ReadUsageCSV reads a SUMMARY export CSV and calls fn for each data row.
@@ -76,13 +80,14 @@ var usageColumns = [numColumns]string{
 // strings in it stay valid (they are never overwritten), and repeat from row
 // to row without new allocations.
 func ReadUsageCSV(file string, r io.Reader, fn func(*UsageRow) error) (int, error) {
-	return newCSVState().read(file, r, fn)
+	return newCSVState(nil).read(file, r, fn)
 }
 
 // csvState is what the rows of one export share, across all its files: the
 // read buffer and the strings seen so far.
 type csvState struct {
 	rr      recordReader
+	warn    *warnings
 	orgs    map[string]*orgStrings
 	meters  map[string]*meterStrings
 	lastOrg *orgStrings
@@ -117,8 +122,8 @@ func (c *cellText) set(b []byte) string {
 // maxInterned bounds the strings an export's reader keeps for reuse.
 const maxInterned = 1 << 16
 
-func newCSVState() *csvState {
-	return &csvState{orgs: map[string]*orgStrings{}, meters: map[string]*meterStrings{}}
+func newCSVState(warn *warnings) *csvState {
+	return &csvState{warn: warn, orgs: map[string]*orgStrings{}, meters: map[string]*meterStrings{}}
 }
 
 func (s *csvState) read(file string, r io.Reader, fn func(*UsageRow) error) (int, error) {
@@ -129,26 +134,15 @@ func (s *csvState) read(file string, r io.Reader, fn func(*UsageRow) error) (int
 // readFile reads the header and the records of the input s.rr was just
 // reset to.
 func (s *csvState) readFile(file string, fn func(*UsageRow) error) (int, error) {
-	if err := s.rr.skipBOM(); err != nil {
+	t, err := readHeader(&s.rr, file, "SUMMARY", s.warn)
+	if t == nil || err != nil {
 		return 0, err
 	}
-	line, err := s.rr.next()
-	if err == io.EOF {
-		return 0, &CSVError{File: file, Line: 1, Err: errors.New("file is empty: no header row")}
-	}
-	if err != nil {
-		return 0, s.rr.wrap(file, line, err)
-	}
-	header := make([]string, len(s.rr.fields))
-	for i := range header {
-		header[i] = string(s.rr.field(i))
-	}
-	p, err := newUsageParser(file, header)
+	p, err := newUsageParser(t, s)
 	if err != nil {
 		return 0, err
 	}
-	p.strings = s
-	return s.rows(file, p, fn)
+	return s.rows(t, p, fn)
 }
 
 // readAfter reads the records of a part of a file that begins at a record
@@ -157,43 +151,33 @@ func (s *csvState) readFile(file string, fn func(*UsageRow) error) (int, error) 
 // which they may change.
 func (s *csvState) readAfter(file string, header []byte, line int, data []byte, rest io.Reader, fn func(*UsageRow) error) (int, error) {
 	s.rr.reset(bytes.NewReader(header))
-	if err := s.rr.skipBOM(); err != nil {
+	t, err := readHeader(&s.rr, file, "SUMMARY", s.warn)
+	if t == nil || err != nil {
 		return 0, err
 	}
-	if _, err := s.rr.next(); err != nil {
-		return 0, s.rr.wrap(file, 1, err)
-	}
-	names := make([]string, len(s.rr.fields))
-	for i := range names {
-		names[i] = string(s.rr.field(i))
-	}
-	p, err := newUsageParser(file, names)
+	p, err := newUsageParser(t, s)
 	if err != nil {
 		return 0, err
 	}
-	p.strings = s
 	s.rr.resetParts(data, rest)
 	s.rr.line = line
-	return s.rows(file, p, fn)
+	return s.rows(t, p, fn)
 }
 
 // rows reads the records after the header.
-func (s *csvState) rows(file string, p *usageParser, fn func(*UsageRow) error) (int, error) {
+func (s *csvState) rows(t *table, p *usageParser, fn func(*UsageRow) error) (int, error) {
 	var row UsageRow
 	rows := 0
 	for {
-		line, err := s.rr.next()
-		if err == io.EOF {
-			return rows, nil
+		ok, err := t.next()
+		if !ok {
+			return rows, err
 		}
-		if err != nil {
-			return rows, s.rr.wrap(file, line, err)
-		}
-		if err := p.parse(line, &s.rr, &row); err != nil {
+		if err := p.parse(t, &row); err != nil {
 			return rows, err
 		}
 		if err := fn(&row); err != nil {
-			return rows, fmt.Errorf("file %q, line %d: %w", file, line, err)
+			return rows, t.callback(err)
 		}
 		rows++
 	}
@@ -203,7 +187,8 @@ func (s *csvState) rows(file string, p *usageParser, fn func(*UsageRow) error) (
 // column is.
 type usageParser struct {
 	file    string
-	index   [numColumns]int
+	index   [numColumns]int // -1 for a column the file lacks
+	meterID int             // the column that identifies meters
 	width   int
 	strings *csvState
 	// Dates and the rate repeat on consecutive rows; caching the last parse
@@ -224,42 +209,46 @@ type numberCache struct {
 	v    float64
 }
 
-func newUsageParser(file string, header []string) (*usageParser, error) {
-	p := &usageParser{file: file, width: len(header)}
-	byName := make(map[string]int, len(header))
-	for i, h := range header {
-		key := headerKey(h)
-		if _, dup := byName[key]; !dup {
-			byName[key] = i
-		}
+func newUsageParser(t *table, s *csvState) (*usageParser, error) {
+	p := &usageParser{file: t.file, width: t.width, strings: s}
+	idx, err := t.indexes(usageColumns[:]...)
+	if err != nil {
+		return nil, err
 	}
-	for c, name := range usageColumns {
-		i, ok := byName[headerKey(name)]
-		if !ok {
-			return nil, &CSVError{File: file, Line: 1, Column: name, Err: errMissingColumn}
-		}
-		p.index[c] = i
+	copy(p.index[:], idx)
+	switch p.meterID = p.index[colMeterID]; {
+	case p.meterID >= 0:
+	case p.index[colMeterName] >= 0:
+		p.meterID = p.index[colMeterName]
+	default:
+		return nil, &CSVError{File: t.file, Line: 1, Column: "MeterId", Err: fmt.Errorf("%w (or MeterName)", errMissingColumn)}
 	}
 	return p, nil
 }
 
-func (p *usageParser) parse(line int, rec *recordReader, row *UsageRow) error {
-	if n := len(rec.fields); n < p.width {
-		return &CSVError{File: p.file, Line: line, Err: fmt.Errorf("row has %d fields, the header has %d", n, p.width)}
-	} else if n > p.width {
+func (p *usageParser) parse(t *table, row *UsageRow) error {
+	if n := t.numFields(); n > p.width {
 		for k := p.width; k < n; k++ {
-			if len(bytes.TrimSpace(rec.field(k))) != 0 {
-				return &CSVError{File: p.file, Line: line, Err: fmt.Errorf("row has %d fields, the header has %d (an unquoted comma?)", n, p.width)}
+			if len(bytes.TrimSpace(t.field(k))) != 0 {
+				return &CSVError{File: p.file, Line: t.line, Err: fmt.Errorf("row has %d fields, the header has %d (an unquoted comma?)", n, p.width)}
 			}
 		}
 	}
-	text := func(c int) []byte { return cell(rec.field(p.index[c])) }
-	orgID, meterID := text(colOrgID), text(colMeterID)
+	text := func(c int) []byte {
+		if i := p.index[c]; i >= 0 {
+			return cell(t.field(i))
+		}
+		return nil
+	}
+	orgID, meterID := text(colOrgID), cell(t.field(p.meterID))
 	if len(orgID) == 0 {
-		return p.errorAt(line, colOrgID, rec, errEmptyValue)
+		return p.errorAt(t, colOrgID, errEmptyValue)
 	}
 	if len(meterID) == 0 {
-		return p.errorAt(line, colMeterID, rec, errEmptyValue)
+		if p.meterID != p.index[colMeterID] {
+			return p.errorAt(t, colMeterName, errEmptyValue)
+		}
+		return p.errorAt(t, colMeterID, errEmptyValue)
 	}
 	o := p.strings.org(orgID, text(colOrgName), text(colOrgType))
 	row.OrgID, row.OrgName, row.OrgType = o.id.text, o.name.text, o.typ.text
@@ -268,32 +257,32 @@ func (p *usageParser) parse(line int, rec *recordReader, row *UsageRow) error {
 
 	var err error
 	var ok bool
-	if row.Date, ok, err = p.time(line, colDate, rec); err != nil {
+	if row.Date, ok, err = p.time(t, colDate); err != nil {
 		return err
 	}
 	if !ok {
-		return p.errorAt(line, colDate, rec, errEmptyValue)
+		return p.errorAt(t, colDate, errEmptyValue)
 	}
-	if row.BillingPeriodStart, _, err = p.time(line, colPeriodStart, rec); err != nil {
+	if row.BillingPeriodStart, _, err = p.time(t, colPeriodStart); err != nil {
 		return err
 	}
-	if row.BillingPeriodEnd, _, err = p.time(line, colPeriodEnd, rec); err != nil {
+	if row.BillingPeriodEnd, _, err = p.time(t, colPeriodEnd); err != nil {
 		return err
 	}
-	if row.MeterUsage, _, err = p.number(line, colMeterUsage, rec); err != nil {
+	if row.MeterUsage, _, err = p.number(t, colMeterUsage); err != nil {
 		return err
 	}
-	if row.IPU, _, err = p.number(line, colIPU, rec); err != nil {
+	if row.IPU, _, err = p.number(t, colIPU); err != nil {
 		return err
 	}
-	if row.IPURate, row.HasIPURate, err = p.number(line, colIPURate, rec); err != nil {
+	if row.IPURate, row.HasIPURate, err = p.number(t, colIPURate); err != nil {
 		return err
 	}
 	return nil
 }
 
-func (p *usageParser) errorAt(line, c int, rec *recordReader, err error) error {
-	return &CSVError{File: p.file, Line: line, Column: usageColumns[c], Value: ValidUTF8(string(rec.field(p.index[c]))), Err: err}
+func (p *usageParser) errorAt(t *table, c int, err error) error {
+	return t.bad(p.index[c], usageColumns[c].names[0], err)
 }
 
 // org returns the strings of an org, allocating only those not seen before.
@@ -362,8 +351,12 @@ func (s *csvState) meter(id, name, scalar, category []byte) *meterStrings {
 	return m
 }
 
-func (p *usageParser) number(line, c int, rec *recordReader) (float64, bool, error) {
-	v := cell(rec.field(p.index[c]))
+func (p *usageParser) number(t *table, c int) (float64, bool, error) {
+	i := p.index[c]
+	if i < 0 {
+		return 0, false, nil
+	}
+	v := cell(t.field(i))
 	if len(v) == 0 {
 		return 0, false, nil
 	}
@@ -380,7 +373,7 @@ func (p *usageParser) number(line, c int, rec *recordReader) (float64, bool, err
 		var err error
 		f, err = strconv.ParseFloat(unsafe.String(&v[0], len(v)), 64)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return 0, false, p.errorAt(line, c, rec, errNotNumber)
+			return 0, false, p.errorAt(t, c, errNotNumber)
 		}
 	}
 	if c == colIPURate && len(v) <= len(cache.text) {
@@ -393,8 +386,8 @@ func (p *usageParser) number(line, c int, rec *recordReader) (float64, bool, err
 // time parses a date column; a zero time and false for an empty cell. The
 // result is 00:00 UTC of the calendar day written for the Date column, the
 // instant as written for the others.
-func (p *usageParser) time(line, c int, rec *recordReader) (time.Time, bool, error) {
-	v := cell(rec.field(p.index[c]))
+func (p *usageParser) time(tb *table, c int) (time.Time, bool, error) {
+	v := cell(tb.field(p.index[c]))
 	if len(v) == 0 {
 		return time.Time{}, false, nil
 	}
@@ -412,16 +405,16 @@ func (p *usageParser) time(line, c int, rec *recordReader) (time.Time, bool, err
 	if days, year, ok := parseDay(v); ok {
 		// Already 00:00 UTC of the day written.
 		if year < 1970 {
-			return time.Time{}, false, p.errorAt(line, c, rec, errDateRange)
+			return time.Time{}, false, p.errorAt(tb, c, errDateRange)
 		}
 		t = time.Unix(days*secondsPerDay, 0).UTC()
 	} else {
 		var err error
 		if t, err = ParseTime(string(v)); err != nil {
-			return time.Time{}, false, p.errorAt(line, c, rec, errNotDate)
+			return time.Time{}, false, p.errorAt(tb, c, errNotDate)
 		}
 		if !plausibleDate(t) {
-			return time.Time{}, false, p.errorAt(line, c, rec, errDateRange)
+			return time.Time{}, false, p.errorAt(tb, c, errDateRange)
 		}
 		if c == colDate {
 			t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)

@@ -11,6 +11,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -89,35 +90,43 @@ type column struct {
 }
 
 // table reads a CSV file whose columns are found by header name, in any
-// order: the PROJECT_FOLDER, ASSET and job-level exports. (The summary
-// reader has a faster path of its own.) Cells are trimmed, "null" is empty,
-// and text is valid UTF-8.
+// order: every export, the SUMMARY one (summary.go) with a faster path for
+// its cells. Cells are trimmed, "null" is empty, and text is valid UTF-8.
 type table struct {
 	rr     *recordReader
 	file   string
+	kind   string   // the export, for warnings: "SUMMARY", "ASSET"...
 	names  []string // the header as read, valid UTF-8
 	byName map[string]int
 	width  int
 	line   int // the line of the current record
+	warn   *warnings
 }
 
-// errNoHeader is what a file without even a header row is.
-var errNoHeader = errors.New("file is empty: no header row")
-
-// openTable skips a BOM and reads the header row of r.
-func openTable(rr *recordReader, file string, r io.Reader) (*table, error) {
+// openTable skips a BOM and reads the header row of r; see readHeader.
+func openTable(rr *recordReader, file, kind string, r io.Reader, warn *warnings) (*table, error) {
 	rr.reset(r)
+	return readHeader(rr, file, kind, warn)
+}
+
+// readHeader skips a BOM and reads the header row of the input rr was just
+// reset to. A file without one (no bytes, or only blank lines) is read as
+// a file without rows: nil and no error, as is a header without rows. Both
+// mean the export has nothing for that file, as an export without files
+// does (openZIP); whether that is news is the caller's to judge, and to
+// an incremental refresh it is "nothing new".
+func readHeader(rr *recordReader, file, kind string, warn *warnings) (*table, error) {
 	if err := rr.skipBOM(); err != nil {
 		return nil, err
 	}
 	line, err := rr.next()
 	if err == io.EOF {
-		return nil, &CSVError{File: file, Line: 1, Err: errNoHeader}
+		return nil, nil
 	}
 	if err != nil {
 		return nil, rr.wrap(file, line, err)
 	}
-	t := &table{rr: rr, file: file, byName: map[string]int{}, width: len(rr.fields), line: line}
+	t := &table{rr: rr, file: file, kind: kind, byName: map[string]int{}, width: len(rr.fields), line: line, warn: warn}
 	t.names = make([]string, len(rr.fields))
 	for i := range rr.fields {
 		t.names[i] = ValidUTF8(string(rr.field(i)))
@@ -150,14 +159,25 @@ func (t *table) index(c column) (int, error) {
 	return i, nil
 }
 
-// indexes returns the index of each column, as index does.
+// indexes returns the index of each column, as index does. Optional
+// columns the header lacks are logged, once per export and list of
+// columns: the values they hold stay empty.
 func (t *table) indexes(cols ...column) ([]int, error) {
 	out := make([]int, len(cols))
+	var missing []string
 	for k, c := range cols {
 		var err error
 		if out[k], err = t.index(c); err != nil {
 			return nil, err
 		}
+		if out[k] < 0 {
+			missing = append(missing, c.names[0])
+		}
+	}
+	if len(missing) > 0 {
+		list := strings.Join(missing, ", ")
+		t.warn.once(t.kind+" "+list, "An export file lacks optional columns; the values they hold stay empty",
+			"export", t.kind, "file", t.file, "columns", list)
 	}
 	return out, nil
 }
@@ -185,17 +205,23 @@ func (t *table) next() (bool, error) {
 	return true, nil
 }
 
+// field returns field k of the current record, untrimmed.
+func (t *table) field(k int) []byte { return t.rr.field(k) }
+
+// numFields is the number of fields of the current record.
+func (t *table) numFields() int { return len(t.rr.fields) }
+
 // text returns cell i of the current record as valid UTF-8; "" for i < 0.
 func (t *table) text(i int) string {
 	if i < 0 {
 		return ""
 	}
-	return ValidUTF8(string(cell(t.rr.field(i))))
+	return ValidUTF8(string(cell(t.field(i))))
 }
 
 // bad is a CSVError for cell i of the current record.
 func (t *table) bad(i int, name string, err error) error {
-	return &CSVError{File: t.file, Line: t.line, Column: name, Value: ValidUTF8(string(t.rr.field(i))), Err: err}
+	return &CSVError{File: t.file, Line: t.line, Column: name, Value: ValidUTF8(string(t.field(i))), Err: err}
 }
 
 // number parses cell i of column name; 0 when empty or i < 0.
@@ -242,6 +268,33 @@ func (t *table) day(i int, name string) (time.Time, error) {
 		return time.Time{}, t.bad(i, name, errEmptyValue)
 	}
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC), nil
+}
+
+// warnings passes each distinct warning of one export on once, from
+// whichever goroutine reads the file that has it. A nil *warnings, or one
+// without fn, drops them.
+type warnings struct {
+	fn   func(msg string, keyvals ...any)
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func newWarnings(fn func(msg string, keyvals ...any)) *warnings {
+	return &warnings{fn: fn, seen: map[string]bool{}}
+}
+
+// once passes a warning on unless one with the same key was.
+func (w *warnings) once(key, msg string, keyvals ...any) {
+	if w == nil || w.fn == nil {
+		return
+	}
+	w.mu.Lock()
+	seen := w.seen[key]
+	w.seen[key] = true
+	w.mu.Unlock()
+	if !seen {
+		w.fn(msg, keyvals...)
+	}
 }
 
 // callback wraps an error of the caller's row function with where the row is.

@@ -123,12 +123,9 @@ type taskLayout struct {
 var errNotCount = errors.New("not a whole number of runs")
 
 func readTaskCSV(rr *recordReader, file string, r io.Reader, fn func(*TaskRow) error, warn func(string, ...any)) (int, error) {
-	t, err := openTable(rr, file, r)
-	if errors.Is(err, errNoHeader) {
-		// A meter without runs may well send an empty file [INF].
-		return 0, nil
-	}
-	if err != nil {
+	// A meter without runs may well send an empty file [INF].
+	t, err := openTable(rr, file, "job-level", r, nil)
+	if t == nil || err != nil {
 		return 0, err
 	}
 	l, missing := taskColumns(t)
