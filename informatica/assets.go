@@ -102,6 +102,7 @@ func readAssetCSV(rr *recordReader, file string, r io.Reader, fn func(*AssetRow)
 	if meterID < 0 && meterName < 0 {
 		return 0, &CSVError{File: file, Line: 1, Column: assetMeterID.names[0], Err: fmt.Errorf("%w (or %q)", errMissingColumn, assetMeterName.names[0])}
 	}
+	t.dateColumns(date)
 	var row AssetRow
 	rows := 0
 	for {

@@ -4,6 +4,8 @@
 package informatica
 
 import (
+	"errors"
+	"strings"
 	"time"
 )
 
@@ -75,14 +77,18 @@ func daysFromCivil(y, m, d int) int64 {
 // timeLayouts are the date formats seen in Informatica's exports and docs.
 // The format of the CSV date columns is not documented, so every plausible
 // one is accepted; values without a zone are UTC, as Informatica's billing
-// is.
+// is [D 18b]. A zone abbreviation after the time is read by zoneOffsets,
+// and 1/2/2006 may be day first: see parseTime.
 var timeLayouts = []string{
 	"2006-01-02",
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04:05.999999999Z07:00",
 	"2006-01-02 15:04:05.999999999",
-	"2006-01-02 15:04:05 MST",
+	// ISO 8601 with an offset without a colon (+0000) [INF: job-level
+	// times are not documented].
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02 15:04:05.999999999Z0700",
 	"1/2/2006",
 	"1/2/2006 15:04:05",
 	"1/2/2006 15:04",
@@ -92,13 +98,125 @@ var timeLayouts = []string{
 	"2006/01/02 15:04:05",
 }
 
+// zoneOffsets are the zone abbreviations a time may end with, and their
+// offsets from UTC in seconds: those of the regions Informatica's PODs
+// serve (North America, Europe, the UK, Asia-Pacific), each with the one
+// meaning it has there. Go's own reading of an abbreviation depends on the
+// host's time zone (its real offset when the host's zone uses it, else
+// zero), so it is never used. Abbreviations with several meanings (IST,
+// BST, CST in China) and those not listed are refused: a wrong guess
+// moves usage to another day.
+var zoneOffsets = map[string]int{
+	"UTC": 0, "GMT": 0, "Z": 0,
+	"EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600, "CDT": -5 * 3600,
+	"MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
+	"WET": 0, "WEST": 1 * 3600, "CET": 1 * 3600, "CEST": 2 * 3600, "EET": 2 * 3600, "EEST": 3 * 3600,
+	"SGT": 8 * 3600, "JST": 9 * 3600, "KST": 9 * 3600, "AEST": 10 * 3600, "AEDT": 11 * 3600,
+}
+
+var (
+	errUnknownZone   = errors.New("time zone abbreviation not known (use an offset such as -08:00, or UTC)")
+	errAmbiguousDate = errors.New("day and month could be either way round, and no date of the file settles it (a day over 12)")
+)
+
+// dayOrder is the order of day and month in a file's dates written with
+// slashes: 03/04/2024 is 4 March month first and 3 April day first.
+type dayOrder int8
+
+const (
+	orderUnknown dayOrder = iota
+	monthFirst
+	dayFirst
+)
+
+func (o dayOrder) String() string {
+	return [...]string{"not known", "month first", "day first"}[o]
+}
+
+// slashOrder tells what a date written with slashes says of the order: the
+// order when one of its first two numbers is over 12, orderUnknown with
+// ambiguous set when both are 12 or less and differ. Other text says
+// nothing.
+func slashOrder(v []byte) (o dayOrder, ambiguous bool) {
+	a, i := leadingNumber(v, 0)
+	if i == 0 || i >= len(v) || v[i] != '/' {
+		return orderUnknown, false
+	}
+	b, j := leadingNumber(v, i+1)
+	if j == i+1 || j >= len(v) || v[j] != '/' {
+		return orderUnknown, false
+	}
+	switch {
+	case a > 12 && b <= 12:
+		return dayFirst, false
+	case b > 12 && a <= 12:
+		return monthFirst, false
+	}
+	return orderUnknown, a != b && a <= 12 && b <= 12
+}
+
+// leadingNumber reads up to two digits at v[i:]; it returns the number and
+// the index after them.
+func leadingNumber(v []byte, i int) (int, int) {
+	n, j := 0, i
+	for ; j < len(v) && j < i+2 && v[j]-'0' <= 9; j++ {
+		n = n*10 + int(v[j]-'0')
+	}
+	return n, j
+}
+
 // ParseTime parses a date or timestamp in any format Informatica is known to
-// use.
+// use. A date with slashes is read month first unless its numbers say
+// otherwise; one they leave ambiguous (03/04/2024) is refused: only a file's
+// other dates can settle it (parseTime).
 func ParseTime(s string) (time.Time, error) {
+	return parseTime(s, orderUnknown)
+}
+
+// parseTime parses s as ParseTime does, with the order of day and month
+// in a date with slashes that the file's dates settled.
+func parseTime(s string, order dayOrder) (time.Time, error) {
+	zone := ""
+	if i := strings.LastIndexByte(s, ' '); i > 0 && isAbbreviation(s[i+1:]) {
+		zone, s = s[i+1:], s[:i]
+	}
+	if o, ambiguous := slashOrder([]byte(s)); o == dayFirst || ambiguous && order == dayFirst {
+		// Day first: the layouts are month first.
+		first := strings.IndexByte(s, '/')
+		second := first + 1 + strings.IndexByte(s[first+1:], '/')
+		s = s[first+1:second] + "/" + s[:first] + s[second:]
+	} else if ambiguous && order == orderUnknown {
+		return time.Time{}, errAmbiguousDate
+	}
 	for _, layout := range timeLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
+		// In UTC, not time.Local: an offset the host's zone also has
+		// would give the result the host's zone.
+		t, err := time.ParseInLocation(layout, s, time.UTC)
+		if err != nil {
+			continue
+		}
+		if zone == "" {
 			return t, nil
 		}
+		offset, ok := zoneOffsets[zone]
+		if !ok {
+			return time.Time{}, errUnknownZone
+		}
+		return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.FixedZone(zone, offset)), nil
 	}
 	return time.Time{}, errNotDate
+}
+
+// isAbbreviation reports whether s looks like a zone abbreviation: one to
+// five capital letters, and not AM or PM.
+func isAbbreviation(s string) bool {
+	if len(s) == 0 || len(s) > 5 || s == "AM" || s == "PM" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }

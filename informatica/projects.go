@@ -78,6 +78,7 @@ func readProjectCSV(rr *recordReader, file string, r io.Reader, fn func(*Project
 		return 0, err
 	}
 	orgCol, typeCol, projectCol, folderCol, dateCol, ipuCol := cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]
+	t.dateColumns(dateCol)
 	var row ProjectRow
 	rows := 0
 	for {

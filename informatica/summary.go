@@ -216,6 +216,7 @@ func newUsageParser(t *table, s *csvState) (*usageParser, error) {
 		return nil, err
 	}
 	copy(p.index[:], idx)
+	t.dateColumns(p.index[colDate], p.index[colPeriodStart], p.index[colPeriodEnd])
 	switch p.meterID = p.index[colMeterID]; {
 	case p.meterID >= 0:
 	case p.index[colMeterName] >= 0:
@@ -410,8 +411,8 @@ func (p *usageParser) time(tb *table, c int) (time.Time, bool, error) {
 		t = time.Unix(days*secondsPerDay, 0).UTC()
 	} else {
 		var err error
-		if t, err = ParseTime(string(v)); err != nil {
-			return time.Time{}, false, p.errorAt(tb, c, errNotDate)
+		if t, err = parseTime(string(v), tb.order); err != nil {
+			return time.Time{}, false, p.errorAt(tb, c, err)
 		}
 		if !plausibleDate(t) {
 			return time.Time{}, false, p.errorAt(tb, c, errDateRange)

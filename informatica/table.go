@@ -46,7 +46,7 @@ var (
 	errMissingColumn = errors.New("required column is missing from the header")
 	errEmptyValue    = errors.New("value is required")
 	errNotNumber     = errors.New("not a finite number")
-	errNotDate       = errors.New("not a date in a known format (2006-01-02, RFC 3339, 2006-01-02 15:04:05, 1/2/2006)")
+	errNotDate       = errors.New("not a date in a known format (2006-01-02, RFC 3339, 2006-01-02 15:04:05, 1/2/2006 or 2/1/2006; see README, Data rules)")
 	errDateRange     = errors.New("not a date between 1970 and 9999")
 )
 
@@ -101,7 +101,31 @@ type table struct {
 	width  int
 	line   int // the line of the current record
 	warn   *warnings
+
+	// The order of day and month in dates with slashes, and where the
+	// file settled it; the date columns, which settle it.
+	order          dayOrder
+	orderLine      int
+	orderValue     string
+	dates          []int
+	cur            *heldRecord  // the record being replayed, if any
+	held           []heldRecord // records waiting for the order
+	heldBytes      int
+	firstAmbiguous *CSVError // the first ambiguous date held
 }
+
+// heldRecord is a record kept until the file settles the order of day and
+// month in its dates.
+type heldRecord struct {
+	line   int
+	fields [][]byte
+}
+
+// maxHeldBytes bounds the records held while the order of day and month is
+// not settled. A month of daily rows settles it by the 13th; this is some
+// 300,000 summary rows, more than the days 1 to 12 of 50 orgs with 40
+// meters over a year.
+const maxHeldBytes = 64 << 20
 
 // openTable skips a BOM and reads the header row of r; see readHeader.
 func openTable(rr *recordReader, file, kind string, r io.Reader, warn *warnings) (*table, error) {
@@ -190,26 +214,120 @@ func (t *table) header() string {
 // next reads the next record; false at the end of the file or on an error.
 // A record shorter than the header is an error; a longer one is read, as
 // its extra fields are not the columns looked up.
+//
+// A record with a date that could be day or month first (03/04/2024) waits,
+// with the records after it, until a date of the file settles the order
+// (a first or second number over 12); then they are read in file order. A
+// file that ends with the order not settled is an error naming the first
+// such date, and so is a date that contradicts the settled order.
 func (t *table) next() (bool, error) {
-	line, err := t.rr.next()
-	t.line = line
-	if err == io.EOF {
-		return false, nil
+	for {
+		if len(t.held) > 0 && t.order != orderUnknown {
+			t.cur, t.line = &t.held[0], t.held[0].line
+			if t.held = t.held[1:]; len(t.held) == 0 {
+				t.held, t.heldBytes = nil, 0
+			}
+			return true, nil
+		}
+		t.cur = nil
+		line, err := t.rr.next()
+		t.line = line
+		if err == io.EOF {
+			if len(t.held) > 0 {
+				return false, t.firstAmbiguous
+			}
+			return false, nil
+		}
+		if err != nil {
+			return false, t.rr.wrap(t.file, line, err)
+		}
+		if len(t.rr.fields) < t.width {
+			return false, &CSVError{File: t.file, Line: line, Err: fmt.Errorf("row has %d fields, the header has %d", len(t.rr.fields), t.width)}
+		}
+		wait, err := t.settleOrder()
+		if err != nil {
+			return false, err
+		}
+		if !wait && len(t.held) == 0 {
+			return true, nil
+		}
+		if err := t.hold(); err != nil {
+			return false, err
+		}
 	}
-	if err != nil {
-		return false, t.rr.wrap(t.file, line, err)
+}
+
+// dateColumns names the columns whose dates settle the order of day and
+// month; -1 stands for a column the file lacks.
+func (t *table) dateColumns(cols ...int) {
+	for _, i := range cols {
+		if i >= 0 {
+			t.dates = append(t.dates, i)
+		}
 	}
-	if len(t.rr.fields) < t.width {
-		return false, &CSVError{File: t.file, Line: line, Err: fmt.Errorf("row has %d fields, the header has %d", len(t.rr.fields), t.width)}
+}
+
+// settleOrder reads the current record's dates for the order of day and
+// month, and reports whether it must wait for the order to be settled.
+func (t *table) settleOrder() (bool, error) {
+	wait := false
+	for _, i := range t.dates {
+		v := cell(t.rr.field(i))
+		if len(v) < 5 || v[1] != '/' && v[2] != '/' {
+			continue
+		}
+		o, ambiguous := slashOrder(v)
+		switch {
+		case o != orderUnknown && t.order == orderUnknown:
+			t.order, t.orderLine, t.orderValue = o, t.line, string(v)
+		case o != orderUnknown && o != t.order:
+			return false, t.bad(i, t.names[i], fmt.Errorf("day and month are the other way round than in %q on line %d (%s)",
+				Shorten(ValidUTF8(t.orderValue), 40), t.orderLine, t.order))
+		case ambiguous && t.order == orderUnknown:
+			if !wait && t.firstAmbiguous == nil {
+				t.firstAmbiguous = t.bad(i, t.names[i], errAmbiguousDate).(*CSVError)
+			}
+			wait = true
+		}
 	}
-	return true, nil
+	return wait, nil
+}
+
+// hold keeps a copy of the current record for later.
+func (t *table) hold() error {
+	n := 0
+	for k := range t.rr.fields {
+		n += len(t.rr.field(k))
+	}
+	if t.heldBytes += n; t.heldBytes > maxHeldBytes {
+		return &CSVError{File: t.file, Line: t.line, Err: fmt.Errorf("more than %d MiB of rows wait for a date that settles the order of day and month (from %v)", maxHeldBytes>>20, t.firstAmbiguous)}
+	}
+	buf := make([]byte, 0, n)
+	h := heldRecord{line: t.line, fields: make([][]byte, len(t.rr.fields))}
+	for k := range t.rr.fields {
+		start := len(buf)
+		buf = append(buf, t.rr.field(k)...)
+		h.fields[k] = buf[start:len(buf):len(buf)]
+	}
+	t.held = append(t.held, h)
+	return nil
 }
 
 // field returns field k of the current record, untrimmed.
-func (t *table) field(k int) []byte { return t.rr.field(k) }
+func (t *table) field(k int) []byte {
+	if t.cur != nil {
+		return t.cur.fields[k]
+	}
+	return t.rr.field(k)
+}
 
 // numFields is the number of fields of the current record.
-func (t *table) numFields() int { return len(t.rr.fields) }
+func (t *table) numFields() int {
+	if t.cur != nil {
+		return len(t.cur.fields)
+	}
+	return len(t.rr.fields)
+}
 
 // text returns cell i of the current record as valid UTF-8; "" for i < 0.
 func (t *table) text(i int) string {
@@ -237,19 +355,15 @@ func (t *table) number(i int, name string) (float64, error) {
 	return f, nil
 }
 
-// time parses cell i of column name with parse, which is ParseTime when
-// nil; false when the cell is empty.
-func (t *table) time(i int, name string, parse func(string) (time.Time, error)) (time.Time, bool, error) {
+// time parses cell i of column name; false when the cell is empty.
+func (t *table) time(i int, name string) (time.Time, bool, error) {
 	v := t.text(i)
 	if v == "" {
 		return time.Time{}, false, nil
 	}
-	if parse == nil {
-		parse = ParseTime
-	}
-	d, err := parse(v)
+	d, err := parseTime(v, t.order)
 	if err != nil {
-		return time.Time{}, false, t.bad(i, name, errNotDate)
+		return time.Time{}, false, t.bad(i, name, err)
 	}
 	if !plausibleDate(d) {
 		return time.Time{}, false, t.bad(i, name, errDateRange)
@@ -260,7 +374,7 @@ func (t *table) time(i int, name string, parse func(string) (time.Time, error)) 
 // day is the required day column i of the current record, at 00:00 UTC of
 // the calendar day written.
 func (t *table) day(i int, name string) (time.Time, error) {
-	d, ok, err := t.time(i, name, nil)
+	d, ok, err := t.time(i, name)
 	if err != nil {
 		return time.Time{}, err
 	}
