@@ -244,6 +244,9 @@ func (t *table) next() (bool, error) {
 		if len(t.rr.fields) < t.width {
 			return false, &CSVError{File: t.file, Line: line, Err: fmt.Errorf("row has %d fields, the header has %d", len(t.rr.fields), t.width)}
 		}
+		if err := t.checkFieldLengths(); err != nil {
+			return false, err
+		}
 		wait, err := t.settleOrder()
 		if err != nil {
 			return false, err
@@ -255,6 +258,33 @@ func (t *table) next() (bool, error) {
 			return false, err
 		}
 	}
+}
+
+// maxFieldBytes bounds one value. The longest values of an export are
+// names (of orgs, meters, assets, projects, folders, tasks), which
+// Informatica keeps to a few hundred characters; IDs are 22 [D 8]. A value
+// this long is not a name but hostile or broken input, and as a label it
+// would be kept in memory and in every scrape for each series.
+const maxFieldBytes = 4 << 10
+
+var errFieldTooLong = fmt.Errorf("value is longer than %d bytes, the limit on one value", maxFieldBytes)
+
+// checkFieldLengths refuses a record with a value over maxFieldBytes.
+func (t *table) checkFieldLengths() error {
+	f := t.rr.fields
+	if len(f) == 0 || f[len(f)-1].end-f[0].start <= maxFieldBytes {
+		return nil // the whole record is shorter
+	}
+	for k := range f {
+		if f[k].end-f[k].start > maxFieldBytes {
+			name := ""
+			if k < len(t.names) {
+				name = t.names[k]
+			}
+			return &CSVError{File: t.file, Line: t.line, Column: name, Value: ValidUTF8(string(t.rr.field(k))), Err: errFieldTooLong}
+		}
+	}
+	return nil
 }
 
 // dateColumns names the columns whose dates settle the order of day and

@@ -6,6 +6,7 @@ package usage
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"math/bits"
 	"slices"
@@ -146,12 +147,13 @@ func floorDiv(a, b int64) int64 {
 // few series whose days came out of order, and sums their repeated days in
 // the order the rows came.
 type Builder struct {
-	orgs    map[string]int32
-	meters  map[string]int32
-	series  seriesIndex
-	ser     chunks[buildSeries]
-	orgList chunks[OrgInfo]
-	mtrList chunks[MeterInfo]
+	maxSeries int // 0 for no limit
+	orgs      map[string]int32
+	meters    map[string]int32
+	series    seriesIndex
+	ser       chunks[buildSeries]
+	orgList   chunks[OrgInfo]
+	mtrList   chunks[MeterInfo]
 	// orgSrc and mtrSrc hold, for each org and meter, the strings of the
 	// last row that named it, equal to orgList's and mtrList's: the
 	// reader hands the same strings row after row, which compare equal
@@ -274,6 +276,7 @@ func NewBuilder() *Builder {
 		attrIx:     map[dayAttr]uint32{},
 		lastSeries: -1,
 		predicted:  -1,
+		maxSeries:  MaxSeries,
 	}
 	b.attrIndex(dayAttr{}) // index 0: no period, no rate
 	return b
@@ -297,6 +300,9 @@ func (b *Builder) Add(r *informatica.UsageRow) error {
 		b.reopen()
 	}
 	i := b.seriesOf(r)
+	if i < 0 {
+		return errTooManySeries
+	}
 	s := b.serAt(i)
 	day := DayNumber(r.Date)
 	var ra dayAttr
@@ -454,13 +460,26 @@ func (b *Builder) seriesOf(r *informatica.UsageRow) int32 {
 		}
 	}
 	org, meter := b.org(r), b.meter(r)
-	i := b.seriesIndex(org, meter)
-	b.lastSeries = i
+	i := b.seriesIndex(org, meter, b.maxSeries)
+	if i >= 0 {
+		b.lastSeries = i
+	}
 	return i
 }
 
-// seriesIndex returns the series of an org and a meter, new if need be.
-func (b *Builder) seriesIndex(org, meter int32) int32 {
+// MaxSeries bounds the series (org and meter pairs) of one export. Its
+// orgs are the production org and the orgs linked to it, its meters
+// Informatica's services, some dozens (iics-metering-api.md §7.1): 50,000
+// is a thousand orgs using 50 meters each, beyond any account. More is
+// hostile or broken input, whose labels would fill the memory and every
+// scrape.
+const MaxSeries = 50_000
+
+var errTooManySeries = fmt.Errorf("more than %d series (org and meter pairs), the limit on one export (usage.MaxSeries)", MaxSeries)
+
+// seriesIndex returns the series of an org and a meter, new if need be;
+// -1 when a new one would pass limit (none when 0).
+func (b *Builder) seriesIndex(org, meter int32, limit int) int32 {
 	if b.series.n < int(b.ser.n) {
 		// Table borrowed the index's memory: it is made again.
 		b.series.rebuild(b)
@@ -468,6 +487,9 @@ func (b *Builder) seriesIndex(org, meter int32) int32 {
 	slot, i := b.series.find(b, org, meter)
 	if i >= 0 {
 		return i
+	}
+	if limit > 0 && int(b.ser.n) >= limit {
+		return -1
 	}
 	i = b.ser.push(buildSeries{org: org, meter: meter, last: noEntry})
 	b.series.insert(b, slot, i)
@@ -656,7 +678,9 @@ func (b *Builder) Absorb(p *Builder) {
 	shift := int32(len(b.blocks)) * chunkSize // p's entries come after b's blocks
 	for k := range p.ser.n {
 		ps := p.serAt(k)
-		i := b.seriesIndex(orgs[ps.org], meters[ps.meter])
+		// Each part kept to the limit: the parts of one export join
+		// whatever their sum.
+		i := b.seriesIndex(orgs[ps.org], meters[ps.meter], 0)
 		ser[k] = i
 		pl := ps.lastEntry()
 		if pl < 0 {
