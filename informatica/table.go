@@ -122,9 +122,9 @@ type heldRecord struct {
 }
 
 // maxHeldBytes bounds the records held while the order of day and month is
-// not settled. A month of daily rows settles it by the 13th; this is some
-// 300,000 summary rows, more than the days 1 to 12 of 50 orgs with 40
-// meters over a year.
+// not settled. Daily rows settle it by the 13th of a month: at most twelve
+// days of rows wait, some 24,000 SUMMARY rows (3.5 MB) for 50 orgs with 40
+// meters each; 64 MiB is some 450,000 rows.
 const maxHeldBytes = 64 << 20
 
 // openTable skips a BOM and reads the header row of r; see readHeader.
@@ -247,9 +247,11 @@ func (t *table) next() (bool, error) {
 		if err := t.checkFieldLengths(); err != nil {
 			return false, err
 		}
-		wait, err := t.settleOrder()
-		if err != nil {
-			return false, err
+		wait := false
+		if t.maySettleOrder() {
+			if wait, err = t.settleOrder(); err != nil {
+				return false, err
+			}
 		}
 		if !wait && len(t.held) == 0 {
 			return true, nil
@@ -295,6 +297,23 @@ func (t *table) dateColumns(cols ...int) {
 			t.dates = append(t.dates, i)
 		}
 	}
+}
+
+// maySettleOrder is false when no date of the current record has a slash
+// where a date with slashes has one (or a space before it): a look at a few
+// bytes, which is all most files' rows cost.
+func (t *table) maySettleOrder() bool {
+	buf := t.rr.buf
+	for _, i := range t.dates {
+		f := t.rr.fields[i]
+		if f.end-f.start < 5 {
+			continue // shorter than 1/2/2006; empty
+		}
+		if b := buf[f.start : f.start+3]; b[1] == '/' || b[2] == '/' || b[0] <= ' ' {
+			return true
+		}
+	}
+	return false
 }
 
 // settleOrder reads the current record's dates for the order of day and
