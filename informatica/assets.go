@@ -36,23 +36,29 @@ var assetJob = jobKind{resource: "ExportMeteringData", maxDays: MaxAssetDays, fi
 // any string it keeps: the row is reused.
 func (c *Client) ExportAssetUsage(ctx context.Context, from, to time.Time, fn func(*AssetRow) error) (ExportResult, error) {
 	return c.export(ctx, assetJob, from, to, func(f *os.File, size int64) (int, error) {
-		return ReadAssetZIP(f, size, c.cfg.Limits, fn)
+		return readAssetZIP(f, size, c.cfg.Limits, fn, c.warn)
 	})
 }
 
 // ReadAssetZIP reads every CSV file of an ASSET export ZIP and calls fn for
 // each row, within the same limits as a summary export.
 func ReadAssetZIP(r io.ReaderAt, size int64, limits Limits, fn func(*AssetRow) error) (int, error) {
+	return readAssetZIP(r, size, limits, fn, nil)
+}
+
+// readAssetZIP is ReadAssetZIP, passing warnings to warn.
+func readAssetZIP(r io.ReaderAt, size int64, limits Limits, fn func(*AssetRow) error, warn func(string, ...any)) (int, error) {
 	var rr recordReader
+	w := newWarnings(warn)
 	return readZIP(r, size, limits, func(name string, r io.Reader) (int, error) {
-		return readAssetCSV(&rr, name, r, fn)
+		return readAssetCSV(&rr, name, r, fn, w)
 	})
 }
 
 // ReadAssetCSV reads an ASSET export CSV and calls fn for each row.
 func ReadAssetCSV(file string, r io.Reader, fn func(*AssetRow) error) (int, error) {
 	var rr recordReader
-	return readAssetCSV(&rr, file, r, fn)
+	return readAssetCSV(&rr, file, r, fn, nil)
 }
 
 // The columns of an ASSET file. The first name of each is the documented
@@ -81,9 +87,9 @@ var (
 	assetIPU       = column{names: []string{"Consumption (IPUs)", "IPUs", "IPU", "Consumption"}, required: true}
 )
 
-func readAssetCSV(rr *recordReader, file string, r io.Reader, fn func(*AssetRow) error) (int, error) {
-	t, err := openTable(rr, file, r)
-	if err != nil {
+func readAssetCSV(rr *recordReader, file string, r io.Reader, fn func(*AssetRow) error, warn *warnings) (int, error) {
+	t, err := openTable(rr, file, "ASSET", r, warn)
+	if t == nil || err != nil {
 		return 0, err
 	}
 	c, err := t.indexes(assetMeterID, assetMeterName, assetDate, assetName, assetType, assetProject, assetFolder,
@@ -96,6 +102,7 @@ func readAssetCSV(rr *recordReader, file string, r io.Reader, fn func(*AssetRow)
 	if meterID < 0 && meterName < 0 {
 		return 0, &CSVError{File: file, Line: 1, Column: assetMeterID.names[0], Err: fmt.Errorf("%w (or %q)", errMissingColumn, assetMeterName.names[0])}
 	}
+	t.dateColumns(date)
 	var row AssetRow
 	rows := 0
 	for {

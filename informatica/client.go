@@ -65,11 +65,13 @@ type Limits struct {
 	MaxZIPEntries        int
 }
 
-// DefaultLimits fit exports of several million rows.
+// DefaultLimits fit exports of several million rows. A SUMMARY export has
+// a row of some 150 bytes per org, meter and day, for at most 180 days
+// [D 5]: 2 GiB is more than 180 days of usage.MaxSeries series.
 var DefaultLimits = Limits{
 	MaxResponseBytes:     1 << 20,
 	MaxDownloadBytes:     512 << 20,
-	MaxUncompressedBytes: 8 << 30,
+	MaxUncompressedBytes: 2 << 30,
 	MaxZIPEntries:        10000,
 }
 

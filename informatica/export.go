@@ -123,7 +123,7 @@ type ExportResult struct {
 // at a time. fn must copy any string it keeps: the row is reused.
 func (c *Client) ExportUsage(ctx context.Context, from, to time.Time, fn func(*UsageRow) error) (ExportResult, error) {
 	return c.export(ctx, c.summaryJob(), from, to, func(f *os.File, size int64) (int, error) {
-		return ReadUsageZIP(f, size, c.cfg.Limits, fn)
+		return readUsageZIP(f, size, c.cfg.Limits, fn, c.warn)
 	})
 }
 
@@ -132,7 +132,7 @@ func (c *Client) ExportUsage(ctx context.Context, from, to time.Time, fn func(*U
 // job's export, and Join once a job's parts are all read.
 func (c *Client) ExportUsageParts(ctx context.Context, from, to time.Time, parts Parts) (ExportResult, error) {
 	return c.export(ctx, c.summaryJob(), from, to, func(f *os.File, size int64) (int, error) {
-		return ReadUsageZIPParts(f, size, c.cfg.Limits, parts)
+		return readUsageZIPParts(f, size, c.cfg.Limits, parts, c.warn)
 	})
 }
 
@@ -350,7 +350,7 @@ func (c *Client) jobMessage(msg string) string {
 // row in its CSV files.
 func (c *Client) Download(ctx context.Context, id string, fn func(*UsageRow) error) (int, error) {
 	return c.download(ctx, id, func(f *os.File, size int64) (int, error) {
-		return ReadUsageZIP(f, size, c.cfg.Limits, fn)
+		return readUsageZIP(f, size, c.cfg.Limits, fn, c.warn)
 	})
 }
 

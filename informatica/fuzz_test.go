@@ -54,6 +54,11 @@ func FuzzReadUsageCSV(f *testing.F) {
 		`1.5,o1,2025-06-01T00:00:00Z,m1,"Name, with comma",2025-06-01,2025-06-30,3,U,C,"Org ""quoted""",Production,0.5,x` + "\n"))
 	f.Add([]byte(fuzzHeader + "\n" + `o1,m1,"unterminated`))
 	f.Add([]byte(fuzzHeader + "\n" + strings.ReplaceAll(fuzzRow, "Acme", "Soci\xe9t\xe9 \x93\x81") + "\n"))
+	// Dates whose day and month wait for a later row, and zone
+	// abbreviations.
+	f.Add([]byte(fuzzHeader + "\n" + strings.ReplaceAll(fuzzRow, "2025-06-01", "03/04/2025") + "\n" +
+		strings.ReplaceAll(fuzzRow, "2025-06-01", "13/04/2025 10:00 PM") + "\n"))
+	f.Add([]byte(fuzzHeader + "\n" + strings.ReplaceAll(fuzzRow, "2025-06-30", "2025-06-30 23:59:59 PDT") + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rows := 0
 		n, err := ReadUsageCSV("fuzz.csv", bytes.NewReader(data), func(r *UsageRow) error {

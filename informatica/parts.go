@@ -37,6 +37,11 @@ type Parts interface {
 // are those ReadUsageZIP returns: the first in file order, with its file
 // and line.
 func ReadUsageZIPParts(r io.ReaderAt, size int64, limits Limits, parts Parts) (int, error) {
+	return readUsageZIPParts(r, size, limits, parts, nil)
+}
+
+// readUsageZIPParts is ReadUsageZIPParts, passing warnings to warn.
+func readUsageZIPParts(r io.ReaderAt, size int64, limits Limits, parts Parts, warn func(string, ...any)) (int, error) {
 	entries, err := openZIP(r, size, limits)
 	if err != nil || len(entries) == 0 {
 		return 0, err
@@ -47,6 +52,7 @@ func ReadUsageZIPParts(r io.ReaderAt, size int64, limits Limits, parts Parts) (i
 		parts:   parts,
 		workers: partWorkers(),
 		results: map[partKey]partResult{},
+		warn:    newWarnings(warn),
 	}
 	p.budget.left.Store(limits.MaxUncompressedBytes)
 	p.stop.Store(math.MaxInt64)
@@ -77,6 +83,7 @@ type partReader struct {
 	budget  *inflateBudget
 	parts   Parts
 	workers int
+	warn    *warnings
 	// stop is the key of the first part in file order that failed: parts
 	// after it stop reading.
 	stop atomic.Int64
@@ -146,7 +153,7 @@ func (p *partReader) readEntries() {
 	var wg sync.WaitGroup
 	for range min(p.workers, len(p.entries)) {
 		wg.Go(func() {
-			state := newCSVState()
+			state := newCSVState(p.warn)
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(p.entries) {
@@ -201,7 +208,7 @@ func (p *partReader) readChunks() {
 	var wg sync.WaitGroup
 	for range p.workers {
 		wg.Go(func() {
-			state := newCSVState()
+			state := newCSVState(p.warn)
 			for c := range chunks {
 				p.readChunk(state, c)
 				if c.buf != nil {
@@ -344,95 +351,6 @@ func (p *partReader) grow(buf *[]byte) bool {
 type failedReader struct{ err error }
 
 func (f *failedReader) Read([]byte) (int, error) { return 0, f.err }
-
-// firstBoundary returns the end of the first record of buf, which begins at
-// a record boundary, or -1 when buf does not hold a whole record.
-func firstBoundary(buf []byte) int { return boundary(buf, 0, true) }
-
-// lastBoundary returns the end of the last whole record of buf[start:],
-// where a record begins, or -1 when there is none.
-func lastBoundary(buf []byte, start int) int { return boundary(buf, start, false) }
-
-// boundary finds record ends as recordReader reads them (encoding/csv with
-// LazyQuotes): a \n ends a record unless it lies in a quoted field, and a
-// field is quoted when it begins with a quote; inside, "" is a quote, and
-// a quote not followed by a comma or a line end is kept as it is.
-func boundary(buf []byte, i int, first bool) int {
-	last := -1
-	lineStart := i
-	for i < len(buf) {
-		q := bytes.IndexByte(buf[i:], '"')
-		if q < 0 {
-			if first {
-				if k := bytes.IndexByte(buf[i:], '\n'); k >= 0 {
-					return i + k + 1
-				}
-				return last
-			}
-			if k := bytes.LastIndexByte(buf[i:], '\n'); k >= 0 {
-				return i + k + 1
-			}
-			return last
-		}
-		q += i
-		if first {
-			if k := bytes.IndexByte(buf[i:q], '\n'); k >= 0 {
-				return i + k + 1
-			}
-		} else if k := bytes.LastIndexByte(buf[i:q], '\n'); k >= 0 {
-			last = i + k + 1
-			lineStart = last
-		}
-		if q != lineStart && buf[q-1] != ',' && buf[q-1] != '\n' {
-			// A quote inside an unquoted field is text.
-			i = q + 1
-			continue
-		}
-		// A quoted field: find where it ends.
-		j := q + 1
-		for {
-			k := bytes.IndexByte(buf[j:], '"')
-			if k < 0 {
-				return last
-			}
-			cq := j + k
-			if cq+1 >= len(buf) {
-				return last
-			}
-			switch buf[cq+1] {
-			case '"':
-				j = cq + 2
-				continue
-			case ',':
-				i = cq + 2
-			case '\n':
-				i = cq + 2
-				if first {
-					return i
-				}
-				last, lineStart = i, i
-			case '\r':
-				if cq+2 >= len(buf) {
-					return last
-				}
-				if buf[cq+2] != '\n' {
-					j = cq + 1
-					continue
-				}
-				i = cq + 3
-				if first {
-					return i
-				}
-				last, lineStart = i, i
-			default:
-				j = cq + 1
-				continue
-			}
-			break
-		}
-	}
-	return last
-}
 
 // klauspostDecompressor inflates with github.com/klauspost/compress, about
 // 1.4 times as fast as compress/flate on the same entries (BENCHMARKS.md).

@@ -30,23 +30,29 @@ var projectJob = jobKind{resource: "ExportMeteringData", maxDays: MaxProjectDays
 // one at a time. fn must copy any string it keeps: the row is reused.
 func (c *Client) ExportProjectUsage(ctx context.Context, from, to time.Time, fn func(*ProjectRow) error) (ExportResult, error) {
 	return c.export(ctx, projectJob, from, to, func(f *os.File, size int64) (int, error) {
-		return ReadProjectZIP(f, size, c.cfg.Limits, fn)
+		return readProjectZIP(f, size, c.cfg.Limits, fn, c.warn)
 	})
 }
 
 // ReadProjectZIP reads every CSV file of a PROJECT_FOLDER export ZIP and
 // calls fn for each row, within the same limits as a summary export.
 func ReadProjectZIP(r io.ReaderAt, size int64, limits Limits, fn func(*ProjectRow) error) (int, error) {
+	return readProjectZIP(r, size, limits, fn, nil)
+}
+
+// readProjectZIP is ReadProjectZIP, passing warnings to warn.
+func readProjectZIP(r io.ReaderAt, size int64, limits Limits, fn func(*ProjectRow) error, warn func(string, ...any)) (int, error) {
 	var rr recordReader
+	w := newWarnings(warn)
 	return readZIP(r, size, limits, func(name string, r io.Reader) (int, error) {
-		return readProjectCSV(&rr, name, r, fn)
+		return readProjectCSV(&rr, name, r, fn, w)
 	})
 }
 
 // ReadProjectCSV reads a PROJECT_FOLDER export CSV and calls fn for each row.
 func ReadProjectCSV(file string, r io.Reader, fn func(*ProjectRow) error) (int, error) {
 	var rr recordReader
-	return readProjectCSV(&rr, file, r, fn)
+	return readProjectCSV(&rr, file, r, fn, nil)
 }
 
 // The columns of a PROJECT_FOLDER file, with the header names they may
@@ -62,9 +68,9 @@ var (
 	projectIPU     = column{names: []string{"Consumption (IPUs)", "IPU", "IPUs", "Consumption"}, required: true}
 )
 
-func readProjectCSV(rr *recordReader, file string, r io.Reader, fn func(*ProjectRow) error) (int, error) {
-	t, err := openTable(rr, file, r)
-	if err != nil {
+func readProjectCSV(rr *recordReader, file string, r io.Reader, fn func(*ProjectRow) error, warn *warnings) (int, error) {
+	t, err := openTable(rr, file, "PROJECT_FOLDER", r, warn)
+	if t == nil || err != nil {
 		return 0, err
 	}
 	cols, err := t.indexes(projectOrgID, projectOrgType, projectName, projectFolder, projectDate, projectIPU)
@@ -72,6 +78,7 @@ func readProjectCSV(rr *recordReader, file string, r io.Reader, fn func(*Project
 		return 0, err
 	}
 	orgCol, typeCol, projectCol, folderCol, dateCol, ipuCol := cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]
+	t.dateColumns(dateCol)
 	var row ProjectRow
 	rows := 0
 	for {

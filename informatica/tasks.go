@@ -123,12 +123,9 @@ type taskLayout struct {
 var errNotCount = errors.New("not a whole number of runs")
 
 func readTaskCSV(rr *recordReader, file string, r io.Reader, fn func(*TaskRow) error, warn func(string, ...any)) (int, error) {
-	t, err := openTable(rr, file, r)
-	if errors.Is(err, errNoHeader) {
-		// A meter without runs may well send an empty file [INF].
-		return 0, nil
-	}
-	if err != nil {
+	// A meter without runs may well send an empty file [INF].
+	t, err := openTable(rr, file, "job-level", r, nil)
+	if t == nil || err != nil {
 		return 0, err
 	}
 	l, missing := taskColumns(t)
@@ -141,6 +138,7 @@ func readTaskCSV(rr *recordReader, file string, r io.Reader, fn func(*TaskRow) e
 		return 0, err
 	}
 	l.fileMeter, l.hint = meterFromFileName(file)
+	t.dateColumns(l.dates...)
 
 	row := TaskRow{}
 	rows := 0
@@ -231,7 +229,7 @@ func (l *taskLayout) parse(t *table, row *TaskRow) error {
 		row.Runs = int(n)
 	}
 	for k, i := range l.dates {
-		d, ok, err := t.time(i, l.dateNames[k], parseInstant)
+		d, ok, err := t.time(i, l.dateNames[k])
 		if err != nil {
 			return err
 		}
@@ -244,28 +242,6 @@ func (l *taskLayout) parse(t *table, row *TaskRow) error {
 		}
 	}
 	return t.bad(l.dates[0], l.dateNames[0], errEmptyValue)
-}
-
-// isoLayouts are ISO 8601 times with a zone offset without a colon, which
-// ParseTime does not take [INF: job-level times are not documented].
-var isoLayouts = []string{
-	"2006-01-02T15:04:05.999999999Z0700",
-	"2006-01-02 15:04:05.999999999Z0700",
-}
-
-// parseInstant parses a job-level time: any form ParseTime takes, and ISO
-// 8601 with a "+0000" offset.
-func parseInstant(s string) (time.Time, error) {
-	t, err := ParseTime(s)
-	if err == nil {
-		return t, nil
-	}
-	for _, layout := range isoLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, errNotDate
 }
 
 // meterIDLen is the length of an Informatica meter ID, e.g.

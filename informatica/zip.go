@@ -32,8 +32,13 @@ func (e *ZIPError) Unwrap() error { return e.Err }
 // are not .csv files are skipped. The inflated size of all entries together
 // is bounded by limits.MaxUncompressedBytes, whatever their headers claim.
 func ReadUsageZIP(r io.ReaderAt, size int64, limits Limits, fn func(*UsageRow) error) (int, error) {
+	return readUsageZIP(r, size, limits, fn, nil)
+}
+
+// readUsageZIP is ReadUsageZIP, passing warnings to warn.
+func readUsageZIP(r io.ReaderAt, size int64, limits Limits, fn func(*UsageRow) error, warn func(string, ...any)) (int, error) {
 	// The files share one read buffer and one set of strings.
-	state := newCSVState()
+	state := newCSVState(newWarnings(warn))
 	return readZIP(r, size, limits, func(name string, r io.Reader) (int, error) {
 		return state.read(name, r, fn)
 	})

@@ -42,6 +42,9 @@ func Merge(old, fresh *Table, c Coverage, keepFrom int32) *Table {
 	}
 	covered := func(day int32) bool { return day >= c.From && day <= c.To }
 	b := NewBuilder()
+	// Old and fresh each kept to the limit on one export; their merge
+	// keeps every row of both.
+	b.maxSeries = 0
 	freshOrgs := map[string]bool{}
 	// Rows outside the coverage are few: a day just outside the range asked
 	// for, a correction Informatica attached.

@@ -6,6 +6,7 @@ package usage
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"math/bits"
 	"slices"
@@ -55,8 +56,10 @@ type DayUsage struct {
 // it (00:00 of the next day); all three are the same period, and must compare
 // equal when one export mixes them. A midnight end on the same day of the
 // month as the start is the first instant after the period: periods run
-// whole months or years, so a last day never falls on the start's day of
-// the month.
+// whole months or years, so a last day written as a date never falls on the
+// start's day of the month. An end at any other time of day names its last
+// day whatever that is; Table.Each writes periods that way (periodEnd), so
+// that reading its rows again gives the same period.
 func canonicalPeriod(start, end time.Time) (int64, int64) {
 	start, end = start.UTC(), end.UTC()
 	first := StartOfDay(start)
@@ -144,12 +147,13 @@ func floorDiv(a, b int64) int64 {
 // few series whose days came out of order, and sums their repeated days in
 // the order the rows came.
 type Builder struct {
-	orgs    map[string]int32
-	meters  map[string]int32
-	series  seriesIndex
-	ser     chunks[buildSeries]
-	orgList chunks[OrgInfo]
-	mtrList chunks[MeterInfo]
+	maxSeries int // 0 for no limit
+	orgs      map[string]int32
+	meters    map[string]int32
+	series    seriesIndex
+	ser       chunks[buildSeries]
+	orgList   chunks[OrgInfo]
+	mtrList   chunks[MeterInfo]
 	// orgSrc and mtrSrc hold, for each org and meter, the strings of the
 	// last row that named it, equal to orgList's and mtrList's: the
 	// reader hands the same strings row after row, which compare equal
@@ -272,6 +276,7 @@ func NewBuilder() *Builder {
 		attrIx:     map[dayAttr]uint32{},
 		lastSeries: -1,
 		predicted:  -1,
+		maxSeries:  MaxSeries,
 	}
 	b.attrIndex(dayAttr{}) // index 0: no period, no rate
 	return b
@@ -295,6 +300,9 @@ func (b *Builder) Add(r *informatica.UsageRow) error {
 		b.reopen()
 	}
 	i := b.seriesOf(r)
+	if i < 0 {
+		return errTooManySeries
+	}
 	s := b.serAt(i)
 	day := DayNumber(r.Date)
 	var ra dayAttr
@@ -452,13 +460,26 @@ func (b *Builder) seriesOf(r *informatica.UsageRow) int32 {
 		}
 	}
 	org, meter := b.org(r), b.meter(r)
-	i := b.seriesIndex(org, meter)
-	b.lastSeries = i
+	i := b.seriesIndex(org, meter, b.maxSeries)
+	if i >= 0 {
+		b.lastSeries = i
+	}
 	return i
 }
 
-// seriesIndex returns the series of an org and a meter, new if need be.
-func (b *Builder) seriesIndex(org, meter int32) int32 {
+// MaxSeries bounds the series (org and meter pairs) of one export. Its
+// orgs are the production org and the orgs linked to it, its meters
+// Informatica's services, some dozens (iics-metering-api.md §7.1): 50,000
+// is a thousand orgs using 50 meters each, beyond any account. More is
+// hostile or broken input, whose labels would fill the memory and every
+// scrape.
+const MaxSeries = 50_000
+
+var errTooManySeries = fmt.Errorf("more than %d series (org and meter pairs), the limit on one export (usage.MaxSeries)", MaxSeries)
+
+// seriesIndex returns the series of an org and a meter, new if need be;
+// -1 when a new one would pass limit (none when 0).
+func (b *Builder) seriesIndex(org, meter int32, limit int) int32 {
 	if b.series.n < int(b.ser.n) {
 		// Table borrowed the index's memory: it is made again.
 		b.series.rebuild(b)
@@ -466,6 +487,9 @@ func (b *Builder) seriesIndex(org, meter int32) int32 {
 	slot, i := b.series.find(b, org, meter)
 	if i >= 0 {
 		return i
+	}
+	if limit > 0 && int(b.ser.n) >= limit {
+		return -1
 	}
 	i = b.ser.push(buildSeries{org: org, meter: meter, last: noEntry})
 	b.series.insert(b, slot, i)
@@ -654,7 +678,9 @@ func (b *Builder) Absorb(p *Builder) {
 	shift := int32(len(b.blocks)) * chunkSize // p's entries come after b's blocks
 	for k := range p.ser.n {
 		ps := p.serAt(k)
-		i := b.seriesIndex(orgs[ps.org], meters[ps.meter])
+		// Each part kept to the limit: the parts of one export join
+		// whatever their sum.
+		i := b.seriesIndex(orgs[ps.org], meters[ps.meter], 0)
 		ser[k] = i
 		pl := ps.lastEntry()
 		if pl < 0 {
@@ -828,10 +854,18 @@ func (t *Table) Each(fn func(*informatica.UsageRow)) {
 		}
 		if _, ok := a.period(); ok {
 			r.BillingPeriodStart = time.Unix(a.start, 0).UTC()
-			r.BillingPeriodEnd = time.Unix(a.end, 0).UTC()
+			r.BillingPeriodEnd = periodEnd(a.end)
 		}
 		fn(&r)
 	}
+}
+
+// periodEnd spells the last day of a period, 00:00 UTC in Unix seconds, as
+// its last instant: the one spelling of an end that canonicalPeriod reads
+// as that day whatever day of the month the period starts on, so that a
+// table's rows, built into a table again (Merge), keep their periods.
+func periodEnd(lastDay int64) time.Time {
+	return time.Unix(lastDay+secondsPerDay-1, 0).UTC()
 }
 
 // firstDay is the earliest day in t; false when t is empty.
