@@ -298,19 +298,8 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	if strings.TrimSpace(a.Name) == "" {
 		return collector.AccountSettings{}, errors.New("name: required")
 	}
-	u, err := url.Parse(a.LoginURL)
-	switch {
-	case a.LoginURL == "":
-		return collector.AccountSettings{}, errors.New("login_url: required, e.g. https://dm-us.informaticacloud.com")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return collector.AccountSettings{}, fmt.Errorf("login_url: %q is not an http(s) URL", a.LoginURL)
-	case u.User != nil:
-		return collector.AccountSettings{}, errors.New("login_url: must not hold credentials; use username and password_file")
-	case strings.Contains(a.LoginURL, "?"):
-		// Not quoted: a query can hold a token.
-		return collector.AccountSettings{}, fmt.Errorf("login_url: must not have a query (?...), which the exporter would drop; give the POD's login host only, e.g. %s://%s", u.Scheme, u.Host)
-	case strings.Contains(a.LoginURL, "#"):
-		return collector.AccountSettings{}, fmt.Errorf("login_url: must not have a fragment (#...), which the exporter would drop; give the POD's login host only, e.g. %s://%s", u.Scheme, u.Host)
+	if err := checkLoginURL(a.LoginURL); err != nil {
+		return collector.AccountSettings{}, err
 	}
 	if a.Username == "" {
 		return collector.AccountSettings{}, errors.New("username: required")
@@ -342,8 +331,8 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	if err != nil {
 		return collector.AccountSettings{}, err
 	}
-	if err := informatica.CheckCallbackURL(a.CallbackURL); err != nil {
-		return collector.AccountSettings{}, fmt.Errorf("callback_url: %w", err)
+	if err := checkCallbackURL(a.CallbackURL); err != nil {
+		return collector.AccountSettings{}, err
 	}
 	price, err := a.price()
 	if err != nil {
@@ -366,6 +355,87 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 			CallbackURL:        a.CallbackURL,
 		},
 	}, nil
+}
+
+// checkLoginURL accepts the POD's login host, e.g.
+// https://dm-us.informaticacloud.com, with or without the /saas that
+// Informatica's examples print (the client adds the API paths). A longer
+// path, such as the login endpoint pasted from the documentation, is
+// refused rather than cut: the exporter cannot tell a pasted API path from
+// a proxy's prefix, and logging in elsewhere than the file says would hide
+// the mistake. Credentials are checked first, and no message quotes more
+// of the URL than urlForError shows.
+func checkLoginURL(raw string) error {
+	if raw == "" {
+		return errors.New("login_url: required, e.g. https://dm-us.informaticacloud.com")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err == nil && u.User != nil:
+		return errors.New("login_url: must not hold credentials; use username and password_file")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("login_url: %q is not an http(s) URL; give the POD's login host, e.g. https://dm-us.informaticacloud.com", urlForError(raw))
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Errorf("login_url: must not have a query (?...), which the exporter would drop; give the POD's login host only, e.g. %s", hostURL(u))
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("login_url: must not have a fragment (#...), which the exporter would drop; give the POD's login host only, e.g. %s", hostURL(u))
+	}
+	if p := strings.TrimSuffix(u.Path, "/"); p != "" && p != "/saas" {
+		return fmt.Errorf("login_url: must not have a path (the exporter adds /saas/public/core/v3/login and the other API paths itself); give the POD's login host only: %s", hostURL(u))
+	}
+	return nil
+}
+
+// checkCallbackURL checks callback_url with the client's rules. A value
+// without "scheme://host" is refused here first: in "user:token@host/..."
+// the parser takes the user for a scheme, which the client's error would
+// quote.
+func checkCallbackURL(raw string) error {
+	if u, err := url.Parse(raw); err == nil && u.Opaque != "" {
+		return errors.New("callback_url: not an http(s) URL (scheme://host/path), e.g. https://exporter.example.com/-/callback/<token>")
+	}
+	if err := informatica.CheckCallbackURL(raw); err != nil {
+		return fmt.Errorf("callback_url: %w", err)
+	}
+	return nil
+}
+
+// hostURL is scheme://host of u: what login_url should be.
+func hostURL(u *url.URL) string {
+	return u.Scheme + "://" + u.Host
+}
+
+// redactedURL stands for what urlForError does not show.
+const redactedURL = "[REDACTED]"
+
+// urlForError renders a URL of the configuration for an error message,
+// which reaches the log and the response of POST /-/reload: its scheme and
+// host, with any user info, path, query and fragment replaced by a marker.
+// A password in the user info, the token in a callback_url's path or one in
+// a query are never shown. A URL without "scheme://host" is not shown at
+// all: in "user:password@host" the part after the colon is the password.
+func urlForError(raw string) string {
+	const redacted = redactedURL
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" || u.Scheme == "" || u.Host == "" {
+		return redacted
+	}
+	var b strings.Builder
+	b.WriteString(u.Scheme + "://")
+	if u.User != nil {
+		b.WriteString(redacted + "@")
+	}
+	b.WriteString(u.Host)
+	if u.Path != "" && u.Path != "/" {
+		b.WriteString("/" + redacted)
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		b.WriteString("?" + redacted)
+	}
+	if u.Fragment != "" {
+		b.WriteString("#" + redacted)
+	}
+	return b.String()
 }
 
 // breakdown reads the optional breakdowns of an account.

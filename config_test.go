@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/informatica/fake"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -149,6 +151,13 @@ func TestConfigErrors(t *testing.T) {
 		{"no login_url", "accounts:\n  - name: a\n    username: u\n    password: p\n", "login_url: required"},
 		{"ftp login_url", "accounts:\n  - name: a\n    login_url: ftp://dm-us.informaticacloud.com\n    username: u\n    password: p\n", "login_url: \"ftp://dm-us.informaticacloud.com\" is not an http(s) URL"},
 		{"login_url without scheme", "accounts:\n  - name: a\n    login_url: dm-us.informaticacloud.com\n    username: u\n    password: p\n", "is not an http(s) URL"},
+		{"credentials and a bad scheme in login_url", "accounts:\n  - name: a\n    login_url: htps://svc:" + secret + "@dm-us.informaticacloud.com\n    username: u\n    password: p\n", "login_url: must not hold credentials"},
+		{"credentials without // in login_url", "accounts:\n  - name: a\n    login_url: svc:" + secret + "@dm-us.informaticacloud.com\n    username: u\n    password: p\n", `login_url: "[REDACTED]" is not an http(s) URL`},
+		{"bad scheme and a token path in login_url", "accounts:\n  - name: a\n    login_url: htps://dm-us.informaticacloud.com/t/" + secret + "?k=" + secret + "\n    username: u\n    password: p\n", `login_url: "htps://dm-us.informaticacloud.com/[REDACTED]?[REDACTED]" is not an http(s) URL`},
+		{"unparsable login_url", "accounts:\n  - name: a\n    login_url: https://svc:" + secret + "%zz@dm-us.informaticacloud.com\n    username: u\n    password: p\n", `login_url: "[REDACTED]" is not an http(s) URL`},
+		{"login_url with the login path", "accounts:\n  - name: a\n    login_url: https://dm-us.informaticacloud.com/saas/public/core/v3/login\n    username: u\n    password: p\n", "login_url: must not have a path (the exporter adds /saas/public/core/v3/login and the other API paths itself); give the POD's login host only: https://dm-us.informaticacloud.com"},
+		{"login_url with a token path", "accounts:\n  - name: a\n    login_url: https://dm-us.informaticacloud.com/" + secret + "\n    username: u\n    password: p\n", "login_url: must not have a path"},
+		{"credentials without // in callback_url", account("    password: p\n    callback_url: informatica:" + secret + "@exporter.example.com/-/callback\n"), "callback_url: not an http(s) URL (scheme://host/path)"},
 		{"credentials in login_url", "accounts:\n  - name: a\n    login_url: https://u:" + secret + "@dm-us.informaticacloud.com\n    username: u\n    password: p\n", "login_url: must not hold credentials"},
 		{"no username", "accounts:\n  - name: a\n    login_url: https://x.example\n    password: p\n", "username: required"},
 		{"no password", account(""), "password_file (or password): required"},
@@ -378,5 +387,80 @@ refresh: {poll_interval: 10m, job_timeout: 30m}
 	}
 	if s.Refresh.PollInterval != 10*time.Minute {
 		t.Errorf("poll_interval = %s, want 10m", s.Refresh.PollInterval)
+	}
+}
+
+// TestLoginURLHostAndSaas: the POD's host is accepted bare, with a trailing
+// slash and with the /saas of Informatica's examples.
+func TestLoginURLHostAndSaas(t *testing.T) {
+	for _, u := range []string{"https://dm-us.informaticacloud.com", "https://dm-us.informaticacloud.com/",
+		"https://dm-us.informaticacloud.com/saas", "https://dm-us.informaticacloud.com/saas/", "http://127.0.0.1:8080"} {
+		if _, err := parseConfig([]byte("accounts:\n  - {name: a, login_url: '"+u+"', username: u, password: p}\n"), t.TempDir()); err != nil {
+			t.Errorf("login_url %s refused: %v", u, err)
+		}
+	}
+}
+
+// TestURLForError: the rendering of a URL in an error keeps scheme and
+// host and nothing that can hold a secret.
+func TestURLForError(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"https://dm-us.informaticacloud.com", "https://dm-us.informaticacloud.com"},
+		{"https://dm-us.informaticacloud.com/", "https://dm-us.informaticacloud.com"},
+		{"htps://svc:pw@dm-us.informaticacloud.com:8443/saas?x=1#f", "htps://[REDACTED]@dm-us.informaticacloud.com:8443/[REDACTED]?[REDACTED]#[REDACTED]"},
+		{"https://exporter.example.com/-/callback/tok", "https://exporter.example.com/[REDACTED]"},
+		{"https://h.example?", "https://h.example?[REDACTED]"},
+		{"svc:pw@dm-us.informaticacloud.com", "[REDACTED]"},
+		{"dm-us.informaticacloud.com/x", "[REDACTED]"},
+		{"https://svc:p%zz@h.example", "[REDACTED]"},
+		{"", "[REDACTED]"},
+	} {
+		if got := urlForError(c.in); got != c.want {
+			t.Errorf("urlForError(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestReloadNeverQuotesURLSecrets: a configuration whose login_url or
+// callback_url holds a secret (user info, a path token, a query) is
+// refused on POST /-/reload, and neither the response nor the log quotes
+// the secret.
+func TestReloadNeverQuotesURLSecrets(t *testing.T) {
+	const secret = "S3cretPass-in-a-url"
+	f := startFake(t, fake.Options{})
+	dir := t.TempDir()
+	path := writeConfig(t, dir, "1h", accountYAML("one", f, ""))
+	p := startExporter(t, nil, "--config.file="+path)
+	for _, c := range []struct{ key, url string }{
+		{"login_url", "htps://svc:" + secret + "@dm-us.informaticacloud.com"},
+		{"login_url", "svc:" + secret + "@dm-us.informaticacloud.com"},
+		{"login_url", "htps://dm-us.informaticacloud.com/" + secret},
+		{"login_url", "ftp://dm-us.informaticacloud.com/?token=" + secret},
+		{"login_url", "https://dm-us.informaticacloud.com/" + secret + "/saas"},
+		{"login_url", "https://dm-us.informaticacloud.com?token=" + secret},
+		{"login_url", "https://dm-us.informaticacloud.com#" + secret},
+		{"callback_url", "ftp://exporter.example.com/-/callback/" + secret},
+		{"callback_url", "informatica:" + secret + "@exporter.example.com/-/callback"},
+		{"callback_url", "https://informatica:" + secret + "@exporter.example.com/-/callback"},
+		{"callback_url", "https:///-/callback/" + secret},
+	} {
+		account := accountYAML("one", f, "")
+		if c.key == "login_url" {
+			account = strings.Replace(account, f.URL(), "'"+c.url+"'", 1)
+		} else {
+			account += "    callback_url: '" + c.url + "'\n"
+		}
+		writeConfig(t, dir, "1h", account)
+		logStart := len(p.logs.String())
+		code, body := httpDo(t, http.MethodPost, p.url+"/-/reload")
+		if code != http.StatusInternalServerError || !strings.Contains(body, c.key+": ") {
+			t.Errorf("%s %s: reload = %d %q, want 500 naming %s", c.key, c.url, code, body, c.key)
+		}
+		if strings.Contains(body, secret) {
+			t.Errorf("%s %s: the reload response quotes the secret: %q", c.key, c.url, body)
+		}
+		if logs := p.logs.String()[logStart:]; strings.Contains(logs, secret) {
+			t.Errorf("%s %s: the log quotes the secret: %s", c.key, c.url, logs)
+		}
 	}
 }
