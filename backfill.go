@@ -116,7 +116,7 @@ func (f dayFlags) prepare(logger log.Logger, command, configFile string, adjust 
 	job := dayJob{zipMode: len(*f.zips) > 0}
 	if !job.zipMode {
 		var err error
-		if job.settings, err = loadConfig(configFile); err != nil {
+		if job.settings, err = loadConfig(logger, configFile); err != nil {
 			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
 			return job, 1
 		}

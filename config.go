@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
@@ -81,8 +83,8 @@ var defaultRefresh = refreshConfig{
 // loadConfig reads, checks and resolves the configuration file, reading
 // password files too, so that a reload either applies a complete, valid
 // configuration or nothing. Errors name the file and the key at fault and
-// never quote a secret.
-func loadConfig(path string) (collector.Settings, error) {
+// never quote a secret. What is valid but costly is logged as a warning.
+func loadConfig(logger log.Logger, path string) (collector.Settings, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return collector.Settings{}, fmt.Errorf("read config: %w", err)
@@ -90,6 +92,9 @@ func loadConfig(path string) (collector.Settings, error) {
 	s, err := parseConfig(raw, filepath.Dir(path))
 	if err != nil {
 		return collector.Settings{}, fmt.Errorf("config file %s: %w", path, err)
+	}
+	for _, w := range configWarnings(s, time.Now()) {
+		level.Warn(logger).Log("msg", "Costly configuration", "file", path, "warning", w)
 	}
 	return s, nil
 }
@@ -298,6 +303,11 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	if strings.TrimSpace(a.Name) == "" {
 		return collector.AccountSettings{}, errors.New("name: required")
 	}
+	if strings.TrimSpace(a.Name) != a.Name {
+		// The name is the account label: " prod" and "prod" would be two
+		// accounts that look the same on every dashboard.
+		return collector.AccountSettings{}, fmt.Errorf("name: %q has leading or trailing spaces", a.Name)
+	}
 	if err := checkLoginURL(a.LoginURL); err != nil {
 		return collector.AccountSettings{}, err
 	}
@@ -317,8 +327,10 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 		return collector.AccountSettings{}, fmt.Errorf("summary_api: %q is neither %s nor %s",
 			a.SummaryAPI, informatica.AllLinkedOrgsAcrossRegion, informatica.ExportMeteringData)
 	}
-	if e := a.IPUEntitlement; e != nil && (*e < 0 || *e != *e) {
-		return collector.AccountSettings{}, fmt.Errorf("ipu_entitlement: %v is not a number of IPUs >= 0", *e)
+	if e := a.IPUEntitlement; e != nil {
+		if err := checkEntitlement("ipu_entitlement", *e); err != nil {
+			return collector.AccountSettings{}, err
+		}
 	}
 	caFile := a.CAFile
 	if caFile != "" {
@@ -475,12 +487,32 @@ func (a accountConfig) price() (float64, error) {
 		return 0, errors.New("ipu_price: required with currency, or remove currency")
 	case a.Currency == "":
 		return 0, errors.New("currency: required with ipu_price, an ISO 4217 code such as USD or EUR")
-	case !(*a.IPUPrice > 0) || math.IsInf(*a.IPUPrice, 0):
-		return 0, fmt.Errorf("ipu_price: %v is not a price > 0", *a.IPUPrice)
+	case checkPrice("ipu_price", *a.IPUPrice) != nil:
+		return 0, checkPrice("ipu_price", *a.IPUPrice)
 	case !isCurrency(a.Currency):
 		return 0, fmt.Errorf("currency: %q is not an active ISO 4217 alphabetic code (three upper-case letters such as USD, EUR, JPY)", a.Currency)
 	}
 	return *a.IPUPrice, nil
+}
+
+// checkPrice is the one rule for the price of an IPU, in the configuration
+// (ipu_price) and on the command line (--ipu-price, --demo.ipu-price): a
+// finite number > 0. A price of 0 would claim the usage was free.
+func checkPrice(where string, p float64) error {
+	if !(p > 0) || math.IsInf(p, 0) {
+		return fmt.Errorf("%s: %v is not a price > 0", where, p)
+	}
+	return nil
+}
+
+// checkEntitlement is the one rule for an IPU entitlement, in the
+// configuration (ipu_entitlement) and on the command line
+// (--demo.ipu-entitlement): a finite number >= 0.
+func checkEntitlement(where string, e float64) error {
+	if !(e >= 0) || math.IsInf(e, 0) {
+		return fmt.Errorf("%s: %v is not a number of IPUs >= 0", where, e)
+	}
+	return nil
 }
 
 // currencies are the active ISO 4217 alphabetic codes (list one of the
@@ -572,8 +604,14 @@ func (r refreshConfig) settings() (collector.RefreshSettings, error) {
 		return s, fmt.Errorf("refresh.interval: %s is shorter than 1s", r.Interval)
 	case s.Lookback < 24*time.Hour:
 		return s, fmt.Errorf("refresh.lookback: %s is shorter than one day", r.Lookback)
+	case s.Lookback > maxLookback:
+		return s, fmt.Errorf("refresh.lookback: %s is longer than %dd: every full run would re-read it, %d summary export jobs each time; "+
+			"to keep older days, set history.start, which loads them once", r.Lookback, maxLookback/oneDay, summaryJobs(s.Lookback))
 	case s.PollInterval <= 0:
 		return s, errors.New("refresh.poll_interval: must be positive")
+	case s.Interval < s.PollInterval:
+		return s, fmt.Errorf("refresh.interval: %s is shorter than refresh.poll_interval %s, the least time a run takes: "+
+			"runs would follow each other back to back, an export job each, for no fresher data", r.Interval, r.PollInterval)
 	case s.JobTimeout < s.PollInterval:
 		return s, fmt.Errorf("refresh.job_timeout: %s is shorter than refresh.poll_interval %s", r.JobTimeout, r.PollInterval)
 	case s.MaxAge <= s.Interval:
@@ -594,6 +632,75 @@ func (r refreshConfig) settings() (collector.RefreshSettings, error) {
 	return s, nil
 }
 
+// Limits of the refresh and history keys. A value beyond a max (or before
+// earliestHistory) can only be a mistake and is refused; one beyond a warn
+// limit is merely expensive in Informatica export jobs, and loading the
+// configuration logs a warning with the job count (configWarnings).
+const (
+	oneDay = 24 * time.Hour
+	// warnInterval: Informatica processes usage in batches hours apart
+	// (iics-metering-api.md: run an export at most every 1 to 6 hours); a
+	// run every few minutes costs an export job each for numbers that
+	// rarely change. Under 15 minutes is about 100 jobs a day or more.
+	warnInterval = 15 * time.Minute
+	// maxLookback: a full run re-reads the whole lookback every
+	// full_interval, one summary job per 180 days. Ten years is 21 jobs a
+	// day for days that never change: such history is what history.start
+	// is for (loaded once).
+	maxLookback = 3650 * oneDay
+	// warnLookback: a full run reaches back to the start of every org's
+	// current billing period anyway (up to 400 days); a longer lookback
+	// re-reads days no billing period needs.
+	warnLookback = 400 * oneDay
+	// warnHistoryJobs: loading history is one summary job per 180 days,
+	// once; more than 10 jobs (about 5 years) is worth a line in the log.
+	warnHistoryJobs = 10
+)
+
+// earliestHistory: IPU metering cannot predate Informatica's cloud
+// services; a history.start before 2000 is a typo (1900-01-01, 0025-...).
+var earliestHistory = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// summaryJobs is the number of summary export jobs that cover d: the client
+// splits ranges into jobs of informatica.MaxSummaryDays.
+func summaryJobs(d time.Duration) int {
+	days := int((d + oneDay - 1) / oneDay)
+	return (days + informatica.MaxSummaryDays - 1) / informatica.MaxSummaryDays
+}
+
+// summaryJobsPerDay is about how many summary export jobs an account's
+// refreshes cost a day: incremental runs export the window, one run in
+// full_interval the whole lookback.
+func summaryJobsPerDay(r collector.RefreshSettings) int {
+	runs := float64(oneDay) / float64(r.Interval)
+	full := min(runs, float64(oneDay)/float64(max(r.FullInterval, r.Interval)))
+	return int(math.Ceil((runs-full)*float64(summaryJobs(r.Window)) + full*float64(summaryJobs(r.Lookback))))
+}
+
+// configWarnings lists what in valid settings is merely expensive, with
+// its cost in export jobs, as of now.
+func configWarnings(s collector.Settings, now time.Time) []string {
+	r := s.Refresh
+	var out []string
+	perDay := summaryJobsPerDay(r)
+	if r.Interval < warnInterval {
+		out = append(out, fmt.Sprintf("refresh.interval: %s is shorter than %s: about %d summary export jobs a day per account, %d accounts, "+
+			"while Informatica processes usage in batches hours apart", model.Duration(r.Interval), model.Duration(warnInterval), perDay, len(s.Accounts)))
+	}
+	if r.Lookback > warnLookback {
+		out = append(out, fmt.Sprintf("refresh.lookback: %dd is longer than the %dd a full run reaches for billing periods: %d summary export jobs per full run, "+
+			"about %d a day per account, %d accounts; history.start keeps older days at the cost of one load",
+			r.Lookback/oneDay, warnLookback/oneDay, summaryJobs(r.Lookback), perDay, len(s.Accounts)))
+	}
+	if !r.HistoryStart.IsZero() {
+		if jobs := summaryJobs(now.Sub(r.HistoryStart) - r.Lookback); jobs > warnHistoryJobs {
+			out = append(out, fmt.Sprintf("history.start: %s: loading the history takes %d summary export jobs per account, %d accounts, once",
+				r.HistoryStart.Format(time.DateOnly), jobs, len(s.Accounts)))
+		}
+	}
+	return out
+}
+
 // start parses history.start: an ISO 8601 date (or RFC 3339 time) in the
 // past. Other spellings, such as 01/05/2026, are refused: day and month
 // could be either way round.
@@ -609,6 +716,9 @@ func (h historyConfig) start() (time.Time, error) {
 		return time.Time{}, fmt.Errorf("history.start: %q is not an ISO 8601 date (YYYY-MM-DD) such as 2025-01-01", h.Start)
 	}
 	t = t.UTC()
+	if t.Before(earliestHistory) {
+		return time.Time{}, fmt.Errorf("history.start: %s is before %s, earlier than any Informatica cloud service: a typo?", h.Start, earliestHistory.Format(time.DateOnly))
+	}
 	if !t.Before(time.Now()) {
 		return time.Time{}, fmt.Errorf("history.start: %s is not in the past", h.Start)
 	}

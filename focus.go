@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -184,12 +183,14 @@ func (c *focusCommand) flagPricing(zipMode bool) (*focusAccount, error) {
 	return a, nil
 }
 
+// parsePrice reads a price flag; it must pass checkPrice, as ipu_price
+// must.
 func parsePrice(where, s string) (float64, error) {
 	p, err := strconv.ParseFloat(s, 64)
-	if s == "" || err != nil || p < 0 || math.IsInf(p, 0) || math.IsNaN(p) {
-		return 0, fmt.Errorf("%s: %q is not a price: give a non-negative decimal number such as 1.25", where, s)
+	if s == "" || err != nil {
+		return 0, fmt.Errorf("%s: %q is not a price: give a decimal number > 0 such as 1.25", where, s)
 	}
-	return p, nil
+	return p, checkPrice(where, p)
 }
 
 // checkCurrency accepts what the configuration's currency key accepts: an

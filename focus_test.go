@@ -409,6 +409,9 @@ func TestFocusBadArguments(t *testing.T) {
 		{[]string{"focus", "--output=-", from, "--config.file=" + cfg, "--ipu-price=1", "--currency=ABC"}, 2, `--currency: \"ABC\" is not an active ISO 4217`},
 		{[]string{"focus", "--output=-", from, "--config.file=" + cfg, "--ipu-price=1,5", "--currency=EUR"}, 2, `--ipu-price: \"1,5\" is not a price`},
 		{[]string{"focus", "--output=-", from, "--config.file=" + cfg, "--ipu-price=-1", "--currency=EUR"}, 2, "is not a price"},
+		// The configuration refuses ipu_price 0: a price of 0 would claim the usage was free.
+		{[]string{"focus", "--output=-", from, "--config.file=" + cfg, "--ipu-price=0", "--currency=EUR"}, 2, "--ipu-price: 0 is not a price > 0"},
+		{[]string{"focus", "--output=-", from, "--config.file=" + cfg, "--ipu-price=NaN", "--currency=EUR"}, 2, "--ipu-price: NaN is not a price > 0"},
 		{[]string{"focus", "--output=-", "--from=01/02/2026", "--config.file=" + cfg, "--ipu-price=1", "--currency=EUR"}, 2, "is not an ISO 8601 date"},
 		{[]string{"focus", "--output=-", from, "--by=asset", "--zip=" + zipPath, "--ipu-price=1", "--currency=EUR", "--billing-account-id=x"}, 2, "needs --asset-zip"},
 		{[]string{"focus", "--output=-", from, "--asset-zip=" + zipPath, "--config.file=" + cfg}, 2, "--asset-zip needs --by=asset and --zip"},
