@@ -471,6 +471,7 @@ type focusLine struct {
 	usage, ipu             float64
 	rate                   float64
 	hasRate                bool
+	usageInIPU             bool // usage counts IPUs: ConsumedUnit IPU
 	asset                  *informatica.AssetRow
 	task                   *focusTask
 }
@@ -495,6 +496,7 @@ func writeFOCUS(w io.Writer, sources []focusSource, by string, from, to time.Tim
 	}
 	record := make([]string, len(header))
 	write := func(l *focusLine) error {
+		l.settleUsage()
 		l.fill(record)
 		stats.rows++
 		return cw.Write(record)
@@ -610,6 +612,8 @@ func writeFOCUS(w io.Writer, sources []focusSource, by string, from, to time.Tim
 			// a rate it is counted in IPUs (ConsumedUnit IPU).
 			if rate, ok := rates[orgMeterDay{orgID, d.meter, d.day}]; ok {
 				l.usage, l.rate, l.hasRate = d.ipu/rate, rate, true
+			} else {
+				l.usageInIPU = true
 			}
 			period(&l)
 			if err := write(&l); err != nil {
@@ -651,6 +655,22 @@ func focusNumber(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
+// settleUsage replaces a usage of 0 beside IPUs: the readers give 0 for an
+// empty (null) MeterUsage, and a 0 written beside IPUs billed would be a
+// placeholder, which FOCUS 1.2 forbids (NullHandling). The usage is then
+// derived from the IPUs over the row's IPURate, in the meter's unit, or
+// without a rate counted in IPUs (ConsumedUnit IPU), as task rows are.
+func (l *focusLine) settleUsage() {
+	if l.usage != 0 || l.ipu == 0 || l.usageInIPU {
+		return
+	}
+	if l.hasRate && l.rate > 0 {
+		l.usage = l.ipu / l.rate
+		return
+	}
+	l.usage, l.usageInIPU = l.ipu, true
+}
+
 // fill writes l into record, in the order of focusColumns (and
 // focusAssetColumns). Empty cells are FOCUS nulls: CSV has no other null.
 func (l *focusLine) fill(record []string) {
@@ -661,7 +681,7 @@ func (l *focusLine) fill(record []string) {
 	if unit == "" {
 		unit = focusDefaultUnit
 	}
-	if l.task != nil && !l.hasRate {
+	if l.usageInIPU {
 		unit = focusPricingUnit
 	}
 	orgType := l.org.Type

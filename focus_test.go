@@ -15,7 +15,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // focusSpec is what FOCUS 1.2 says of each column this test checks, typed
@@ -565,5 +567,49 @@ func TestFocusByTaskFromZIPs(t *testing.T) {
 	}
 	if n := len(logs.Lines("level=warn", "layout is not known", "Mass Ingestion Files.csv")); n != 1 {
 		t.Errorf("%d warnings for the file of an unknown layout, want 1:\n%s", n, logs)
+	}
+}
+
+// TestFocusNullMeterUsage: where a SUMMARY row's MeterUsage is null (read
+// as 0) beside IPUs, ConsumedQuantity is no placeholder 0: it is the IPUs
+// over the IPURate in the meter's unit, or without a rate the IPUs in unit
+// IPU. A known usage, and a true 0 beside 0 IPUs, are written as they are.
+func TestFocusNullMeterUsage(t *testing.T) {
+	day := date(2026, 3, 2, 0, 0, 0)
+	b := usage.NewBuilder()
+	for _, r := range []informatica.UsageRow{
+		{MeterID: "m1", MeterName: "Data Integration", Scalar: "Compute Units", IPU: 824, IPURate: 2, HasIPURate: true},
+		{MeterID: "m2", MeterName: "Mass Ingestion", Scalar: "GB", IPU: 10},
+		{MeterID: "m3", MeterName: "API Management", Scalar: "Calls", MeterUsage: 5, IPU: 10, IPURate: 2, HasIPURate: true},
+		{MeterID: "m4", MeterName: "Data Quality", Scalar: "Rows", IPURate: 3, HasIPURate: true},
+	} {
+		r.OrgID, r.OrgName, r.Date = "o1", "Prod", day
+		if err := b.Add(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	src := []focusSource{{account: focusAccount{id: "o1", name: "acme", price: 1, currency: "USD"}, summary: b.Table()}}
+	if _, err := writeFOCUS(&out, src, "meter", day, day); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "focus.csv")
+	os.WriteFile(path, out.Bytes(), 0o600)
+	_, rows := readFOCUS(t, path)
+	want := map[string][2]string{
+		"m1": {"412", "Compute Units"},
+		"m2": {"10", "IPU"},
+		"m3": {"5", "Calls"},
+		"m4": {"0", "Rows"},
+	}
+	for _, r := range rows {
+		w := want[r["SkuId"]]
+		if r["ConsumedQuantity"] != w[0] || r["ConsumedUnit"] != w[1] {
+			t.Errorf("meter %s: ConsumedQuantity %s %s, want %s %s", r["SkuId"], r["ConsumedQuantity"], r["ConsumedUnit"], w[0], w[1])
+		}
+		delete(want, r["SkuId"])
+	}
+	if len(want) != 0 {
+		t.Errorf("no rows for %v", want)
 	}
 }
