@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -293,18 +294,44 @@ func withAccountClient(ctx context.Context, a collector.AccountSettings, r colle
 	return fn(client)
 }
 
-// writeOutput writes to path, or to standard output for "-".
+// writeOutput writes to path, or to standard output for "-". The file is
+// written beside path under a temporary name and renamed onto path only
+// once complete, so that a failed write leaves the previous file as it was
+// and no partial one.
 func writeOutput(path string, write func(io.Writer) (int, error)) (int, error) {
 	if path == "-" {
 		w := bufio.NewWriter(os.Stdout)
 		n, err := write(w)
 		return n, errors.Join(err, w.Flush())
 	}
-	f, err := os.Create(path)
+	mode := os.FileMode(0o644)
+	if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() {
+		mode = info.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return 0, err
 	}
 	w := bufio.NewWriter(f)
 	n, err := write(w)
-	return n, errors.Join(err, w.Flush(), f.Close())
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return n, err
+	}
+	return n, nil
 }
