@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,6 +73,10 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 	if err != nil {
 		level.Error(logger).Log("msg", "Cannot write the backfill", "output", *c.output, "err", err)
 		return 1
+	}
+	if n == 0 {
+		warnEmpty(logger, "Backfill written with no samples: nothing in the range; check --from and --to", job, *c.zips)
+		return 0
 	}
 	level.Info(logger).Log("msg", "Backfill written", "output", *c.output, "samples", n,
 		"from", from.Format(time.DateOnly), "to", to.Format(time.DateOnly),
@@ -139,6 +144,24 @@ func (f dayFlags) prepare(logger log.Logger, command, configFile string, adjust 
 	}
 	job.ctx, job.stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	return job, 0
+}
+
+// warnEmpty logs that a command wrote no data, naming the range and where
+// it read from (the accounts, and the ZIPs), so that a wrong --from is
+// noticed.
+func warnEmpty(logger log.Logger, msg string, job dayJob, zips []string) {
+	var accounts []string
+	for _, a := range job.settings.Accounts {
+		accounts = append(accounts, a.Name)
+	}
+	kv := []any{"msg", msg, "from", job.days.from.Format(time.DateOnly), "to", job.days.to.Format(time.DateOnly)}
+	if len(accounts) > 0 {
+		kv = append(kv, "accounts", strings.Join(accounts, ","))
+	}
+	if len(zips) > 0 {
+		kv = append(kv, "zips", strings.Join(zips, ","))
+	}
+	level.Warn(logger).Log(kv...)
 }
 
 // dayRange is the range of UTC days a backfill or FOCUS export writes.

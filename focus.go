@@ -151,6 +151,10 @@ func (c *focusCommand) run(logger log.Logger, configFile string, adjust func(*co
 		level.Warn(logger).Log("msg", "Rows without a billing period in the SUMMARY export: their BillingPeriodStart/End are the UTC calendar month of the day (inferred)",
 			"rows", stats.guessedPeriods)
 	}
+	if stats.rows == 0 {
+		warnEmpty(logger, "FOCUS export written with no rows: nothing in the range; check --from and --to", job, *c.zips)
+		return 0
+	}
 	level.Info(logger).Log("msg", "FOCUS export written", "output", *c.output, "rows", stats.rows,
 		"from", from.Format(time.DateOnly), "to", to.Format(time.DateOnly))
 	return 0

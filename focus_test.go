@@ -613,3 +613,32 @@ func TestFocusNullMeterUsage(t *testing.T) {
 		t.Errorf("no rows for %v", want)
 	}
 }
+
+// TestEmptyRangeWarns: a focus export or backfill of days without usage
+// writes its header (or nothing) and exits 0, but warns, naming the range
+// and the accounts, so that a wrong --from is noticed.
+func TestEmptyRangeWarns(t *testing.T) {
+	t.Parallel()
+	now := date(2027, 3, 1, 0, 0, 30)
+	f := startFake(t, fake.Options{Days: 5, Now: frozen(now)})
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "1h", accountYAML("acme", f, "    ipu_price: 1.25\n    currency: EUR\n"))
+	for _, command := range []string{"focus", "backfill"} {
+		logs := &syncBuffer{}
+		args := []string{command, "--output=" + filepath.Join(dir, command+".out"), "--config.file=" + cfg, "--from=2026-01-01", "--to=2026-01-31"}
+		if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
+			t.Fatalf("%s exited %d:\n%s", command, code, logs)
+		}
+		if warns := logs.Lines("level=warn", "from=2026-01-01", "to=2026-01-31", "accounts=acme"); len(warns) != 1 {
+			t.Errorf("%s of an empty range: %d warnings naming the range and the account, want 1:\n%s", command, len(warns), logs)
+		}
+	}
+	// With data in the range, no such warning.
+	logs := &syncBuffer{}
+	if code := run([]string{"focus", "--output=" + filepath.Join(dir, "full.csv"), "--config.file=" + cfg, "--from=2027-02-26"}, logs, hooks{now: frozen(now)}); code != 0 {
+		t.Fatalf("focus exited %d:\n%s", code, logs)
+	}
+	if warns := logs.Lines("level=warn"); len(warns) != 0 {
+		t.Errorf("warnings for a range with data:\n%s", warns)
+	}
+}
