@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -72,6 +74,10 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 		level.Error(logger).Log("msg", "Cannot write the backfill", "output", *c.output, "err", err)
 		return 1
 	}
+	if n == 0 {
+		warnEmpty(logger, "Backfill written with no samples: nothing in the range; check --from and --to", job, *c.zips)
+		return 0
+	}
 	level.Info(logger).Log("msg", "Backfill written", "output", *c.output, "samples", n,
 		"from", from.Format(time.DateOnly), "to", to.Format(time.DateOnly),
 		"next", "promtool tsdb create-blocks-from openmetrics --max-block-duration=486h "+*c.output+" <data dir>")
@@ -116,7 +122,7 @@ func (f dayFlags) prepare(logger log.Logger, command, configFile string, adjust 
 	job := dayJob{zipMode: len(*f.zips) > 0}
 	if !job.zipMode {
 		var err error
-		if job.settings, err = loadConfig(configFile); err != nil {
+		if job.settings, err = loadConfig(logger, configFile); err != nil {
 			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
 			return job, 1
 		}
@@ -138,6 +144,24 @@ func (f dayFlags) prepare(logger log.Logger, command, configFile string, adjust 
 	}
 	job.ctx, job.stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	return job, 0
+}
+
+// warnEmpty logs that a command wrote no data, naming the range and where
+// it read from (the accounts, and the ZIPs), so that a wrong --from is
+// noticed.
+func warnEmpty(logger log.Logger, msg string, job dayJob, zips []string) {
+	var accounts []string
+	for _, a := range job.settings.Accounts {
+		accounts = append(accounts, a.Name)
+	}
+	kv := []any{"msg", msg, "from", job.days.from.Format(time.DateOnly), "to", job.days.to.Format(time.DateOnly)}
+	if len(accounts) > 0 {
+		kv = append(kv, "accounts", strings.Join(accounts, ","))
+	}
+	if len(zips) > 0 {
+		kv = append(kv, "zips", strings.Join(zips, ","))
+	}
+	level.Warn(logger).Log(kv...)
 }
 
 // dayRange is the range of UTC days a backfill or FOCUS export writes.
@@ -293,18 +317,44 @@ func withAccountClient(ctx context.Context, a collector.AccountSettings, r colle
 	return fn(client)
 }
 
-// writeOutput writes to path, or to standard output for "-".
+// writeOutput writes to path, or to standard output for "-". The file is
+// written beside path under a temporary name and renamed onto path only
+// once complete, so that a failed write leaves the previous file as it was
+// and no partial one.
 func writeOutput(path string, write func(io.Writer) (int, error)) (int, error) {
 	if path == "-" {
 		w := bufio.NewWriter(os.Stdout)
 		n, err := write(w)
 		return n, errors.Join(err, w.Flush())
 	}
-	f, err := os.Create(path)
+	mode := os.FileMode(0o644)
+	if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() {
+		mode = info.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return 0, err
 	}
 	w := bufio.NewWriter(f)
 	n, err := write(w)
-	return n, errors.Join(err, w.Flush(), f.Close())
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return n, err
+	}
+	return n, nil
 }

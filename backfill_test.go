@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -350,5 +353,59 @@ func TestBackfillWithCallbackURL(t *testing.T) {
 	}
 	if want := []time.Duration{15 * time.Second, 30 * time.Second, 60 * time.Second, 2 * time.Minute}; !slices.Equal(clock.Sleeps(), want) {
 		t.Errorf("poll delays %v, want the default schedule %v", clock.Sleeps(), want)
+	}
+}
+
+// TestWriteOutputKeepsPreviousFile: the backfill and focus commands write
+// through writeOutput. A write that fails, after more than a buffer's
+// worth of output, leaves the previous file whole and no temporary file;
+// one that succeeds replaces it, keeping its permissions.
+func TestWriteOutputKeepsPreviousFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.csv")
+	if err := os.WriteFile(path, []byte("previous export\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("disk full")
+	_, err := writeOutput(path, func(w io.Writer) (int, error) {
+		w.Write(bytes.Repeat([]byte("partial row\n"), 10000))
+		return 10000, boom
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("writeOutput = %v, want the write's error", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "previous export\n" {
+		t.Errorf("after a failed write the file holds %d bytes, want the previous export", len(got))
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("folder holds %d files after a failed write, want only the previous export", len(entries))
+	}
+
+	if _, err := writeOutput(path, func(w io.Writer) (int, error) {
+		_, err := io.WriteString(w, "new export\n")
+		return 1, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	info, _ := os.Stat(path)
+	if string(got) != "new export\n" || info.Mode().Perm() != 0o640 {
+		t.Errorf("after a good write: %q mode %v, want the new export with mode 0640", got, info.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("folder holds %d files after a good write, want 1", len(entries))
+	}
+
+	// A new file gets 0644; a folder that does not exist is an error.
+	fresh := filepath.Join(dir, "fresh.prom")
+	if _, err := writeOutput(fresh, func(w io.Writer) (int, error) { return 0, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(fresh); err != nil || info.Mode().Perm() != 0o644 {
+		t.Errorf("new file: %v %v, want mode 0644", info, err)
+	}
+	if _, err := writeOutput(filepath.Join(dir, "missing", "x"), func(w io.Writer) (int, error) { return 0, nil }); err == nil {
+		t.Error("writeOutput into a missing folder succeeded")
 	}
 }

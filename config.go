@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
@@ -81,8 +83,8 @@ var defaultRefresh = refreshConfig{
 // loadConfig reads, checks and resolves the configuration file, reading
 // password files too, so that a reload either applies a complete, valid
 // configuration or nothing. Errors name the file and the key at fault and
-// never quote a secret.
-func loadConfig(path string) (collector.Settings, error) {
+// never quote a secret. What is valid but costly is logged as a warning.
+func loadConfig(logger log.Logger, path string) (collector.Settings, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return collector.Settings{}, fmt.Errorf("read config: %w", err)
@@ -90,6 +92,9 @@ func loadConfig(path string) (collector.Settings, error) {
 	s, err := parseConfig(raw, filepath.Dir(path))
 	if err != nil {
 		return collector.Settings{}, fmt.Errorf("config file %s: %w", path, err)
+	}
+	for _, w := range configWarnings(s, time.Now()) {
+		level.Warn(logger).Log("msg", "Costly configuration", "file", path, "warning", w)
 	}
 	return s, nil
 }
@@ -298,19 +303,13 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	if strings.TrimSpace(a.Name) == "" {
 		return collector.AccountSettings{}, errors.New("name: required")
 	}
-	u, err := url.Parse(a.LoginURL)
-	switch {
-	case a.LoginURL == "":
-		return collector.AccountSettings{}, errors.New("login_url: required, e.g. https://dm-us.informaticacloud.com")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return collector.AccountSettings{}, fmt.Errorf("login_url: %q is not an http(s) URL", a.LoginURL)
-	case u.User != nil:
-		return collector.AccountSettings{}, errors.New("login_url: must not hold credentials; use username and password_file")
-	case strings.Contains(a.LoginURL, "?"):
-		// Not quoted: a query can hold a token.
-		return collector.AccountSettings{}, fmt.Errorf("login_url: must not have a query (?...), which the exporter would drop; give the POD's login host only, e.g. %s://%s", u.Scheme, u.Host)
-	case strings.Contains(a.LoginURL, "#"):
-		return collector.AccountSettings{}, fmt.Errorf("login_url: must not have a fragment (#...), which the exporter would drop; give the POD's login host only, e.g. %s://%s", u.Scheme, u.Host)
+	if strings.TrimSpace(a.Name) != a.Name {
+		// The name is the account label: " prod" and "prod" would be two
+		// accounts that look the same on every dashboard.
+		return collector.AccountSettings{}, fmt.Errorf("name: %q has leading or trailing spaces", a.Name)
+	}
+	if err := checkLoginURL(a.LoginURL); err != nil {
+		return collector.AccountSettings{}, err
 	}
 	if a.Username == "" {
 		return collector.AccountSettings{}, errors.New("username: required")
@@ -328,8 +327,10 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 		return collector.AccountSettings{}, fmt.Errorf("summary_api: %q is neither %s nor %s",
 			a.SummaryAPI, informatica.AllLinkedOrgsAcrossRegion, informatica.ExportMeteringData)
 	}
-	if e := a.IPUEntitlement; e != nil && (*e < 0 || *e != *e) {
-		return collector.AccountSettings{}, fmt.Errorf("ipu_entitlement: %v is not a number of IPUs >= 0", *e)
+	if e := a.IPUEntitlement; e != nil {
+		if err := checkEntitlement("ipu_entitlement", *e); err != nil {
+			return collector.AccountSettings{}, err
+		}
 	}
 	caFile := a.CAFile
 	if caFile != "" {
@@ -342,8 +343,8 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	if err != nil {
 		return collector.AccountSettings{}, err
 	}
-	if err := informatica.CheckCallbackURL(a.CallbackURL); err != nil {
-		return collector.AccountSettings{}, fmt.Errorf("callback_url: %w", err)
+	if err := checkCallbackURL(a.CallbackURL); err != nil {
+		return collector.AccountSettings{}, err
 	}
 	price, err := a.price()
 	if err != nil {
@@ -366,6 +367,87 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 			CallbackURL:        a.CallbackURL,
 		},
 	}, nil
+}
+
+// checkLoginURL accepts the POD's login host, e.g.
+// https://dm-us.informaticacloud.com, with or without the /saas that
+// Informatica's examples print (the client adds the API paths). A longer
+// path, such as the login endpoint pasted from the documentation, is
+// refused rather than cut: the exporter cannot tell a pasted API path from
+// a proxy's prefix, and logging in elsewhere than the file says would hide
+// the mistake. Credentials are checked first, and no message quotes more
+// of the URL than urlForError shows.
+func checkLoginURL(raw string) error {
+	if raw == "" {
+		return errors.New("login_url: required, e.g. https://dm-us.informaticacloud.com")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err == nil && u.User != nil:
+		return errors.New("login_url: must not hold credentials; use username and password_file")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("login_url: %q is not an http(s) URL; give the POD's login host, e.g. https://dm-us.informaticacloud.com", urlForError(raw))
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Errorf("login_url: must not have a query (?...), which the exporter would drop; give the POD's login host only, e.g. %s", hostURL(u))
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("login_url: must not have a fragment (#...), which the exporter would drop; give the POD's login host only, e.g. %s", hostURL(u))
+	}
+	if p := strings.TrimSuffix(u.Path, "/"); p != "" && p != "/saas" {
+		return fmt.Errorf("login_url: must not have a path (the exporter adds /saas/public/core/v3/login and the other API paths itself); give the POD's login host only: %s", hostURL(u))
+	}
+	return nil
+}
+
+// checkCallbackURL checks callback_url with the client's rules. A value
+// without "scheme://host" is refused here first: in "user:token@host/..."
+// the parser takes the user for a scheme, which the client's error would
+// quote.
+func checkCallbackURL(raw string) error {
+	if u, err := url.Parse(raw); err == nil && u.Opaque != "" {
+		return errors.New("callback_url: not an http(s) URL (scheme://host/path), e.g. https://exporter.example.com/-/callback/<token>")
+	}
+	if err := informatica.CheckCallbackURL(raw); err != nil {
+		return fmt.Errorf("callback_url: %w", err)
+	}
+	return nil
+}
+
+// hostURL is scheme://host of u: what login_url should be.
+func hostURL(u *url.URL) string {
+	return u.Scheme + "://" + u.Host
+}
+
+// redactedURL stands for what urlForError does not show.
+const redactedURL = "[REDACTED]"
+
+// urlForError renders a URL of the configuration for an error message,
+// which reaches the log and the response of POST /-/reload: its scheme and
+// host, with any user info, path, query and fragment replaced by a marker.
+// A password in the user info, the token in a callback_url's path or one in
+// a query are never shown. A URL without "scheme://host" is not shown at
+// all: in "user:password@host" the part after the colon is the password.
+func urlForError(raw string) string {
+	const redacted = redactedURL
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" || u.Scheme == "" || u.Host == "" {
+		return redacted
+	}
+	var b strings.Builder
+	b.WriteString(u.Scheme + "://")
+	if u.User != nil {
+		b.WriteString(redacted + "@")
+	}
+	b.WriteString(u.Host)
+	if u.Path != "" && u.Path != "/" {
+		b.WriteString("/" + redacted)
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		b.WriteString("?" + redacted)
+	}
+	if u.Fragment != "" {
+		b.WriteString("#" + redacted)
+	}
+	return b.String()
 }
 
 // breakdown reads the optional breakdowns of an account.
@@ -405,12 +487,32 @@ func (a accountConfig) price() (float64, error) {
 		return 0, errors.New("ipu_price: required with currency, or remove currency")
 	case a.Currency == "":
 		return 0, errors.New("currency: required with ipu_price, an ISO 4217 code such as USD or EUR")
-	case !(*a.IPUPrice > 0) || math.IsInf(*a.IPUPrice, 0):
-		return 0, fmt.Errorf("ipu_price: %v is not a price > 0", *a.IPUPrice)
+	case checkPrice("ipu_price", *a.IPUPrice) != nil:
+		return 0, checkPrice("ipu_price", *a.IPUPrice)
 	case !isCurrency(a.Currency):
 		return 0, fmt.Errorf("currency: %q is not an active ISO 4217 alphabetic code (three upper-case letters such as USD, EUR, JPY)", a.Currency)
 	}
 	return *a.IPUPrice, nil
+}
+
+// checkPrice is the one rule for the price of an IPU, in the configuration
+// (ipu_price) and on the command line (--ipu-price, --demo.ipu-price): a
+// finite number > 0. A price of 0 would claim the usage was free.
+func checkPrice(where string, p float64) error {
+	if !(p > 0) || math.IsInf(p, 0) {
+		return fmt.Errorf("%s: %v is not a price > 0", where, p)
+	}
+	return nil
+}
+
+// checkEntitlement is the one rule for an IPU entitlement, in the
+// configuration (ipu_entitlement) and on the command line
+// (--demo.ipu-entitlement): a finite number >= 0.
+func checkEntitlement(where string, e float64) error {
+	if !(e >= 0) || math.IsInf(e, 0) {
+		return fmt.Errorf("%s: %v is not a number of IPUs >= 0", where, e)
+	}
+	return nil
 }
 
 // currencies are the active ISO 4217 alphabetic codes (list one of the
@@ -502,8 +604,14 @@ func (r refreshConfig) settings() (collector.RefreshSettings, error) {
 		return s, fmt.Errorf("refresh.interval: %s is shorter than 1s", r.Interval)
 	case s.Lookback < 24*time.Hour:
 		return s, fmt.Errorf("refresh.lookback: %s is shorter than one day", r.Lookback)
+	case s.Lookback > maxLookback:
+		return s, fmt.Errorf("refresh.lookback: %s is longer than %dd: every full run would re-read it, %d summary export jobs each time; "+
+			"to keep older days, set history.start, which loads them once", r.Lookback, maxLookback/oneDay, summaryJobs(s.Lookback))
 	case s.PollInterval <= 0:
 		return s, errors.New("refresh.poll_interval: must be positive")
+	case s.Interval < s.PollInterval:
+		return s, fmt.Errorf("refresh.interval: %s is shorter than refresh.poll_interval %s, the least time a run takes: "+
+			"runs would follow each other back to back, an export job each, for no fresher data", r.Interval, r.PollInterval)
 	case s.JobTimeout < s.PollInterval:
 		return s, fmt.Errorf("refresh.job_timeout: %s is shorter than refresh.poll_interval %s", r.JobTimeout, r.PollInterval)
 	case s.MaxAge <= s.Interval:
@@ -524,6 +632,75 @@ func (r refreshConfig) settings() (collector.RefreshSettings, error) {
 	return s, nil
 }
 
+// Limits of the refresh and history keys. A value beyond a max (or before
+// earliestHistory) can only be a mistake and is refused; one beyond a warn
+// limit is merely expensive in Informatica export jobs, and loading the
+// configuration logs a warning with the job count (configWarnings).
+const (
+	oneDay = 24 * time.Hour
+	// warnInterval: Informatica processes usage in batches hours apart
+	// (iics-metering-api.md: run an export at most every 1 to 6 hours); a
+	// run every few minutes costs an export job each for numbers that
+	// rarely change. Under 15 minutes is about 100 jobs a day or more.
+	warnInterval = 15 * time.Minute
+	// maxLookback: a full run re-reads the whole lookback every
+	// full_interval, one summary job per 180 days. Ten years is 21 jobs a
+	// day for days that never change: such history is what history.start
+	// is for (loaded once).
+	maxLookback = 3650 * oneDay
+	// warnLookback: a full run reaches back to the start of every org's
+	// current billing period anyway (up to 400 days); a longer lookback
+	// re-reads days no billing period needs.
+	warnLookback = 400 * oneDay
+	// warnHistoryJobs: loading history is one summary job per 180 days,
+	// once; more than 10 jobs (about 5 years) is worth a line in the log.
+	warnHistoryJobs = 10
+)
+
+// earliestHistory: IPU metering cannot predate Informatica's cloud
+// services; a history.start before 2000 is a typo (1900-01-01, 0025-...).
+var earliestHistory = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// summaryJobs is the number of summary export jobs that cover d: the client
+// splits ranges into jobs of informatica.MaxSummaryDays.
+func summaryJobs(d time.Duration) int {
+	days := int((d + oneDay - 1) / oneDay)
+	return (days + informatica.MaxSummaryDays - 1) / informatica.MaxSummaryDays
+}
+
+// summaryJobsPerDay is about how many summary export jobs an account's
+// refreshes cost a day: incremental runs export the window, one run in
+// full_interval the whole lookback.
+func summaryJobsPerDay(r collector.RefreshSettings) int {
+	runs := float64(oneDay) / float64(r.Interval)
+	full := min(runs, float64(oneDay)/float64(max(r.FullInterval, r.Interval)))
+	return int(math.Ceil((runs-full)*float64(summaryJobs(r.Window)) + full*float64(summaryJobs(r.Lookback))))
+}
+
+// configWarnings lists what in valid settings is merely expensive, with
+// its cost in export jobs, as of now.
+func configWarnings(s collector.Settings, now time.Time) []string {
+	r := s.Refresh
+	var out []string
+	perDay := summaryJobsPerDay(r)
+	if r.Interval < warnInterval {
+		out = append(out, fmt.Sprintf("refresh.interval: %s is shorter than %s: about %d summary export jobs a day per account, %d accounts, "+
+			"while Informatica processes usage in batches hours apart", model.Duration(r.Interval), model.Duration(warnInterval), perDay, len(s.Accounts)))
+	}
+	if r.Lookback > warnLookback {
+		out = append(out, fmt.Sprintf("refresh.lookback: %dd is longer than the %dd a full run reaches for billing periods: %d summary export jobs per full run, "+
+			"about %d a day per account, %d accounts; history.start keeps older days at the cost of one load",
+			r.Lookback/oneDay, warnLookback/oneDay, summaryJobs(r.Lookback), perDay, len(s.Accounts)))
+	}
+	if !r.HistoryStart.IsZero() {
+		if jobs := summaryJobs(now.Sub(r.HistoryStart) - r.Lookback); jobs > warnHistoryJobs {
+			out = append(out, fmt.Sprintf("history.start: %s: loading the history takes %d summary export jobs per account, %d accounts, once",
+				r.HistoryStart.Format(time.DateOnly), jobs, len(s.Accounts)))
+		}
+	}
+	return out
+}
+
 // start parses history.start: an ISO 8601 date (or RFC 3339 time) in the
 // past. Other spellings, such as 01/05/2026, are refused: day and month
 // could be either way round.
@@ -539,6 +716,9 @@ func (h historyConfig) start() (time.Time, error) {
 		return time.Time{}, fmt.Errorf("history.start: %q is not an ISO 8601 date (YYYY-MM-DD) such as 2025-01-01", h.Start)
 	}
 	t = t.UTC()
+	if t.Before(earliestHistory) {
+		return time.Time{}, fmt.Errorf("history.start: %s is before %s, earlier than any Informatica cloud service: a typo?", h.Start, earliestHistory.Format(time.DateOnly))
+	}
 	if !t.Before(time.Now()) {
 		return time.Time{}, fmt.Errorf("history.start: %s is not in the past", h.Start)
 	}

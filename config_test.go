@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
+
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/informatica/fake"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -149,6 +154,13 @@ func TestConfigErrors(t *testing.T) {
 		{"no login_url", "accounts:\n  - name: a\n    username: u\n    password: p\n", "login_url: required"},
 		{"ftp login_url", "accounts:\n  - name: a\n    login_url: ftp://dm-us.informaticacloud.com\n    username: u\n    password: p\n", "login_url: \"ftp://dm-us.informaticacloud.com\" is not an http(s) URL"},
 		{"login_url without scheme", "accounts:\n  - name: a\n    login_url: dm-us.informaticacloud.com\n    username: u\n    password: p\n", "is not an http(s) URL"},
+		{"credentials and a bad scheme in login_url", "accounts:\n  - name: a\n    login_url: htps://svc:" + secret + "@dm-us.informaticacloud.com\n    username: u\n    password: p\n", "login_url: must not hold credentials"},
+		{"credentials without // in login_url", "accounts:\n  - name: a\n    login_url: svc:" + secret + "@dm-us.informaticacloud.com\n    username: u\n    password: p\n", `login_url: "[REDACTED]" is not an http(s) URL`},
+		{"bad scheme and a token path in login_url", "accounts:\n  - name: a\n    login_url: htps://dm-us.informaticacloud.com/t/" + secret + "?k=" + secret + "\n    username: u\n    password: p\n", `login_url: "htps://dm-us.informaticacloud.com/[REDACTED]?[REDACTED]" is not an http(s) URL`},
+		{"unparsable login_url", "accounts:\n  - name: a\n    login_url: https://svc:" + secret + "%zz@dm-us.informaticacloud.com\n    username: u\n    password: p\n", `login_url: "[REDACTED]" is not an http(s) URL`},
+		{"login_url with the login path", "accounts:\n  - name: a\n    login_url: https://dm-us.informaticacloud.com/saas/public/core/v3/login\n    username: u\n    password: p\n", "login_url: must not have a path (the exporter adds /saas/public/core/v3/login and the other API paths itself); give the POD's login host only: https://dm-us.informaticacloud.com"},
+		{"login_url with a token path", "accounts:\n  - name: a\n    login_url: https://dm-us.informaticacloud.com/" + secret + "\n    username: u\n    password: p\n", "login_url: must not have a path"},
+		{"credentials without // in callback_url", account("    password: p\n    callback_url: informatica:" + secret + "@exporter.example.com/-/callback\n"), "callback_url: not an http(s) URL (scheme://host/path)"},
 		{"credentials in login_url", "accounts:\n  - name: a\n    login_url: https://u:" + secret + "@dm-us.informaticacloud.com\n    username: u\n    password: p\n", "login_url: must not hold credentials"},
 		{"no username", "accounts:\n  - name: a\n    login_url: https://x.example\n    password: p\n", "username: required"},
 		{"no password", account(""), "password_file (or password): required"},
@@ -157,6 +169,13 @@ func TestConfigErrors(t *testing.T) {
 		{"empty password_file", account("    password_file: empty\n"), "password_file: "},
 		{"bad summary_api", account("    password: p\n    summary_api: summary\n"), "summary_api: \"summary\" is neither"},
 		{"negative entitlement", account("    password: p\n    ipu_entitlement: -5\n"), "ipu_entitlement: -5 is not"},
+		{"infinite entitlement", account("    password: p\n    ipu_entitlement: .inf\n"), "ipu_entitlement: +Inf is not a number of IPUs >= 0"},
+		{"NaN entitlement", account("    password: p\n    ipu_entitlement: .nan\n"), "ipu_entitlement: NaN is not a number of IPUs >= 0"},
+		{"name with a leading space", "accounts:\n  - name: ' prod'\n    login_url: https://x.example\n    username: u\n    password: p\n", `name: " prod" has leading or trailing spaces`},
+		{"name with a trailing space", "accounts:\n  - name: 'prod '\n    login_url: https://x.example\n    username: u\n    password: p\n", `name: "prod " has leading or trailing spaces`},
+		{"interval 1s", account("    password: p\n") + "refresh:\n  interval: 1s\n", "refresh.interval: 1s is shorter than refresh.poll_interval 15s, the least time a run takes"},
+		{"lookback of a century", account("    password: p\n") + "refresh:\n  lookback: 36500d\n", "refresh.lookback: 36500d is longer than 3650d: every full run would re-read it, 203 summary export jobs each time; to keep older days, set history.start"},
+		{"history.start 1900", account("    password: p\n") + "history:\n  start: 1900-01-01\n", "history.start: 1900-01-01 is before 2000-01-01"},
 		{"password as a number field", account("    ipu_entitlement: " + secret + "\n    password: p\n"), "line 5: accounts[0].ipu_entitlement: expected a number, got a string"},
 		{"bad duration", account("    password: p\n") + "refresh:\n  interval: soon\n", "refresh.interval: \"soon\" is not a duration"},
 		{"interval too short", account("    password: p\n") + "refresh:\n  interval: 0s\n", "refresh.interval"},
@@ -194,7 +213,7 @@ func TestConfigErrors(t *testing.T) {
 			dir := t.TempDir()
 			writeFile(t, dir, "empty", "\n")
 			path := writeFile(t, dir, "config.yml", c.yaml)
-			_, err := loadConfig(path)
+			_, err := loadConfig(log.NewNopLogger(), path)
 			if err == nil {
 				t.Fatalf("config accepted, want an error containing %q", c.want)
 			}
@@ -314,7 +333,7 @@ func TestPasswordFileRelativeToConfig(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "pw", "from-file\r\n")
 	path := writeFile(t, dir, "config.yml", "accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password_file: pw}\n")
-	s, err := loadConfig(path)
+	s, err := loadConfig(log.NewNopLogger(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,4 +398,161 @@ refresh: {poll_interval: 10m, job_timeout: 30m}
 	if s.Refresh.PollInterval != 10*time.Minute {
 		t.Errorf("poll_interval = %s, want 10m", s.Refresh.PollInterval)
 	}
+}
+
+// TestLoginURLHostAndSaas: the POD's host is accepted bare, with a trailing
+// slash and with the /saas of Informatica's examples.
+func TestLoginURLHostAndSaas(t *testing.T) {
+	for _, u := range []string{"https://dm-us.informaticacloud.com", "https://dm-us.informaticacloud.com/",
+		"https://dm-us.informaticacloud.com/saas", "https://dm-us.informaticacloud.com/saas/", "http://127.0.0.1:8080"} {
+		if _, err := parseConfig([]byte("accounts:\n  - {name: a, login_url: '"+u+"', username: u, password: p}\n"), t.TempDir()); err != nil {
+			t.Errorf("login_url %s refused: %v", u, err)
+		}
+	}
+}
+
+// TestURLForError: the rendering of a URL in an error keeps scheme and
+// host and nothing that can hold a secret.
+func TestURLForError(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"https://dm-us.informaticacloud.com", "https://dm-us.informaticacloud.com"},
+		{"https://dm-us.informaticacloud.com/", "https://dm-us.informaticacloud.com"},
+		{"htps://svc:pw@dm-us.informaticacloud.com:8443/saas?x=1#f", "htps://[REDACTED]@dm-us.informaticacloud.com:8443/[REDACTED]?[REDACTED]#[REDACTED]"},
+		{"https://exporter.example.com/-/callback/tok", "https://exporter.example.com/[REDACTED]"},
+		{"https://h.example?", "https://h.example?[REDACTED]"},
+		{"svc:pw@dm-us.informaticacloud.com", "[REDACTED]"},
+		{"dm-us.informaticacloud.com/x", "[REDACTED]"},
+		{"https://svc:p%zz@h.example", "[REDACTED]"},
+		{"", "[REDACTED]"},
+	} {
+		if got := urlForError(c.in); got != c.want {
+			t.Errorf("urlForError(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestReloadNeverQuotesURLSecrets: a configuration whose login_url or
+// callback_url holds a secret (user info, a path token, a query) is
+// refused on POST /-/reload, and neither the response nor the log quotes
+// the secret.
+func TestReloadNeverQuotesURLSecrets(t *testing.T) {
+	const secret = "S3cretPass-in-a-url"
+	f := startFake(t, fake.Options{})
+	dir := t.TempDir()
+	path := writeConfig(t, dir, "1h", accountYAML("one", f, ""))
+	p := startExporter(t, nil, "--config.file="+path)
+	for _, c := range []struct{ key, url string }{
+		{"login_url", "htps://svc:" + secret + "@dm-us.informaticacloud.com"},
+		{"login_url", "svc:" + secret + "@dm-us.informaticacloud.com"},
+		{"login_url", "htps://dm-us.informaticacloud.com/" + secret},
+		{"login_url", "ftp://dm-us.informaticacloud.com/?token=" + secret},
+		{"login_url", "https://dm-us.informaticacloud.com/" + secret + "/saas"},
+		{"login_url", "https://dm-us.informaticacloud.com?token=" + secret},
+		{"login_url", "https://dm-us.informaticacloud.com#" + secret},
+		{"callback_url", "ftp://exporter.example.com/-/callback/" + secret},
+		{"callback_url", "informatica:" + secret + "@exporter.example.com/-/callback"},
+		{"callback_url", "https://informatica:" + secret + "@exporter.example.com/-/callback"},
+		{"callback_url", "https:///-/callback/" + secret},
+	} {
+		account := accountYAML("one", f, "")
+		if c.key == "login_url" {
+			account = strings.Replace(account, f.URL(), "'"+c.url+"'", 1)
+		} else {
+			account += "    callback_url: '" + c.url + "'\n"
+		}
+		writeConfig(t, dir, "1h", account)
+		logStart := len(p.logs.String())
+		code, body := httpDo(t, http.MethodPost, p.url+"/-/reload")
+		if code != http.StatusInternalServerError || !strings.Contains(body, c.key+": ") {
+			t.Errorf("%s %s: reload = %d %q, want 500 naming %s", c.key, c.url, code, body, c.key)
+		}
+		if strings.Contains(body, secret) {
+			t.Errorf("%s %s: the reload response quotes the secret: %q", c.key, c.url, body)
+		}
+		if logs := p.logs.String()[logStart:]; strings.Contains(logs, secret) {
+			t.Errorf("%s %s: the log quotes the secret: %s", c.key, c.url, logs)
+		}
+	}
+}
+
+// TestConfigLimitsAccepted: the values next to the refused ones load.
+func TestConfigLimitsAccepted(t *testing.T) {
+	for _, extra := range []string{
+		"refresh:\n  interval: 15s\n",
+		"refresh:\n  lookback: 3650d\n",
+		"history:\n  start: 2000-01-01\n",
+		"",
+	} {
+		cfg := "accounts:\n  - {name: prod, login_url: 'https://x.example', username: u, password: p, ipu_entitlement: 0}\n" + extra
+		if _, err := parseConfig([]byte(cfg), t.TempDir()); err != nil {
+			t.Errorf("%q refused: %v", extra, err)
+		}
+	}
+}
+
+// TestConfigWarnings: what is merely expensive loads, with a warning that
+// gives the export jobs it costs, computed from the 180 days a summary
+// job covers.
+func TestConfigWarnings(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		extra string
+		want  []string // one substring per warning
+	}{
+		{"", nil},
+		{"refresh:\n  interval: 15m\n  lookback: 400d\n", nil},
+		{"history:\n  start: 2021-06-01\n", nil}, // 1826 days less the 45 of the lookback: 10 jobs
+		// 144 runs a day: 143 incremental (3d, one job), one full (45d, one job).
+		{"refresh:\n  interval: 10m\n", []string{"refresh.interval: 10m is shorter than 15m: about 144 summary export jobs a day per account, 2 accounts"}},
+		// 720 days are 4 jobs per full run; 23 incremental runs and one full a day: 27.
+		{"refresh:\n  lookback: 720d\n", []string{"refresh.lookback: 720d is longer than the 400d a full run reaches for billing periods: 4 summary export jobs per full run, about 27 a day per account, 2 accounts"}},
+		// 2016-06-01 to 2026-06-01 is 3652 days; less the lookback's 45, 3607: 21 jobs.
+		{"history:\n  start: 2016-06-01\n", []string{"history.start: 2016-06-01: loading the history takes 21 summary export jobs per account, 2 accounts, once"}},
+		{"refresh:\n  interval: 1m\n  lookback: 900d\n", []string{"refresh.interval: 1m", "refresh.lookback: 900d"}},
+	} {
+		cfg := "accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\n  - {name: b, login_url: 'https://x.example', username: u, password: p}\n" + c.extra
+		s, err := parseConfig([]byte(cfg), t.TempDir())
+		if err != nil {
+			t.Fatalf("%q: %v", c.extra, err)
+		}
+		got := configWarnings(s, now)
+		if len(got) != len(c.want) {
+			t.Errorf("%q: warnings %q, want %d", c.extra, got, len(c.want))
+			continue
+		}
+		for i := range got {
+			if !strings.Contains(got[i], c.want[i]) {
+				t.Errorf("%q: warning %q does not contain %q", c.extra, got[i], c.want[i])
+			}
+		}
+	}
+	// loadConfig logs them.
+	dir := t.TempDir()
+	path := writeFile(t, dir, "config.yml", "accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\nrefresh: {interval: 5m}\n")
+	var logs bytes.Buffer
+	if _, err := loadConfig(log.NewLogfmtLogger(&logs), path); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "level=warn") || !strings.Contains(logs.String(), "refresh.interval: 5m is shorter than 15m: about 288 summary export jobs a day") {
+		t.Errorf("loadConfig logged %q, want the interval warning", logs.String())
+	}
+}
+
+// TestDemoEntitlementChecked: --demo.ipu-entitlement is refused where
+// ipu_entitlement would be.
+func TestDemoEntitlementChecked(t *testing.T) {
+	for _, v := range []string{"-5", "NaN", "+Inf"} {
+		logs := &syncBuffer{}
+		stop := make(chan struct{})
+		close(stop) // an exporter that starts stops at once
+		if code := run([]string{"--demo", "--demo.ipu-entitlement=" + v, "--web.listen-address=127.0.0.1:0"}, logs, hooks{stop: stop}); code != 1 ||
+			!strings.Contains(logs.String(), "--demo.ipu-entitlement: "+v) {
+			t.Errorf("--demo.ipu-entitlement=%s: exit %d, want 1 naming the flag:\n%s", v, code, logs)
+		}
+	}
+	f, _, err := startDemo(demoSettings{entitlement: 0, currency: "USD"})
+	if err != nil {
+		t.Fatalf("--demo.ipu-entitlement=0 refused: %v", err)
+	}
+	f.Close()
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -152,6 +151,10 @@ func (c *focusCommand) run(logger log.Logger, configFile string, adjust func(*co
 		level.Warn(logger).Log("msg", "Rows without a billing period in the SUMMARY export: their BillingPeriodStart/End are the UTC calendar month of the day (inferred)",
 			"rows", stats.guessedPeriods)
 	}
+	if stats.rows == 0 {
+		warnEmpty(logger, "FOCUS export written with no rows: nothing in the range; check --from and --to", job, *c.zips)
+		return 0
+	}
 	level.Info(logger).Log("msg", "FOCUS export written", "output", *c.output, "rows", stats.rows,
 		"from", from.Format(time.DateOnly), "to", to.Format(time.DateOnly))
 	return 0
@@ -184,12 +187,14 @@ func (c *focusCommand) flagPricing(zipMode bool) (*focusAccount, error) {
 	return a, nil
 }
 
+// parsePrice reads a price flag; it must pass checkPrice, as ipu_price
+// must.
 func parsePrice(where, s string) (float64, error) {
 	p, err := strconv.ParseFloat(s, 64)
-	if s == "" || err != nil || p < 0 || math.IsInf(p, 0) || math.IsNaN(p) {
-		return 0, fmt.Errorf("%s: %q is not a price: give a non-negative decimal number such as 1.25", where, s)
+	if s == "" || err != nil {
+		return 0, fmt.Errorf("%s: %q is not a price: give a decimal number > 0 such as 1.25", where, s)
 	}
-	return p, nil
+	return p, checkPrice(where, p)
 }
 
 // checkCurrency accepts what the configuration's currency key accepts: an
@@ -470,6 +475,7 @@ type focusLine struct {
 	usage, ipu             float64
 	rate                   float64
 	hasRate                bool
+	usageInIPU             bool // usage counts IPUs: ConsumedUnit IPU
 	asset                  *informatica.AssetRow
 	task                   *focusTask
 }
@@ -494,6 +500,7 @@ func writeFOCUS(w io.Writer, sources []focusSource, by string, from, to time.Tim
 	}
 	record := make([]string, len(header))
 	write := func(l *focusLine) error {
+		l.settleUsage()
 		l.fill(record)
 		stats.rows++
 		return cw.Write(record)
@@ -609,6 +616,8 @@ func writeFOCUS(w io.Writer, sources []focusSource, by string, from, to time.Tim
 			// a rate it is counted in IPUs (ConsumedUnit IPU).
 			if rate, ok := rates[orgMeterDay{orgID, d.meter, d.day}]; ok {
 				l.usage, l.rate, l.hasRate = d.ipu/rate, rate, true
+			} else {
+				l.usageInIPU = true
 			}
 			period(&l)
 			if err := write(&l); err != nil {
@@ -650,6 +659,22 @@ func focusNumber(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
+// settleUsage replaces a usage of 0 beside IPUs: the readers give 0 for an
+// empty (null) MeterUsage, and a 0 written beside IPUs billed would be a
+// placeholder, which FOCUS 1.2 forbids (NullHandling). The usage is then
+// derived from the IPUs over the row's IPURate, in the meter's unit, or
+// without a rate counted in IPUs (ConsumedUnit IPU), as task rows are.
+func (l *focusLine) settleUsage() {
+	if l.usage != 0 || l.ipu == 0 || l.usageInIPU {
+		return
+	}
+	if l.hasRate && l.rate > 0 {
+		l.usage = l.ipu / l.rate
+		return
+	}
+	l.usage, l.usageInIPU = l.ipu, true
+}
+
 // fill writes l into record, in the order of focusColumns (and
 // focusAssetColumns). Empty cells are FOCUS nulls: CSV has no other null.
 func (l *focusLine) fill(record []string) {
@@ -660,7 +685,7 @@ func (l *focusLine) fill(record []string) {
 	if unit == "" {
 		unit = focusDefaultUnit
 	}
-	if l.task != nil && !l.hasRate {
+	if l.usageInIPU {
 		unit = focusPricingUnit
 	}
 	orgType := l.org.Type

@@ -15,7 +15,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // focusSpec is what FOCUS 1.2 says of each column this test checks, typed
@@ -409,6 +411,9 @@ func TestFocusBadArguments(t *testing.T) {
 		{[]string{"focus", "--output=-", from, "--config.file=" + cfg, "--ipu-price=1", "--currency=ABC"}, 2, `--currency: \"ABC\" is not an active ISO 4217`},
 		{[]string{"focus", "--output=-", from, "--config.file=" + cfg, "--ipu-price=1,5", "--currency=EUR"}, 2, `--ipu-price: \"1,5\" is not a price`},
 		{[]string{"focus", "--output=-", from, "--config.file=" + cfg, "--ipu-price=-1", "--currency=EUR"}, 2, "is not a price"},
+		// The configuration refuses ipu_price 0: a price of 0 would claim the usage was free.
+		{[]string{"focus", "--output=-", from, "--config.file=" + cfg, "--ipu-price=0", "--currency=EUR"}, 2, "--ipu-price: 0 is not a price > 0"},
+		{[]string{"focus", "--output=-", from, "--config.file=" + cfg, "--ipu-price=NaN", "--currency=EUR"}, 2, "--ipu-price: NaN is not a price > 0"},
 		{[]string{"focus", "--output=-", "--from=01/02/2026", "--config.file=" + cfg, "--ipu-price=1", "--currency=EUR"}, 2, "is not an ISO 8601 date"},
 		{[]string{"focus", "--output=-", from, "--by=asset", "--zip=" + zipPath, "--ipu-price=1", "--currency=EUR", "--billing-account-id=x"}, 2, "needs --asset-zip"},
 		{[]string{"focus", "--output=-", from, "--asset-zip=" + zipPath, "--config.file=" + cfg}, 2, "--asset-zip needs --by=asset and --zip"},
@@ -562,5 +567,78 @@ func TestFocusByTaskFromZIPs(t *testing.T) {
 	}
 	if n := len(logs.Lines("level=warn", "layout is not known", "Mass Ingestion Files.csv")); n != 1 {
 		t.Errorf("%d warnings for the file of an unknown layout, want 1:\n%s", n, logs)
+	}
+}
+
+// TestFocusNullMeterUsage: where a SUMMARY row's MeterUsage is null (read
+// as 0) beside IPUs, ConsumedQuantity is no placeholder 0: it is the IPUs
+// over the IPURate in the meter's unit, or without a rate the IPUs in unit
+// IPU. A known usage, and a true 0 beside 0 IPUs, are written as they are.
+func TestFocusNullMeterUsage(t *testing.T) {
+	day := date(2026, 3, 2, 0, 0, 0)
+	b := usage.NewBuilder()
+	for _, r := range []informatica.UsageRow{
+		{MeterID: "m1", MeterName: "Data Integration", Scalar: "Compute Units", IPU: 824, IPURate: 2, HasIPURate: true},
+		{MeterID: "m2", MeterName: "Mass Ingestion", Scalar: "GB", IPU: 10},
+		{MeterID: "m3", MeterName: "API Management", Scalar: "Calls", MeterUsage: 5, IPU: 10, IPURate: 2, HasIPURate: true},
+		{MeterID: "m4", MeterName: "Data Quality", Scalar: "Rows", IPURate: 3, HasIPURate: true},
+	} {
+		r.OrgID, r.OrgName, r.Date = "o1", "Prod", day
+		if err := b.Add(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	src := []focusSource{{account: focusAccount{id: "o1", name: "acme", price: 1, currency: "USD"}, summary: b.Table()}}
+	if _, err := writeFOCUS(&out, src, "meter", day, day); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "focus.csv")
+	os.WriteFile(path, out.Bytes(), 0o600)
+	_, rows := readFOCUS(t, path)
+	want := map[string][2]string{
+		"m1": {"412", "Compute Units"},
+		"m2": {"10", "IPU"},
+		"m3": {"5", "Calls"},
+		"m4": {"0", "Rows"},
+	}
+	for _, r := range rows {
+		w := want[r["SkuId"]]
+		if r["ConsumedQuantity"] != w[0] || r["ConsumedUnit"] != w[1] {
+			t.Errorf("meter %s: ConsumedQuantity %s %s, want %s %s", r["SkuId"], r["ConsumedQuantity"], r["ConsumedUnit"], w[0], w[1])
+		}
+		delete(want, r["SkuId"])
+	}
+	if len(want) != 0 {
+		t.Errorf("no rows for %v", want)
+	}
+}
+
+// TestEmptyRangeWarns: a focus export or backfill of days without usage
+// writes its header (or nothing) and exits 0, but warns, naming the range
+// and the accounts, so that a wrong --from is noticed.
+func TestEmptyRangeWarns(t *testing.T) {
+	t.Parallel()
+	now := date(2027, 3, 1, 0, 0, 30)
+	f := startFake(t, fake.Options{Days: 5, Now: frozen(now)})
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "1h", accountYAML("acme", f, "    ipu_price: 1.25\n    currency: EUR\n"))
+	for _, command := range []string{"focus", "backfill"} {
+		logs := &syncBuffer{}
+		args := []string{command, "--output=" + filepath.Join(dir, command+".out"), "--config.file=" + cfg, "--from=2026-01-01", "--to=2026-01-31"}
+		if code := run(args, logs, hooks{now: frozen(now)}); code != 0 {
+			t.Fatalf("%s exited %d:\n%s", command, code, logs)
+		}
+		if warns := logs.Lines("level=warn", "from=2026-01-01", "to=2026-01-31", "accounts=acme"); len(warns) != 1 {
+			t.Errorf("%s of an empty range: %d warnings naming the range and the account, want 1:\n%s", command, len(warns), logs)
+		}
+	}
+	// With data in the range, no such warning.
+	logs := &syncBuffer{}
+	if code := run([]string{"focus", "--output=" + filepath.Join(dir, "full.csv"), "--config.file=" + cfg, "--from=2027-02-26"}, logs, hooks{now: frozen(now)}); code != 0 {
+		t.Fatalf("focus exited %d:\n%s", code, logs)
+	}
+	if warns := logs.Lines("level=warn"); len(warns) != 0 {
+		t.Errorf("warnings for a range with data:\n%s", warns)
 	}
 }

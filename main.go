@@ -98,7 +98,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 
 	// The configuration source: the file, or in demo mode a simulated
 	// Informatica and one account against it.
-	load := func() (collector.Settings, error) { return loadConfig(*configFile) }
+	load := func() (collector.Settings, error) { return loadConfig(logger, *configFile) }
 	if *demo {
 		f, settings, err := startDemo(demoSettings{entitlement: *demoIPUs, callbackURL: *demoCallback,
 			breakdowns: *demoBreakdowns, ipuPrice: *demoPrice, currency: *demoCurrency})
@@ -363,8 +363,12 @@ type demoSettings struct {
 // account configured against it, with fast jobs and a short poll interval so
 // that metrics appear within seconds. With a callback URL, polls are a
 // minute apart, so that it is the callback that brings the data in seconds.
-// The breakdowns and the price are checked as the configuration file's are.
+// The entitlement, the breakdowns and the price are checked as the
+// configuration file's are.
 func startDemo(d demoSettings) (*fake.Server, collector.Settings, error) {
+	if err := checkEntitlement("--demo.ipu-entitlement", d.entitlement); err != nil {
+		return nil, collector.Settings{}, err
+	}
 	acc := accountConfig{Currency: d.currency}
 	for kind := range strings.SplitSeq(d.breakdowns, ",") {
 		if kind = strings.TrimSpace(kind); kind != "" {
