@@ -233,7 +233,7 @@ func (x *exposition) encode(accounts []*account, maxAge time.Duration, by int) (
 	x.encodes[by].Add(1)
 	d := &encodedData{key: key, expires: expiry(accounts, maxAge, now)}
 	var buf bytes.Buffer
-	zw, _ := kflate.NewWriter(nil, kflate.BestSpeed)
+	zw, _ := kflate.NewWriter(nil, dataDeflateLevel)
 	for _, mf := range mfs {
 		d.names = append(d.names, mf.GetName())
 		for f, format := range canonical {
@@ -418,6 +418,16 @@ func (x *exposition) serve(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// The deflate levels, chosen by size and cost (BENCHMARKS.md, "gzip body
+// size"): the data families are deflated once per change, off the scrape,
+// at the level of promhttp's gzip, which their size then matches; the
+// health families on every scrape, at the fastest level that finds
+// repeats: Huffman coding alone made small scrapes' gzip 2.9x promhttp's.
+const (
+	dataDeflateLevel   = 6
+	healthDeflateLevel = kflate.BestSpeed
+)
+
 // scrapeBuffers are what a scrape encodes the health families into, and
 // the writer that deflates them. A kflate.Writer costs 320 KB and 0.3 ms
 // to make, as long as the rest of a small scrape; a sync.Pool loses it
@@ -445,10 +455,7 @@ func getScrapeBuffers(gz bool) *scrapeBuffers {
 		b = &scrapeBuffers{}
 	}
 	if gz && b.zw == nil {
-		// Huffman coding alone: several times as fast as BestSpeed on the
-		// few KiB of health families, which are most of a small scrape's
-		// work.
-		b.zw, _ = kflate.NewWriter(nil, kflate.HuffmanOnly)
+		b.zw, _ = kflate.NewWriter(nil, healthDeflateLevel)
 	}
 	return b
 }
