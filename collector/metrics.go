@@ -12,15 +12,25 @@ import (
 // as old as the last export, not as old as the scrape.
 const cached = " Cached from an Informatica export job refreshed every refresh.interval."
 
+// family is a metric family the exporter makes series of: its
+// description and its label names, in the order a series gives their
+// values (prometheus.Desc does not tell them).
+type family struct {
+	desc   *prometheus.Desc
+	labels []string
+}
+
+func newFamily(name, help string, labels []string) family {
+	return family{desc: prometheus.NewDesc(name, help, labels, nil), labels: labels}
+}
+
 // usageFamily is one family of the usage metrics: what render computes
 // from an org's view of the summary export. Adding a family is adding an
 // entry to usageFamilies: Describe, the encoded exposition and the promhttp
-// fallback (protobuf, name[] filters) all derive from the table.
+// fallback (protobuf, name[] filters) all derive from the table. Its
+// labels are among those usageLabelValue knows.
 type usageFamily struct {
-	desc *prometheus.Desc
-	// labels are the desc's label names, each one of those usageLabelValue
-	// knows.
-	labels []string
+	family
 	// orgValue is the value of the org's one series, seriesValue that of
 	// one of its meters; exactly one is set. false: no series.
 	orgValue    func(v *usage.OrgView) (float64, bool)
@@ -34,12 +44,12 @@ func orgFamily(name, help string, labels []string, value func(*usage.OrgView) (f
 			panic("usage family " + name + ": an org's own series has no label " + l)
 		}
 	}
-	return usageFamily{desc: prometheus.NewDesc(name, help, labels, nil), labels: labels, orgValue: value}
+	return usageFamily{family: newFamily(name, help, labels), orgValue: value}
 }
 
 // seriesFamily is a family with one series per org and meter.
 func seriesFamily(name, help string, value func(*usage.OrgView, *usage.SeriesView) (float64, bool)) usageFamily {
-	return usageFamily{desc: prometheus.NewDesc(name, help, seriesLabels, nil), labels: seriesLabels, seriesValue: value}
+	return usageFamily{family: newFamily(name, help, seriesLabels), seriesValue: value}
 }
 
 // orgLabels are the labels an org's own series can have.
