@@ -50,7 +50,7 @@ var goldenNow = date("2025-03-10T12:00:00Z")
 //   - org-a, m-sub: no rate in any row: no rate series.
 //   - org-b: an annual period from 2024-10-20: 2 + 1 IPUs; its own last day,
 //     the 5th.
-func goldenTable(t *testing.T) *usage.Table {
+func goldenTable(t testing.TB) *usage.Table {
 	orgA := func(r informatica.UsageRow) informatica.UsageRow {
 		r.OrgID, r.OrgName, r.OrgType = "org-a", "Acme, Inc. Production", "Production"
 		return r

@@ -3,9 +3,22 @@
 // aggregates of it as Prometheus metrics. A scrape only reads the finished
 // snapshot of the last refresh; it never waits for Informatica.
 //
-// The table itself, its merge and its view are package usage. Here,
-// refreshing is account.go, refresh.go and state.go; exposition is
-// snapshot.go, exposition.go, gather.go, collect.go, metrics.go and crc.go.
+// The table itself, its merge and its view are package usage. Here, by
+// role:
+//   - the exporter, its accounts and reloads: exporter.go, account.go;
+//   - refreshing an account's summary and its schedule: refresh.go;
+//     export job callbacks: callback.go;
+//   - the breakdowns (project and folder, asset, task): breakdown.go, with
+//     a file for each kind's export (assets.go, tasks.go);
+//   - what --storage.path keeps across restarts: state.go;
+//   - OpenMetrics backfill of past days (MergeExports, WriteOpenMetrics):
+//     backfill.go;
+//   - exposition: metrics.go (the families, usage families as one table),
+//     snapshot.go (a table rendered into the usage series of a day),
+//     collect.go (the Collector: health, and data for plain registries),
+//     gather.go (the Gatherer that gathers data once per change),
+//     exposition.go (the /metrics handler serving pre-encoded bytes,
+//     promhttp for the rest) and crc.go (the gzip checksum of those).
 package collector
 
 import (

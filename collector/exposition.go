@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -32,7 +33,8 @@ import (
 // scrape gathers and encodes reg's families (health, Go, process: a few
 // hundred series), merges them by name with the encoded data families,
 // and writes bytes. Requests the fast path does not cover (protobuf, name[]
-// filters, unusual Accept-Encoding, gathering errors) go to promhttp.
+// filters, an encoding other than gzip or none, gathering errors) go to
+// promhttp, which also negotiates the encoding of every request.
 //
 // Options that change what promhttp answers beyond the format and gzip
 // (no compression, other compressions or formats, created lines, limits,
@@ -58,6 +60,8 @@ type exposition struct {
 	reg      prometheus.Gatherer
 	fallback http.Handler
 	accepted []expfmt.Format // what promhttp negotiates with the options given
+	// encodings negotiates Accept-Encoding as promhttp does.
+	encodings encodingNegotiator
 
 	mu      sync.Mutex // held while encoding
 	encoded atomic.Pointer[encodedData]
@@ -229,7 +233,7 @@ func (x *exposition) encode(accounts []*account, maxAge time.Duration, by int) (
 	x.encodes[by].Add(1)
 	d := &encodedData{key: key, expires: expiry(accounts, maxAge, now)}
 	var buf bytes.Buffer
-	zw, _ := kflate.NewWriter(nil, kflate.BestSpeed)
+	zw, _ := kflate.NewWriter(nil, dataDeflateLevel)
 	for _, mf := range mfs {
 		d.names = append(d.names, mf.GetName())
 		for f, format := range canonical {
@@ -283,10 +287,11 @@ func (x *exposition) serve(w http.ResponseWriter, r *http.Request) bool {
 	case expfmt.TypeOpenMetrics:
 		f = fmtOpenMetrics
 	}
-	gz, ok := acceptsGzip(r.Header)
-	if f < 0 || !ok || r.URL.Query().Has("name[]") {
+	enc := x.encodings.negotiate(r)
+	if f < 0 || enc.failed || (enc.encoding != "" && enc.encoding != "gzip") || r.URL.Query().Has("name[]") {
 		return false
 	}
+	gz := enc.encoding == "gzip"
 	data, err := x.current()
 	if err != nil {
 		return false
@@ -413,6 +418,16 @@ func (x *exposition) serve(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// The deflate levels, chosen by size and cost (BENCHMARKS.md, "gzip body
+// size"): the data families are deflated once per change, off the scrape,
+// at the level of promhttp's gzip, which their size then matches; the
+// health families on every scrape, at the fastest level that finds
+// repeats: Huffman coding alone made small scrapes' gzip 2.9x promhttp's.
+const (
+	dataDeflateLevel   = 6
+	healthDeflateLevel = kflate.BestSpeed
+)
+
 // scrapeBuffers are what a scrape encodes the health families into, and
 // the writer that deflates them. A kflate.Writer costs 320 KB and 0.3 ms
 // to make, as long as the rest of a small scrape; a sync.Pool loses it
@@ -440,10 +455,7 @@ func getScrapeBuffers(gz bool) *scrapeBuffers {
 		b = &scrapeBuffers{}
 	}
 	if gz && b.zw == nil {
-		// Huffman coding alone: several times as fast as BestSpeed on the
-		// few KiB of health families, which are most of a small scrape's
-		// work.
-		b.zw, _ = kflate.NewWriter(nil, kflate.HuffmanOnly)
+		b.zw, _ = kflate.NewWriter(nil, healthDeflateLevel)
 	}
 	return b
 }
@@ -471,21 +483,77 @@ var (
 	gzipEnd = []byte{3, 0}
 )
 
-// acceptsGzip tells, for the Accept-Encoding values the fast path
-// understands, whether promhttp would answer with gzip (true) or without
-// compression (false); ok is false for anything else (q-values, zstd,
-// wildcards), left to promhttp.
-func acceptsGzip(h http.Header) (gzip, ok bool) {
-	for _, v := range h.Values("Accept-Encoding") {
-		for tok := range strings.SplitSeq(v, ",") {
-			switch strings.TrimSpace(tok) {
-			case "gzip":
-				gzip = true
-			case "", "identity", "deflate", "br":
-			default:
-				return false, false
-			}
+// encodingNegotiator answers which Content-Encoding promhttp would send
+// for a request's Accept-Encoding, by asking promhttp itself: a handler of
+// an empty registry with the options the fast path serves (the default
+// compressions) negotiates as the real one does, quirks included (q-values,
+// "*", identity first among equals, case, header values it stops parsing).
+// The answers are kept by header value: Prometheus sends the same one
+// every scrape.
+type encodingNegotiator struct {
+	mu      sync.Mutex
+	answers map[string]negotiated
+}
+
+// negotiated is promhttp's answer: the Content-Encoding ("" for none), and
+// whether it failed to negotiate (all offers refused), which it logs and
+// answers uncompressed: such requests are left to it.
+type negotiated struct {
+	encoding string
+	failed   bool
+}
+
+// maxNegotiated bounds the answers kept; a scraper that sends a new
+// header every time only costs a probe per scrape.
+const maxNegotiated = 32
+
+func (n *encodingNegotiator) negotiate(r *http.Request) negotiated {
+	values := r.Header.Values("Accept-Encoding")
+	cacheable := len(values) <= 1 // promhttp parses each value on its own
+	key := strings.Join(values, "")
+	if cacheable {
+		n.mu.Lock()
+		a, ok := n.answers[key]
+		n.mu.Unlock()
+		if ok {
+			return a
 		}
 	}
-	return gzip, true
+	a := probeEncoding(values)
+	if cacheable {
+		n.mu.Lock()
+		if n.answers == nil {
+			n.answers = map[string]negotiated{}
+		}
+		if len(n.answers) < maxNegotiated {
+			n.answers[key] = a
+		}
+		n.mu.Unlock()
+	}
+	return a
 }
+
+// probeEncoding serves a request with these Accept-Encoding values from
+// an empty registry through promhttp and reads what it negotiated.
+func probeEncoding(values []string) negotiated {
+	var log probeLog
+	h := promhttp.HandlerFor(prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return nil, nil }),
+		promhttp.HandlerOpts{ErrorLog: &log})
+	req := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/metrics"},
+		Header: http.Header{"Accept-Encoding": values}}
+	w := probeWriter{header: http.Header{}}
+	h.ServeHTTP(w, req)
+	return negotiated{encoding: w.header.Get("Content-Encoding"), failed: bool(log)}
+}
+
+// probeLog records that promhttp logged an error: with an empty registry,
+// only the negotiation of the encoding can fail.
+type probeLog bool
+
+func (l *probeLog) Println(...any) { *l = true }
+
+type probeWriter struct{ header http.Header }
+
+func (w probeWriter) Header() http.Header       { return w.header }
+func (probeWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (probeWriter) WriteHeader(int)             {}

@@ -352,3 +352,115 @@ func TestReloadEncodesOffTheScrape(t *testing.T) {
 		t.Error("the restarted account refreshed: the test no longer shows what the reload encoded")
 	}
 }
+
+// TestEncodingNegotiatedAsPromhttp: whatever the Accept-Encoding, the
+// handler answers with the Content-Encoding and the body promhttp answers
+// with for the same registry, and serves from the encoded data whenever
+// promhttp would send gzip or no compression without complaint.
+func TestEncodingNegotiatedAsPromhttp(t *testing.T) {
+	clock := newFixedClock(goldenNow)
+	entitlement := 120000.0
+	prod := staticAccount("prod", &entitlement, goldenState(), newSnapshot("prod", goldenTable(t), date("2025-03-10T11:58:00Z")))
+	e := staticExporter(clock, 26*time.Hour, prod)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e)
+	opts := promhttp.HandlerOpts{EnableOpenMetrics: true}
+	fast := e.Handler(reg, opts).(*exposition)
+	ref := promhttp.HandlerFor(e.Gatherer(reg), opts)
+
+	cases := []struct {
+		values []string // Accept-Encoding header lines; nil: none
+		fast   bool     // served from the encoded data
+	}{
+		{nil, true},
+		{[]string{""}, true},
+		{[]string{"gzip"}, true},
+		{[]string{"identity"}, true},
+		{[]string{"identity, gzip"}, true},
+		{[]string{"gzip, identity"}, true},
+		{[]string{"gzip;q=0.5, identity"}, true},
+		{[]string{"gzip, identity;q=0.5"}, true},
+		{[]string{"gzip;q=1.0, identity;q=0.9"}, true},
+		{[]string{"identity;q=0.9, gzip;q=0.9"}, true},
+		{[]string{"gzip;q=0.001"}, true},
+		{[]string{"identity;q=0, gzip"}, true},
+		{[]string{"identity;q=0"}, false},
+		{[]string{"gzip;q=0"}, false},
+		{[]string{"*"}, true},
+		{[]string{"*;q=0"}, false},
+		{[]string{"*, identity;q=0"}, true},
+		{[]string{"gzip;q=0, *"}, true},
+		{[]string{"*;q=0.5, gzip"}, true},
+		{[]string{"deflate, br"}, true},
+		{[]string{"gzip, deflate, br"}, true},
+		{[]string{"zstd"}, true},
+		{[]string{"zstd, gzip"}, true},
+		{[]string{"x-gzip"}, true},
+		{[]string{"compress;q=0.5, gzip;q=0.2"}, true},
+		{[]string{"GZIP"}, true},
+		{[]string{"Identity, gzip"}, true},
+		{[]string{"  gzip  ,  identity ;q=0.2 "}, true},
+		{[]string{"gzip;level=9"}, true},
+		{[]string{"gzip;q=abc, identity"}, true},
+		{[]string{",gzip"}, true},
+		{[]string{"identity", "gzip"}, true},
+		{[]string{"gzip", "identity;q=0.1"}, true},
+		{[]string{"identity;q=0", "gzip;q=0"}, false},
+	}
+	accepts := []string{
+		"text/plain;version=0.0.4",
+		"application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+	}
+	serve := func(h http.Handler, accept string, values []string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.Header.Set("Accept", accept)
+		if values != nil {
+			req.Header["Accept-Encoding"] = values
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	decoded := func(rec *httptest.ResponseRecorder) []byte {
+		t.Helper()
+		if rec.Header().Get("Content-Encoding") != "gzip" {
+			return rec.Body.Bytes()
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(rec.Body.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr.Multistream(false)
+		body, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("gzip body: %v", err)
+		}
+		return body
+	}
+	for _, accept := range accepts {
+		for _, c := range cases {
+			// Twice: the second answer is the negotiator's remembered one.
+			for range 2 {
+				before := fast.fallbacks.Load()
+				got := serve(fast, accept, c.values)
+				fell := fast.fallbacks.Load() > before
+				want := serve(ref, accept, c.values)
+				what := fmt.Sprintf("Accept-Encoding %q, Accept %.20q", c.values, accept)
+				if fell == c.fast {
+					t.Errorf("%s: left to promhttp: %v", what, fell)
+				}
+				for _, h := range []string{"Content-Encoding", "Content-Type"} {
+					if g, w := got.Header().Get(h), want.Header().Get(h); g != w {
+						t.Errorf("%s: %s %q, promhttp %q", what, h, g, w)
+					}
+				}
+				if got.Code != want.Code {
+					t.Errorf("%s: status %d, promhttp %d", what, got.Code, want.Code)
+				}
+				if g, w := decoded(got), decoded(want); !bytes.Equal(g, w) {
+					t.Errorf("%s: body differs from promhttp's:\n%s\n---- promhttp:\n%s", what, g, w)
+				}
+			}
+		}
+	}
+}

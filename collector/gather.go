@@ -48,10 +48,7 @@ func (g *dataGatherer) Gather() ([]*dto.MetricFamily, error) {
 func (g *dataGatherer) data() ([]*dto.MetricFamily, error) {
 	accounts, maxAge := g.e.current()
 	now := g.e.now()
-	key := make([]any, 0, 3*len(accounts))
-	for _, a := range accounts {
-		key = append(key, a, a.rendered(now, maxAge), a.freshBreakdown(now, maxAge))
-	}
+	key := dataKey(accounts, maxAge, now)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if slices.Equal(key, g.key) {

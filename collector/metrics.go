@@ -1,44 +1,120 @@
 package collector
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ipumon/informatica_exporter/usage"
+)
 
 // cached ends the HELP of every gauge computed from export data: the value is
 // as old as the last export, not as old as the scrape.
 const cached = " Cached from an Informatica export job refreshed every refresh.interval."
 
-var usageLabels = []string{"org_id", "org_name", "meter_id", "meter_name"}
+// family is a metric family the exporter makes series of: its
+// description and its label names, in the order a series gives their
+// values (prometheus.Desc does not tell them).
+type family struct {
+	desc   *prometheus.Desc
+	labels []string
+}
 
-// descs are every metric this collector exports, except build_info which
-// client_golang's version collector provides.
-var (
-	billingPeriodConsumedDesc = prometheus.NewDesc(
-		"informatica_ipu_billing_period_consumed_ipus",
-		"IPUs consumed in the org's current billing period up to the newest data."+cached,
-		usageLabels, nil)
-	lastDayConsumedDesc = prometheus.NewDesc(
-		"informatica_ipu_last_day_consumed_ipus",
-		"IPUs consumed on the org's most recent complete UTC day in the data (see informatica_ipu_last_day_timestamp_seconds)."+cached,
-		usageLabels, nil)
-	meterUsageDesc = prometheus.NewDesc(
-		"informatica_meter_billing_period_usage",
-		"Meter usage in the current billing period, in the meter's own unit (label scalar of informatica_meter_info)."+cached,
-		usageLabels, nil)
-	meterRateDesc = prometheus.NewDesc(
-		"informatica_meter_ipu_rate",
-		"IPUs per unit of meter usage (IPURate), from the newest row that has one."+cached,
-		usageLabels, nil)
-	periodStartDesc = prometheus.NewDesc(
-		"informatica_ipu_billing_period_start_timestamp_seconds",
+func newFamily(name, help string, labels []string) family {
+	return family{desc: prometheus.NewDesc(name, help, labels, nil), labels: labels}
+}
+
+// usageFamily is one family of the usage metrics: what render computes
+// from an org's view of the summary export. Adding a family is adding an
+// entry to usageFamilies: Describe, the encoded exposition and the promhttp
+// fallback (protobuf, name[] filters) all derive from the table. Its
+// labels are among those usageLabelValue knows.
+type usageFamily struct {
+	family
+	// orgValue is the value of the org's one series, seriesValue that of
+	// one of its meters; exactly one is set. false: no series.
+	orgValue    func(v *usage.OrgView) (float64, bool)
+	seriesValue func(v *usage.OrgView, s *usage.SeriesView) (float64, bool)
+}
+
+// orgFamily is a family with one series per org.
+func orgFamily(name, help string, labels []string, value func(*usage.OrgView) (float64, bool)) usageFamily {
+	for _, l := range labels {
+		if !slices.Contains(orgLabels, l) {
+			panic("usage family " + name + ": an org's own series has no label " + l)
+		}
+	}
+	return usageFamily{family: newFamily(name, help, labels), orgValue: value}
+}
+
+// seriesFamily is a family with one series per org and meter.
+func seriesFamily(name, help string, value func(*usage.OrgView, *usage.SeriesView) (float64, bool)) usageFamily {
+	return usageFamily{family: newFamily(name, help, seriesLabels), seriesValue: value}
+}
+
+// orgLabels are the labels an org's own series can have.
+var orgLabels = []string{"account", "org_id", "org_name", "org_type"}
+
+// usageLabelValue is the value of the label name of a series of account,
+// org and meter (nil for an org's own series, which orgFamily keeps to
+// orgLabels).
+func usageLabelValue(name, account string, org *usage.OrgInfo, meter *usage.MeterInfo) string {
+	switch name {
+	case "account":
+		return account
+	case "org_id":
+		return org.ID
+	case "org_name":
+		return org.Name
+	case "org_type":
+		return org.Type
+	case "meter_id":
+		return meter.ID
+	case "meter_name":
+		return meter.Name
+	}
+	return "" // orgFamily and seriesFamily let no other name through
+}
+
+// seriesLabels are the labels of an org and meter's usage series.
+var seriesLabels = []string{"org_id", "org_name", "meter_id", "meter_name"}
+
+// usageFamilies are the usage metrics; render keeps their series in this
+// order, each family in the order the registry sorts it in.
+var usageFamilies = [...]usageFamily{
+	orgFamily("informatica_org_info",
+		"Orgs in the account's export, with their names and types. Always 1."+cached,
+		[]string{"account", "org_id", "org_name", "org_type"},
+		func(*usage.OrgView) (float64, bool) { return 1, true }),
+	orgFamily("informatica_ipu_billing_period_start_timestamp_seconds",
 		"00:00 UTC of the first day of the org's current billing period."+cached,
-		[]string{"org_id"}, nil)
-	periodEndDesc = prometheus.NewDesc(
-		"informatica_ipu_billing_period_end_timestamp_seconds",
+		[]string{"org_id"},
+		func(v *usage.OrgView) (float64, bool) { return float64(v.Period.Start), v.HasPeriod }),
+	orgFamily("informatica_ipu_billing_period_end_timestamp_seconds",
 		"00:00 UTC of the last day of the org's current billing period."+cached,
-		[]string{"org_id"}, nil)
-	lastDayTimestampDesc = prometheus.NewDesc(
-		"informatica_ipu_last_day_timestamp_seconds",
+		[]string{"org_id"},
+		func(v *usage.OrgView) (float64, bool) { return float64(v.Period.End), v.HasPeriod }),
+	orgFamily("informatica_ipu_last_day_timestamp_seconds",
 		"00:00 UTC of the day that informatica_ipu_last_day_consumed_ipus describes."+cached,
-		[]string{"org_id"}, nil)
+		[]string{"org_id"},
+		func(v *usage.OrgView) (float64, bool) { return float64(usage.DayTime(v.LastDay).Unix()), v.HasLastDay }),
+	seriesFamily("informatica_ipu_billing_period_consumed_ipus",
+		"IPUs consumed in the org's current billing period up to the newest data."+cached,
+		func(v *usage.OrgView, s *usage.SeriesView) (float64, bool) { return s.PeriodIPU, v.HasPeriod }),
+	seriesFamily("informatica_meter_billing_period_usage",
+		"Meter usage in the current billing period, in the meter's own unit (label scalar of informatica_meter_info)."+cached,
+		func(v *usage.OrgView, s *usage.SeriesView) (float64, bool) { return s.PeriodUsage, v.HasPeriod }),
+	seriesFamily("informatica_ipu_last_day_consumed_ipus",
+		"IPUs consumed on the org's most recent complete UTC day in the data (see informatica_ipu_last_day_timestamp_seconds)."+cached,
+		func(v *usage.OrgView, s *usage.SeriesView) (float64, bool) { return s.LastDayIPU, v.HasLastDay }),
+	seriesFamily("informatica_meter_ipu_rate",
+		"IPUs per unit of meter usage (IPURate), from the newest row that has one."+cached,
+		func(_ *usage.OrgView, s *usage.SeriesView) (float64, bool) { return s.Rate, s.HasRate }),
+}
+
+// descs are the other metrics this collector exports, except build_info
+// which client_golang's version collector provides.
+var (
 	entitlementDesc = prometheus.NewDesc(
 		"informatica_ipu_entitlement_ipus",
 		"IPUs contracted per billing period, from the account's ipu_entitlement setting, on the account's login org.",
@@ -47,10 +123,6 @@ var (
 		"informatica_ipu_price",
 		"Price of one IPU in the currency, from the account's ipu_price setting.",
 		[]string{"account", "currency"}, nil)
-	orgInfoDesc = prometheus.NewDesc(
-		"informatica_org_info",
-		"Orgs in the account's export, with their names and types. Always 1."+cached,
-		[]string{"account", "org_id", "org_name", "org_type"}, nil)
 	meterInfoDesc = prometheus.NewDesc(
 		"informatica_meter_info",
 		"Meters in the exports, with their unit (scalar) and category. Always 1."+cached,
@@ -102,9 +174,14 @@ var (
 		[]string{"result"}, nil)
 )
 
-var allDescs = append([]*prometheus.Desc{
-	billingPeriodConsumedDesc, lastDayConsumedDesc, meterUsageDesc, meterRateDesc,
-	periodStartDesc, periodEndDesc, lastDayTimestampDesc, entitlementDesc, ipuPriceDesc, orgInfoDesc, meterInfoDesc,
-	upDesc, lastSuccessDesc, lastDurationDesc, nextRefreshDesc, refreshesDesc, failuresDesc,
-	exportRowsDesc, exportPartialDesc, apiRequestsDesc, rowsIgnoredDesc,
-}, breakdownDescs()...)
+// allDescs are the descriptions of every family but callbacks_total.
+var allDescs = func() []*prometheus.Desc {
+	var out []*prometheus.Desc
+	for _, f := range usageFamilies {
+		out = append(out, f.desc)
+	}
+	out = append(out, entitlementDesc, ipuPriceDesc, meterInfoDesc,
+		upDesc, lastSuccessDesc, lastDurationDesc, nextRefreshDesc, refreshesDesc, failuresDesc,
+		exportRowsDesc, exportPartialDesc, apiRequestsDesc, rowsIgnoredDesc)
+	return append(out, breakdownDescs()...)
+}()

@@ -40,33 +40,14 @@ type rendered struct {
 	account     string
 	table       *usage.Table
 	orgs        []renderedOrg // sorted by org ID
-	// families holds the usage series family by family, each in the order
-	// the registry sorts it in: sent in that order, a gathering's sort
-	// finds them sorted, which costs a fraction of sorting them.
-	families [numFamilies][]familyValue
+	// families holds the usage series family by family (usageFamilies),
+	// each in the order the registry sorts it in: sent in that order, a
+	// gathering's sort finds them sorted, which costs a fraction of
+	// sorting them.
+	families [len(usageFamilies)][]familyValue
 	// meters are the table's meters, in the order the registry sorts
 	// informatica_meter_info in.
 	meters []usage.MeterInfo
-}
-
-// The families of the usage metrics that render makes.
-const (
-	famOrgInfo = iota
-	famPeriodStart
-	famPeriodEnd
-	famLastDayTimestamp
-	famConsumed
-	famUsage
-	famLastDayConsumed
-	famRate
-	numFamilies
-)
-
-// familyDescs are the families' descriptions.
-var familyDescs = [numFamilies]*prometheus.Desc{
-	famOrgInfo: orgInfoDesc, famPeriodStart: periodStartDesc, famPeriodEnd: periodEndDesc,
-	famLastDayTimestamp: lastDayTimestampDesc, famConsumed: billingPeriodConsumedDesc, famUsage: meterUsageDesc,
-	famLastDayConsumed: lastDayConsumedDesc, famRate: meterRateDesc,
 }
 
 // familyValue is one series: its value, the index of its org in
@@ -108,20 +89,19 @@ func (r *rendered) collect(ch chan<- prometheus.Metric, seen map[string]bool) {
 // it can have, so this cannot fail but for a bug, which the gathering
 // reports.
 func (r *rendered) metric(f int, x familyValue) prometheus.Metric {
-	org := r.table.Orgs[r.orgs[x.org].index]
-	var labels []string
-	switch {
-	case f == famOrgInfo:
-		labels = []string{r.account, org.ID, org.Name, org.Type}
-	case x.meter < 0:
-		labels = []string{org.ID}
-	default:
-		meter := &r.table.Meters[x.meter]
-		labels = []string{org.ID, org.Name, meter.ID, meter.Name}
+	fam := &usageFamilies[f]
+	org := &r.table.Orgs[r.orgs[x.org].index]
+	var meter *usage.MeterInfo
+	if x.meter >= 0 {
+		meter = &r.table.Meters[x.meter]
 	}
-	m, err := prometheus.NewConstMetric(familyDescs[f], prometheus.GaugeValue, x.v, labels...)
+	labels := make([]string, len(fam.labels))
+	for i, name := range fam.labels {
+		labels[i] = usageLabelValue(name, r.account, org, meter)
+	}
+	m, err := prometheus.NewConstMetric(fam.desc, prometheus.GaugeValue, x.v, labels...)
 	if err != nil {
-		return prometheus.NewInvalidMetric(familyDescs[f], err)
+		return prometheus.NewInvalidMetric(fam.desc, err)
 	}
 	return m
 }
@@ -177,29 +157,21 @@ func (s *snapshot) render(now time.Time) (*rendered, error) {
 
 	// What each family holds, in the order it is sent: a gathering then
 	// reads the values from memory in the order they lie in.
-	var values [numFamilies][]familyValue
-	for i, v := range views {
-		add := func(family int, meter int32, x float64) {
-			values[family] = append(values[family], familyValue{org: int32(i), meter: meter, v: x})
-		}
-		add(famOrgInfo, -1, 1)
-		if v.HasPeriod {
-			add(famPeriodStart, -1, float64(v.Period.Start))
-			add(famPeriodEnd, -1, float64(v.Period.End))
-		}
-		if v.HasLastDay {
-			add(famLastDayTimestamp, -1, float64(usage.DayTime(v.LastDay).Unix()))
-		}
-		for _, sv := range v.Series {
-			if v.HasPeriod {
-				add(famConsumed, sv.Meter, sv.PeriodIPU)
-				add(famUsage, sv.Meter, sv.PeriodUsage)
+	var values [len(usageFamilies)][]familyValue
+	for f := range usageFamilies {
+		fam := &usageFamilies[f]
+		for i := range views {
+			v := &views[i]
+			if fam.orgValue != nil {
+				if x, ok := fam.orgValue(v); ok {
+					values[f] = append(values[f], familyValue{org: int32(i), meter: -1, v: x})
+				}
+				continue
 			}
-			if v.HasLastDay {
-				add(famLastDayConsumed, sv.Meter, sv.LastDayIPU)
-			}
-			if sv.HasRate {
-				add(famRate, sv.Meter, sv.Rate)
+			for k := range v.Series {
+				if x, ok := fam.seriesValue(v, &v.Series[k]); ok {
+					values[f] = append(values[f], familyValue{org: int32(i), meter: v.Series[k].Meter, v: x})
+				}
 			}
 		}
 	}
@@ -216,10 +188,10 @@ func (s *snapshot) render(now time.Time) (*rendered, error) {
 	}
 	for f, vals := range values {
 		// The registry sorts a family by its label values in the order of
-		// the label names: meter_id, meter_name, org_id, org_name for the
-		// usage series. They are in org ID order already; a stable sort by
-		// meter does the rest.
-		if len(vals) > 0 && vals[0].meter >= 0 {
+		// the label names: meter_id, meter_name, org_id, org_name for an
+		// org and meter's series (seriesLabels). They are in org ID order
+		// already; a stable sort by meter does the rest.
+		if usageFamilies[f].seriesValue != nil {
 			slices.SortStableFunc(vals, func(a, b familyValue) int {
 				ma, mb := &t.Meters[a.meter], &t.Meters[b.meter]
 				return cmp.Or(strings.Compare(ma.ID, mb.ID), strings.Compare(ma.Name, mb.Name))

@@ -58,3 +58,19 @@ func mustRender(t *testing.T, s *snapshot, now time.Time) *rendered {
 	}
 	return r
 }
+
+// BenchmarkRender renders a 500 orgs x 40 meters table (30 days each)
+// into the usage series of a day, as a refresher does before it
+// publishes, and as the first scrape after a UTC midnight does.
+func BenchmarkRender(b *testing.B) {
+	spec := scaleSpec(500, 40)
+	f, size := openExport(b, benchExport(b, spec))
+	tbl, _ := parse(b, f, size, nil)
+	now := spec.Last().Add(36 * time.Hour)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := newSnapshot("bench", tbl, now).render(now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
