@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 
+	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipumon/informatica_exporter/informatica"
@@ -14,7 +15,6 @@ import (
 var assetLabels = []string{"org_id", "meter_id", "asset_name", "asset_type", "project", "folder", "environment"}
 
 var assetKind = breakdownKind{
-	index:  breakdownAsset,
 	name:   "asset",
 	title:  "Asset",
 	labels: assetLabels,
@@ -33,8 +33,8 @@ var assetKind = breakdownKind{
 	export:  exportAssets,
 }
 
-func exportAssets(ctx context.Context, a *account, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error) {
-	return a.client.ExportAssetUsage(ctx, sc.from, sc.to, func(r *informatica.AssetRow) error {
+func exportAssets(ctx context.Context, c *informatica.Client, logger log.Logger, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error) {
+	return c.ExportAssetUsage(ctx, sc.from, sc.to, func(r *informatica.AssetRow) error {
 		var v seriesValues
 		inPeriod, lastDay := sc.inPeriod(r.OrgID, r.Date), sc.onLastDay(r.OrgID, r.Date)
 		if !inPeriod && !lastDay {

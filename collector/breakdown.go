@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,12 +19,9 @@ import (
 // BreakdownSettings configure an account's optional breakdowns: exports
 // besides the summary that say where the IPUs go.
 type BreakdownSettings struct {
-	// ProjectFolder turns on PROJECT_FOLDER exports (project_folder).
-	ProjectFolder bool
-	// Asset turns on ASSET exports (asset).
-	Asset bool
-	// Task turns on job-level exports (task).
-	Task bool
+	// Kinds are the names of the breakdowns turned on (BreakdownNames),
+	// as ParseBreakdowns returns them.
+	Kinds []string
 	// Interval is the time between the exports of each breakdown; they run
 	// with the summary refresh that finds one due.
 	Interval time.Duration
@@ -32,9 +30,37 @@ type BreakdownSettings struct {
 	MaxSeries int
 }
 
-// on reports whether the breakdown k is turned on.
-func (s BreakdownSettings) on(k *breakdownKind) bool {
-	return [numBreakdowns]bool{s.ProjectFolder, s.Asset, s.Task}[k.index]
+// On reports whether the breakdown named name is turned on.
+func (s BreakdownSettings) On(name string) bool { return slices.Contains(s.Kinds, name) }
+
+func (s BreakdownSettings) on(k *breakdownKind) bool { return s.On(k.name) }
+
+// BreakdownNames are the names of the breakdowns, as the configuration
+// spells them, in the order of breakdownKinds.
+func BreakdownNames() []string {
+	names := make([]string, len(breakdownKinds))
+	for i, k := range breakdownKinds {
+		names[i] = k.name
+	}
+	return names
+}
+
+// ParseBreakdowns checks the names of breakdowns to turn on and returns
+// them in the order of breakdownKinds, once each, for BreakdownSettings.Kinds.
+func ParseBreakdowns(names []string) ([]string, error) {
+	all := BreakdownNames()
+	for _, n := range names {
+		if !slices.Contains(all, n) {
+			return nil, fmt.Errorf("%q is not a breakdown; the breakdowns are: %s", n, strings.Join(all, ", "))
+		}
+	}
+	var kinds []string
+	for _, n := range all {
+		if slices.Contains(names, n) {
+			kinds = append(kinds, n)
+		}
+	}
+	return kinds, nil
 }
 
 // Labels of the series that hold what the cap leaves out, and of usage that
@@ -66,7 +92,6 @@ type (
 // breakdownKind is one breakdown: its families and how it exports. All
 // kinds share the schedule, the range, the cap and the publishing.
 type breakdownKind struct {
-	index int
 	name  string // in the configuration and in label breakdown
 	title string // in log lines
 	// labels are the labels of every family of the kind; descs the
@@ -83,21 +108,17 @@ type breakdownKind struct {
 	// then reaches back to that day when it precedes the billing period.
 	lastDay bool
 	// export runs the kind's export jobs for sc and adds their rows to sums.
-	export func(ctx context.Context, a *account, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error)
+	export func(ctx context.Context, c *informatica.Client, logger log.Logger, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error)
 }
 
-const (
-	breakdownProjectFolder = iota
-	breakdownAsset
-	breakdownTask
-	numBreakdowns
-)
+// breakdownKinds are the breakdowns: adding one is an entry here and its
+// kind (families and export). An account's data and state of a kind are
+// at the kind's position.
+var breakdownKinds = [...]*breakdownKind{&projectKind, &assetKind, &taskKind}
 
-// breakdownKinds are indexed by their index.
-var breakdownKinds = [numBreakdowns]*breakdownKind{&projectKind, &assetKind, &taskKind}
+const numBreakdowns = len(breakdownKinds)
 
 var projectKind = breakdownKind{
-	index:  breakdownProjectFolder,
 	name:   "project_folder",
 	title:  "Project and folder",
 	labels: []string{"org_id", "project", "folder"},
@@ -109,8 +130,8 @@ var projectKind = breakdownKind{
 	export: exportProjects,
 }
 
-func exportProjects(ctx context.Context, a *account, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error) {
-	return a.client.ExportProjectUsage(ctx, sc.from, sc.to, func(r *informatica.ProjectRow) error {
+func exportProjects(ctx context.Context, c *informatica.Client, logger log.Logger, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error) {
+	return c.ExportProjectUsage(ctx, sc.from, sc.to, func(r *informatica.ProjectRow) error {
 		if !sc.inPeriod(r.OrgID, r.Date) {
 			return nil
 		}
@@ -239,18 +260,19 @@ func (sc *breakdownScope) onLastDay(org string, date time.Time) bool {
 	return ok && d == date.Unix()
 }
 
-// dueBreakdowns returns the kinds of breakdown that should run now.
-func (a *account) dueBreakdowns(now time.Time) []*breakdownKind {
-	var due []*breakdownKind
+// dueBreakdowns returns the kinds of breakdown that should run now, by
+// their position in breakdownKinds.
+func (a *account) dueBreakdowns(now time.Time) []int {
+	var due []int
 	a.state.mu.Lock()
 	defer a.state.mu.Unlock()
-	for _, k := range breakdownKinds {
+	for i, k := range breakdownKinds {
 		if !a.settings.Breakdown.on(k) {
 			continue
 		}
-		last := a.state.breakdowns[k.index].lastAttempt
+		last := a.state.breakdowns[i].lastAttempt
 		if last.IsZero() || now.Sub(last) >= a.settings.Breakdown.Interval {
-			due = append(due, k)
+			due = append(due, i)
 		}
 	}
 	return due
@@ -260,7 +282,8 @@ func (a *account) dueBreakdowns(now time.Time) []*breakdownKind {
 // breakdown k. It needs the summary data, which says where each org's
 // period starts; a failure is counted and logged like a refresh's, keeps
 // the last good breakdown, and leaves the summary and informatica_up alone.
-func (a *account) runBreakdown(ctx context.Context, k *breakdownKind) {
+func (a *account) runBreakdown(ctx context.Context, i int) {
+	k := breakdownKinds[i]
 	started := a.now()
 	snap := a.snap.Load()
 	if snap == nil {
@@ -268,12 +291,12 @@ func (a *account) runBreakdown(ctx context.Context, k *breakdownKind) {
 	}
 	sc := newBreakdownScope(snap.table, started, k.lastDay)
 	sums := newSeriesSums(k)
-	res, err := k.export(ctx, a, sc, sums)
+	res, err := k.export(ctx, a.client, a.logger, sc, sums)
 	if ctx.Err() != nil {
 		return
 	}
 	a.state.mu.Lock()
-	a.state.breakdowns[k.index].lastAttempt = a.now()
+	a.state.breakdowns[i].lastAttempt = a.now()
 	a.state.mu.Unlock()
 	stage := stageOf(err)
 	var b *breakdown
@@ -288,12 +311,12 @@ func (a *account) runBreakdown(ctx context.Context, k *breakdownKind) {
 		level.Warn(a.logger).Log("msg", k.title+" breakdown failed, keeping the last good one", "breakdown", k.name, "stage", stage, "duration", a.now().Sub(started), "err", err)
 		return
 	}
-	a.breakdowns[k.index].Store(b)
+	a.breakdowns[i].Store(b)
 	if a.published != nil {
 		a.published()
 	}
 	a.state.mu.Lock()
-	a.state.breakdowns[k.index].lastSuccess = b.taken
+	a.state.breakdowns[i].lastSuccess = b.taken
 	a.state.mu.Unlock()
 	level.Info(a.logger).Log("msg", "Breakdown finished", "breakdown", k.name, "from", sc.from.Format(time.DateOnly), "rows", res.Rows, "jobs", res.Jobs, "series", len(sums.series), "duration", a.now().Sub(started))
 }

@@ -141,8 +141,8 @@ func (a *account) collectHealth(ch chan<- prometheus.Metric) {
 	for reason, v := range s.ignored {
 		counter(rowsIgnoredDesc, v, name, reason)
 	}
-	for _, k := range breakdownKinds {
-		if t := s.breakdowns[k.index].lastSuccess; !t.IsZero() {
+	for i, k := range breakdownKinds {
+		if t := s.breakdowns[i].lastSuccess; !t.IsZero() {
 			gauge(lastBreakdownDesc, unixSeconds(t), name, k.name)
 		}
 	}

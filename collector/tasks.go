@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,7 +20,6 @@ import (
 var taskLabels = []string{"org_id", "meter_id", "task_id", "task_name", "task_type", "project", "folder"}
 
 var taskKind = breakdownKind{
-	index:  breakdownTask,
 	name:   "task",
 	title:  "Task",
 	labels: taskLabels,
@@ -65,13 +65,13 @@ type taskSeries struct {
 	name, typ, project, folder string
 }
 
-func exportTasks(ctx context.Context, a *account, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error) {
+func exportTasks(ctx context.Context, c *informatica.Client, logger log.Logger, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error) {
 	meters := informatica.NewMeterResolver()
 	for _, m := range sc.meters {
 		meters.Add(m.ID, m.Name)
 	}
 	tasks := map[taskKey]*taskSeries{}
-	res, err := a.client.ExportTaskUsage(ctx, sc.from, sc.to, func(r *informatica.TaskRow) error {
+	res, err := c.ExportTaskUsage(ctx, sc.from, sc.to, func(r *informatica.TaskRow) error {
 		inPeriod, lastDay := sc.inPeriod(r.OrgID, r.Date), sc.onLastDay(r.OrgID, r.Date)
 		if !inPeriod && !lastDay {
 			return nil
@@ -115,7 +115,7 @@ func exportTasks(ctx context.Context, a *account, sc *breakdownScope, sums *seri
 		sums.add(seriesKey{k.org, k.meter, k.task, t.name, t.typ, orNone(t.project), t.folder}, t.values)
 	}
 	for _, hint := range meters.Unresolved() {
-		level.Warn(a.logger).Log("msg", "Skipping job-level rows of a file that names no meter this account's summary knows", "file", hint)
+		level.Warn(logger).Log("msg", "Skipping job-level rows of a file that names no meter this account's summary knows", "file", hint)
 	}
 	return res, err
 }
