@@ -439,6 +439,24 @@ func (a *account) freshBreakdown(now time.Time, maxAge time.Duration) [numBreakd
 	return out
 }
 
+// applyBreakdownSettings makes the breakdown data the account took over
+// on a reload follow its settings: a kind turned off is dropped, its rows
+// and its schedule, so that its series and its last-success gauge go with
+// the reload. The kinds kept are scoped again under the new cap when the
+// reload publishes (freshBreakdown), from the rows held.
+func (a *account) applyBreakdownSettings() {
+	for i, k := range breakdownKinds {
+		if a.settings.Breakdown.on(k) {
+			continue
+		}
+		a.breakdowns.kinds[i].rows.Store(nil)
+		a.breakdowns.kinds[i].published.Store(nil)
+		a.state.mu.Lock()
+		a.state.breakdowns[i] = breakdownTimes{}
+		a.state.mu.Unlock()
+	}
+}
+
 // publishedBreakdown returns rows scoped as of now, scoping them again
 // only when the summary scope or the cap changed.
 func (a *account) publishedBreakdown(i int, rows *breakdownRows, now time.Time) *breakdown {

@@ -162,3 +162,57 @@ func TestBreakdownsFollowBillingPeriod(t *testing.T) {
 }
 
 var _ prometheus.Gatherer = httpGatherer{}
+
+// TestReloadAppliesBreakdownSettings: a reload that turns a breakdown off
+// withdraws its series at once, and one that lowers breakdown_max_series
+// caps the series at once, from the rows held, without an export.
+func TestReloadAppliesBreakdownSettings(t *testing.T) {
+	t.Parallel()
+	clock := newFixedClock(fakeBase)
+	f := startFake(t, fake.Options{}, clock.Now)
+	h := newBreakdownHarness(t, clock, f)
+	const assetFamily = "informatica_asset_billing_period_consumed_ipus"
+	before := gatherSeries(t, h.http, assetFamily)
+	const maxSeries = 3
+	if len(before) <= maxSeries+2 {
+		t.Fatalf("%d asset series: too few to cap", len(before))
+	}
+	exports := f.Calls(fake.EndpointExport)
+
+	acct := h.acct
+	acct.Breakdown.Kinds = []string{"asset"}
+	acct.Breakdown.MaxSeries = maxSeries
+	if err := h.exp.Apply(Settings{Accounts: []AccountSettings{acct}, Refresh: refreshSettings(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	got := gatherSamples(t, h.http)
+	if task := got.with(append(taskFamilies, "informatica_exporter_last_breakdown_success_timestamp_seconds")...).withLabel("breakdown", "task"); len(task) != 0 {
+		t.Errorf("task breakdown turned off, still served:\n%s", task)
+	}
+	for _, name := range taskFamilies {
+		if len(got.with(name)) != 0 {
+			t.Errorf("task breakdown turned off, %s still served", name)
+		}
+	}
+	after := gatherSeries(t, h.http, assetFamily)
+	kept := 0
+	for _, s := range after {
+		if s.labels["asset_name"] != "other" {
+			kept++
+		}
+	}
+	if kept != maxSeries {
+		t.Errorf("%d asset series besides other after the reload, want breakdown_max_series %d", kept, maxSeries)
+	}
+	assertSums(t, "capped at the reload", sumByOrgMeter(after), sumByOrgMeter(before))
+	if got := f.Calls(fake.EndpointExport); got != exports {
+		t.Errorf("%d export jobs after the reload, want none", got-exports)
+	}
+}
+
+var taskFamilies = []string{
+	"informatica_task_billing_period_consumed_ipus",
+	"informatica_task_billing_period_runs",
+	"informatica_task_billing_period_max_run_ipus",
+	"informatica_task_last_day_consumed_ipus",
+}
