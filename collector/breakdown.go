@@ -183,19 +183,22 @@ type breakdownRow struct {
 // rowsBuilder collects an export's rows: rows of one series and day
 // combine, as the kind's keepMax says.
 type rowsBuilder struct {
-	kind   *breakdownKind
-	series map[seriesKey]int32
-	keys   []seriesKey
-	cells  map[[2]int32]int32 // series and day to the index in rows
-	rows   []breakdownRow
+	kind *breakdownKind
+	// strings holds one copy of each label value: orgs, meters, projects
+	// and folders repeat across series.
+	strings map[string]string
+	series  map[seriesKey]int32
+	keys    []seriesKey
+	cells   map[[2]int32]int32 // series and day to the index in rows
+	rows    []breakdownRow
 }
 
 func newRowsBuilder(kind *breakdownKind) *rowsBuilder {
-	return &rowsBuilder{kind: kind, series: map[seriesKey]int32{}, cells: map[[2]int32]int32{}}
+	return &rowsBuilder{kind: kind, strings: map[string]string{}, series: map[seriesKey]int32{}, cells: map[[2]int32]int32{}}
 }
 
 // add adds the values of series k on the day of date. The key's strings
-// are copied when the series is new: export rows reuse theirs.
+// are copied (once each) when the series is new: export rows reuse theirs.
 func (b *rowsBuilder) add(k seriesKey, date time.Time, v rowValues) {
 	b.addDay(k, usage.DayNumber(date), v)
 }
@@ -203,8 +206,13 @@ func (b *rowsBuilder) add(k seriesKey, date time.Time, v rowValues) {
 func (b *rowsBuilder) addDay(k seriesKey, day int32, v rowValues) {
 	s, ok := b.series[k]
 	if !ok {
-		for i := range k {
-			k[i] = strings.Clone(k[i])
+		for i, v := range k {
+			c, ok := b.strings[v]
+			if !ok {
+				c = strings.Clone(v)
+				b.strings[c] = c
+			}
+			k[i] = c
 		}
 		s = int32(len(b.keys))
 		b.keys = append(b.keys, k)
@@ -442,7 +450,7 @@ func (a *account) freshBreakdown(now time.Time, maxAge time.Duration) [numBreakd
 // applyBreakdownSettings makes the breakdown data the account took over
 // on a reload follow its settings: a kind turned off is dropped, its rows
 // and its schedule, so that its series and its last-success gauge go with
-// the reload. The kinds kept are scoped again under the new cap when the
+// the reload, and from storage. The kinds kept are scoped again under the new cap when the
 // reload publishes (freshBreakdown), from the rows held.
 func (a *account) applyBreakdownSettings() {
 	for i, k := range breakdownKinds {
@@ -454,6 +462,7 @@ func (a *account) applyBreakdownSettings() {
 		a.state.mu.Lock()
 		a.state.breakdowns[i] = breakdownTimes{}
 		a.state.mu.Unlock()
+		a.removeBreakdownState(k)
 	}
 }
 
@@ -573,6 +582,9 @@ func (a *account) runBreakdown(ctx context.Context, i int) {
 	if a.published != nil {
 		a.published()
 	}
+	// Stored before its success is told, so that whoever sees the success
+	// finds it stored too.
+	a.persistBreakdown(rows)
 	a.state.mu.Lock()
 	a.state.breakdowns[i].lastSuccess = rows.taken
 	a.state.mu.Unlock()
