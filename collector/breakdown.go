@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -164,26 +165,41 @@ func orNone(s string) string {
 	return s
 }
 
-// breakdownRows are the rows of one good breakdown export: per series (its
-// labels), one row of values per day. They are what an account holds and
-// stores of a breakdown; what it publishes is scoped from them (scope).
+// breakdownRows are the rows of one good breakdown export, as much of
+// them as the breakdown can still publish: per series (its labels), one
+// row of values for each day from its org's last complete day on (the
+// days a UTC midnight or a new billing period can bring into scope), and
+// one row that sums the days of the org's billing period before that. They
+// are what an account holds and stores of a breakdown; what it publishes
+// is scoped from them (scope).
 type breakdownRows struct {
 	kind  *breakdownKind
 	taken time.Time // when the export finished
 	keys  []seriesKey
 	rows  []breakdownRow // by series, then day
+	// periods are the billing periods the periodSum rows sum, by org ID.
+	periods map[string]usage.BillingPeriod
 }
 
 type breakdownRow struct {
 	series int32 // index in keys
-	day    int32 // usage.DayNumber
+	day    int32 // usage.DayNumber, or periodSum
 	v      rowValues
 }
 
+// periodSum is the day of a row that sums a series' days of its org's
+// billing period (breakdownRows.periods) before its last complete day.
+const periodSum = math.MinInt32
+
 // rowsBuilder collects an export's rows: rows of one series and day
-// combine, as the kind's keepMax says.
+// combine, as the kind's keepMax says. With a summary scope, it keeps only
+// what later scopes can use: a series' days of the billing period before
+// its org's last complete day are summed into one periodSum row, days
+// before both are left out. Midnight moves the last day only forward and
+// a new period starts after it, so every day a later scope counts is kept.
 type rowsBuilder struct {
-	kind *breakdownKind
+	kind  *breakdownKind
+	scope *summaryScope // nil: every row as it is
 	// strings holds one copy of each label value: orgs, meters, projects
 	// and folders repeat across series.
 	strings map[string]string
@@ -193,8 +209,8 @@ type rowsBuilder struct {
 	rows    []breakdownRow
 }
 
-func newRowsBuilder(kind *breakdownKind) *rowsBuilder {
-	return &rowsBuilder{kind: kind, strings: map[string]string{}, series: map[seriesKey]int32{}, cells: map[[2]int32]int32{}}
+func newRowsBuilder(kind *breakdownKind, sc *summaryScope) *rowsBuilder {
+	return &rowsBuilder{kind: kind, scope: sc, strings: map[string]string{}, series: map[seriesKey]int32{}, cells: map[[2]int32]int32{}}
 }
 
 // add adds the values of series k on the day of date. The key's strings
@@ -204,6 +220,14 @@ func (b *rowsBuilder) add(k seriesKey, date time.Time, v rowValues) {
 }
 
 func (b *rowsBuilder) addDay(k seriesKey, day int32, v rowValues) {
+	if sc := b.scope; sc != nil {
+		if last, ok := sc.lastDays[k[0]]; ok && day < last {
+			if !sc.inPeriod(k[0], day) {
+				return
+			}
+			day = periodSum
+		}
+	}
 	s, ok := b.series[k]
 	if !ok {
 		for i, v := range k {
@@ -244,7 +268,11 @@ func (b *rowsBuilder) finish(taken time.Time) *breakdownRows {
 	slices.SortFunc(rows, func(x, y breakdownRow) int {
 		return cmp.Or(cmp.Compare(x.series, y.series), cmp.Compare(x.day, y.day))
 	})
-	return &breakdownRows{kind: b.kind, taken: taken, keys: slices.Clip(b.keys), rows: rows}
+	r := &breakdownRows{kind: b.kind, taken: taken, keys: slices.Clip(b.keys), rows: rows}
+	if b.scope != nil {
+		r.periods = b.scope.periods
+	}
+	return r
 }
 
 // eachSeries calls fn with each series and its rows.
@@ -328,7 +356,12 @@ func (r *breakdownRows) scope(sc *summaryScope, maxSeries int) (*breakdown, erro
 		var v seriesValues
 		shown := false
 		for _, row := range rows {
-			inPeriod, lastDay := sc.inPeriod(k[0], row.day), sc.onLastDay(k[0], row.day)
+			var inPeriod, lastDay bool
+			if row.day == periodSum {
+				inPeriod = r.samePeriod(sc, k[0])
+			} else {
+				inPeriod, lastDay = sc.inPeriod(k[0], row.day), sc.onLastDay(k[0], row.day)
+			}
 			for i, f := range kind.families {
 				if f.lastDay && lastDay || !f.lastDay && inPeriod {
 					shown = true
@@ -350,6 +383,14 @@ func (r *breakdownRows) scope(sc *summaryScope, maxSeries int) (*breakdown, erro
 	}
 	b.rows, b.scope, b.maxSeries = r, sc, maxSeries
 	return b, nil
+}
+
+// samePeriod reports whether the periodSum rows of org sum the days of its
+// current billing period as of sc.
+func (r *breakdownRows) samePeriod(sc *summaryScope, org string) bool {
+	p, ok := r.periods[org]
+	q, current := sc.periods[org]
+	return ok == current && p == q
 }
 
 // exportRange is what a breakdown export requests: the days from the
@@ -556,7 +597,7 @@ func (a *account) runBreakdown(ctx context.Context, i int) {
 	}
 	sc := a.summaryScope(started)
 	r := newExportRange(sc, started, k.lastDay())
-	b := newRowsBuilder(k)
+	b := newRowsBuilder(k, sc)
 	res, err := k.export(ctx, a.client, a.logger, r, b)
 	if ctx.Err() != nil {
 		return

@@ -34,16 +34,22 @@ type breakdownStateHeader struct {
 	Username  string    `json:"username"`
 	Breakdown string    `json:"breakdown"`
 	Taken     time.Time `json:"taken"`
-	Series    int       `json:"series"`
+	// Periods are the billing periods the "period" days sum, by org ID:
+	// first and last day, Unix seconds.
+	Periods map[string][2]int64 `json:"periods,omitempty"`
+	Series  int                 `json:"series"`
 }
 
 // storedSeries is a series of a stored breakdown: its labels, and for each
 // of its days the kind's row values.
 type storedSeries struct {
 	Labels []string    `json:"labels"`
-	Days   []string    `json:"days"` // YYYY-MM-DD
+	Days   []string    `json:"days"` // YYYY-MM-DD, or storedPeriodSum
 	Values [][]float64 `json:"values"`
 }
+
+// storedPeriodSum is the day of a periodSum row in a stored breakdown.
+const storedPeriodSum = "period"
 
 // breakdownStatePath is where an account's breakdown of kind k lives under
 // dir. Summary files end in .state.json.gz and kind names hold no dot, so
@@ -63,6 +69,10 @@ func (k *breakdownKind) rowValueCount() int {
 
 func saveBreakdown(dir string, h breakdownStateHeader, r *breakdownRows) error {
 	h.Version, h.Breakdown, h.Taken, h.Series = breakdownStateVersion, r.kind.name, r.taken, len(r.keys)
+	h.Periods = map[string][2]int64{}
+	for org, p := range r.periods {
+		h.Periods[org] = [2]int64{p.Start, p.End}
+	}
 	n := r.kind.rowValueCount()
 	return writeState(dir, breakdownStatePath(dir, h.Account, r.kind), func(enc *json.Encoder) error {
 		if err := enc.Encode(h); err != nil {
@@ -75,7 +85,10 @@ func saveBreakdown(dir string, h breakdownStateHeader, r *breakdownRows) error {
 			}
 			s := storedSeries{Labels: k[:len(r.kind.labels)], Days: make([]string, len(rows)), Values: make([][]float64, len(rows))}
 			for i, row := range rows {
-				s.Days[i] = usage.DayTime(row.day).Format(time.DateOnly)
+				s.Days[i] = storedPeriodSum
+				if row.day != periodSum {
+					s.Days[i] = usage.DayTime(row.day).Format(time.DateOnly)
+				}
 				s.Values[i] = row.v[:n]
 			}
 			err = enc.Encode(s)
@@ -101,7 +114,7 @@ func loadBreakdown(dir, account string, k *breakdownKind) (breakdownStateHeader,
 	if h.Version != breakdownStateVersion || h.Breakdown != k.name {
 		return h, nil, fmt.Errorf("read state %s: version %d of breakdown %q, this exporter reads version %d of %q", path, h.Version, h.Breakdown, breakdownStateVersion, k.name)
 	}
-	b := newRowsBuilder(k)
+	b := newRowsBuilder(k, nil)
 	n := k.rowValueCount()
 	series := 0
 	for ; ; series++ {
@@ -120,7 +133,12 @@ func loadBreakdown(dir, account string, k *breakdownKind) (breakdownStateHeader,
 	if series != h.Series {
 		return h, nil, fmt.Errorf("read state %s: %d series, the header promises %d (a truncated file?)", path, series, h.Series)
 	}
-	return h, b.finish(h.Taken), nil
+	r := b.finish(h.Taken)
+	r.periods = map[string]usage.BillingPeriod{}
+	for org, p := range h.Periods {
+		r.periods[org] = usage.BillingPeriod{Start: p[0], End: p[1]}
+	}
+	return h, r, nil
 }
 
 func addStoredSeries(b *rowsBuilder, s *storedSeries, n int) error {
@@ -141,16 +159,20 @@ func addStoredSeries(b *rowsBuilder, s *storedSeries, n int) error {
 		return errors.New("empty org ID")
 	}
 	for i, day := range s.Days {
-		d, err := time.Parse(time.DateOnly, day)
-		if err != nil {
-			return err
+		d := int32(periodSum)
+		if day != storedPeriodSum {
+			t, err := time.Parse(time.DateOnly, day)
+			if err != nil {
+				return err
+			}
+			d = usage.DayNumber(t)
 		}
 		if len(s.Values[i]) != n {
 			return fmt.Errorf("day %s: %d values, want %d", day, len(s.Values[i]), n)
 		}
 		var v rowValues
 		copy(v[:], s.Values[i])
-		b.add(k, d, v)
+		b.addDay(k, d, v)
 	}
 	return nil
 }

@@ -14,13 +14,21 @@ import (
 
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 func testRows() *breakdownRows {
-	b := newRowsBuilder(&taskKind)
+	// o1's days before June 2 fold into one row of its June period; o2
+	// has no last day and keeps every day.
+	june := usage.BillingPeriod{Start: date("2025-06-01").Unix(), End: date("2025-06-30").Unix()}
+	b := newRowsBuilder(&taskKind, &summaryScope{
+		periods:  map[string]usage.BillingPeriod{"o1": june},
+		lastDays: map[string]int32{"o1": usage.DayNumber(date("2025-06-02"))},
+	})
 	b.add(seriesKey{"o1", "m1", "t1", "Task \u00e9", "MTT", "P", "F"}, date("2025-06-01"), rowValues{1.5, 2, 1})
 	b.add(seriesKey{"o1", "m1", "t1", "Task \u00e9", "MTT", "P", "F"}, date("2025-06-02"), rowValues{0.25, 1, 0.25})
 	b.add(seriesKey{"o1", "m2", "t2", "Other, task", "MTT", "(none)", ""}, date("2025-05-31"), rowValues{3, 3, 1})
+	b.add(seriesKey{"o2", "m2", "t3", "Task 3", "MTT", "P", "F"}, date("2025-06-14"), rowValues{3, 3, 1})
 	return b.finish(date("2025-06-15T12:00:00Z"))
 }
 
@@ -38,7 +46,11 @@ func TestBreakdownStateRoundTrip(t *testing.T) {
 	if got.Account != "prod/eu" || got.LoginURL != h.LoginURL || got.Username != "u" || !got.Taken.Equal(rows.taken) {
 		t.Errorf("header = %+v", got)
 	}
-	if !reflect.DeepEqual(loaded.keys, rows.keys) || !reflect.DeepEqual(loaded.rows, rows.rows) || !loaded.taken.Equal(rows.taken) {
+	if len(rows.rows) != 3 || rows.rows[0].day != periodSum || rows.rows[0].v != (rowValues{1.5, 2, 1}) {
+		t.Fatalf("rows before June 2 not folded into the period's: %+v", rows.rows)
+	}
+	if !reflect.DeepEqual(loaded.keys, rows.keys) || !reflect.DeepEqual(loaded.rows, rows.rows) || !loaded.taken.Equal(rows.taken) ||
+		!reflect.DeepEqual(loaded.periods, rows.periods) {
 		t.Errorf("rows after a round trip:\n got %+v\nwant %+v", loaded, rows)
 	}
 	if _, _, err := loadBreakdown(dir, "prod/eu", &assetKind); err != errNoState {
