@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 
 // startProcess runs the exporter with args as a process of its own, on a
 // free loopback port, its clock frozen at now; the test ends it.
-func startProcess(t *testing.T, now time.Time, args ...string) (*exporterProcess, *exec.Cmd) {
+func startProcess(t *testing.T, now time.Time, args ...string) (*exporterProcess, *childProcess) {
 	t.Helper()
 	raw, _ := json.Marshal(append([]string{"--web.listen-address=127.0.0.1:0"}, args...))
 	cmd := exec.Command(os.Args[0])
@@ -85,21 +85,26 @@ func startProcess(t *testing.T, now time.Time, args ...string) (*exporterProcess
 		}
 		return m != nil
 	})
-	return p, cmd
+	return p, &childProcess{cmd: cmd, exited: exited}
 }
 
-// stopProcess sends SIGTERM and waits for the exporter to exit.
-func stopProcess(t *testing.T, cmd *exec.Cmd) {
+// childProcess is an exporter startProcess started; exited closes when it
+// has exited.
+type childProcess struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// stop sends SIGTERM and waits for the exporter to exit.
+func (c *childProcess) stop(t *testing.T) {
 	t.Helper()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(patience)
-	for cmd.ProcessState == nil || !cmd.ProcessState.Exited() {
-		if time.Now().After(deadline) {
-			t.Fatal("the exporter did not exit on SIGTERM")
-		}
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-c.exited:
+	case <-time.After(patience):
+		t.Fatal("the exporter did not exit on SIGTERM")
 	}
 }
 
@@ -132,14 +137,14 @@ func TestRestartServesEveryDataset(t *testing.T) {
 	config := writeConfig(t, dir, "1h", accountYAML("acme", f, "    breakdowns: [asset, task]\n"))
 	args := []string{"--config.file=" + config, "--storage.path=" + storage}
 
-	first, cmd := startProcess(t, at, args...)
+	first, child := startProcess(t, at, args...)
 	var want map[string]float64
 	waitFor(t, time.Minute, "both breakdowns", func() bool {
 		want = dataSeries(first.scrape())
 		return want[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", "acme", "breakdown", "asset")] > 0 &&
 			want[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", "acme", "breakdown", "task")] > 0
 	})
-	stopProcess(t, cmd)
+	child.stop(t)
 	for _, family := range append([]string{"informatica_ipu_billing_period_consumed_ipus"}, breakdownMetrics...) {
 		found := false
 		for k := range want {
