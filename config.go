@@ -453,14 +453,11 @@ func urlForError(raw string) string {
 // breakdown reads the optional breakdowns of an account.
 func (a accountConfig) breakdown() (collector.BreakdownSettings, error) {
 	b := collector.BreakdownSettings{Interval: 24 * time.Hour, MaxSeries: 500}
-	kinds := map[string]*bool{"project_folder": &b.ProjectFolder, "asset": &b.Asset, "task": &b.Task}
-	for _, kind := range a.Breakdowns {
-		on, ok := kinds[kind]
-		if !ok {
-			return b, fmt.Errorf("breakdowns: %q is not a breakdown; the breakdowns are: project_folder, asset, task", kind)
-		}
-		*on = true
+	kinds, err := collector.ParseBreakdowns(a.Breakdowns)
+	if err != nil {
+		return b, fmt.Errorf("breakdowns: %w", err)
 	}
+	b.Kinds = kinds
 	if a.BreakdownInterval != "" {
 		d, err := model.ParseDuration(a.BreakdownInterval)
 		if err != nil || d <= 0 {

@@ -267,19 +267,19 @@ accounts:
 		t.Fatal(err)
 	}
 	a, b, c := s.Accounts[0], s.Accounts[1], s.Accounts[2]
-	if got := a.Breakdown; got.ProjectFolder || !got.Asset || !got.Task || got.Interval != 24*time.Hour || got.MaxSeries != 500 {
+	if got := a.Breakdown; got.On("project_folder") || !got.On("asset") || !got.On("task") || got.Interval != 24*time.Hour || got.MaxSeries != 500 {
 		t.Errorf("breakdown of a = %+v", got)
 	}
 	if a.IPUPrice != 0.85 || a.Currency != "EUR" {
 		t.Errorf("price of a = %v %q", a.IPUPrice, a.Currency)
 	}
-	if got := b.Breakdown; !got.ProjectFolder || !got.Asset || !got.Task {
+	if got := b.Breakdown; !got.On("project_folder") || !got.On("asset") || !got.On("task") {
 		t.Errorf("breakdown of b = %+v", got)
 	}
 	if b.IPUPrice != 0 || b.Currency != "" {
 		t.Errorf("price of b = %v %q, want none", b.IPUPrice, b.Currency)
 	}
-	if got := c.Breakdown; got.ProjectFolder || got.Asset || got.Task {
+	if got := c.Breakdown; got.On("project_folder") || got.On("asset") || got.On("task") {
 		t.Errorf("breakdown of c = %+v, want none", got)
 	}
 	if c.IPUPrice != 120 || c.Currency != "JPY" {
@@ -321,10 +321,10 @@ accounts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Accounts[0].Breakdown; !got.ProjectFolder || got.Interval != 6*time.Hour || got.MaxSeries != 50 {
+	if got := s.Accounts[0].Breakdown; !got.On("project_folder") || got.Interval != 6*time.Hour || got.MaxSeries != 50 {
 		t.Errorf("breakdown = %+v", got)
 	}
-	if got := s.Accounts[1].Breakdown; got.ProjectFolder || got.Interval != 24*time.Hour || got.MaxSeries != 500 {
+	if got := s.Accounts[1].Breakdown; got.On("project_folder") || got.Interval != 24*time.Hour || got.MaxSeries != 500 {
 		t.Errorf("default breakdown = %+v", got)
 	}
 }

@@ -70,7 +70,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 		webFlags    = kingpinflag.AddFlags(app, ":9977")
 	)
 	demoCallback := app.Flag("demo.callback-url", "With --demo: the demo account's callback_url, e.g. http://localhost:9977/-/callback; its status polls are then a minute apart.").Default("").String()
-	demoBreakdowns := app.Flag("demo.breakdowns", "With --demo: the demo account's breakdowns, comma-separated: project_folder, asset, task.").Default("").String()
+	demoBreakdowns := app.Flag("demo.breakdowns", "With --demo: the demo account's breakdowns, comma-separated: "+strings.Join(collector.BreakdownNames(), ", ")+".").Default("").String()
 	demoPrice := app.Flag("demo.ipu-price", "With --demo: the demo account's ipu_price; 0 publishes no price.").Default("0").Float64()
 	demoCurrency := app.Flag("demo.currency", "With --demo: the demo account's currency (ISO 4217), used with --demo.ipu-price.").Default("USD").String()
 	app.Command("serve", "Run the exporter (the default).").Default()

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 
+	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipumon/informatica_exporter/informatica"
@@ -14,42 +15,29 @@ import (
 var assetLabels = []string{"org_id", "meter_id", "asset_name", "asset_type", "project", "folder", "environment"}
 
 var assetKind = breakdownKind{
-	index:  breakdownAsset,
 	name:   "asset",
 	title:  "Asset",
 	labels: assetLabels,
-	descs: []*prometheus.Desc{
-		prometheus.NewDesc(
+	families: []breakdownFamily{
+		{desc: prometheus.NewDesc(
 			"informatica_asset_billing_period_consumed_ipus",
 			"IPUs an asset consumed on a meter in the org's current billing period, from ASSET exports (the login org only); asset_name \"other\" sums the assets beyond breakdown_max_series, project \"(none)\" the usage of deleted assets."+cached,
-			assetLabels, nil),
-		prometheus.NewDesc(
+			assetLabels, nil)},
+		{desc: prometheus.NewDesc(
 			"informatica_asset_last_day_consumed_ipus",
 			"IPUs an asset consumed on a meter on the org's most recent complete UTC day (see informatica_ipu_last_day_timestamp_seconds), from ASSET exports."+cached,
-			assetLabels, nil),
+			assetLabels, nil), lastDay: true},
 	},
-	group:   2,
-	lastDay: true,
-	export:  exportAssets,
+	group:  2,
+	export: exportAssets,
 }
 
-func exportAssets(ctx context.Context, a *account, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error) {
-	return a.client.ExportAssetUsage(ctx, sc.from, sc.to, func(r *informatica.AssetRow) error {
-		var v seriesValues
-		inPeriod, lastDay := sc.inPeriod(r.OrgID, r.Date), sc.onLastDay(r.OrgID, r.Date)
-		if !inPeriod && !lastDay {
-			return nil
-		}
-		if inPeriod {
-			v[0] = r.IPU
-		}
-		if lastDay {
-			v[1] = r.IPU
-		}
+func exportAssets(ctx context.Context, c *informatica.Client, _ log.Logger, r *exportRange, rows *rowsBuilder) (informatica.ExportResult, error) {
+	return c.ExportAssetUsage(ctx, r.from, r.to, func(a *informatica.AssetRow) error {
 		// A blank asset name (the row that may sum up deleted assets) or
 		// environment is "(none)" like a blank project, so that the label
 		// is always there (an empty value is no label at all).
-		sums.add(seriesKey{r.OrgID, r.MeterID, orNone(r.AssetName), r.AssetType, orNone(r.Project), r.Folder, orNone(r.Environment)}, v)
+		rows.add(seriesKey{a.OrgID, a.MeterID, orNone(a.AssetName), a.AssetType, orNone(a.Project), a.Folder, orNone(a.Environment)}, a.Date, rowValues{a.IPU})
 		return nil
 	})
 }

@@ -61,7 +61,13 @@ func relClose(a, b float64) bool {
 
 func assetTaskAccount(f *fake.Server, maxSeries int, asset, task bool) AccountSettings {
 	a := accountFor("prod", f, nil)
-	a.Breakdown = BreakdownSettings{Asset: asset, Task: task, Interval: 24 * time.Hour, MaxSeries: maxSeries}
+	a.Breakdown = BreakdownSettings{Interval: 24 * time.Hour, MaxSeries: maxSeries}
+	if asset {
+		a.Breakdown.Kinds = append(a.Breakdown.Kinds, "asset")
+	}
+	if task {
+		a.Breakdown.Kinds = append(a.Breakdown.Kinds, "task")
+	}
 	return a
 }
 

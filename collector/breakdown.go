@@ -1,13 +1,17 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,12 +22,9 @@ import (
 // BreakdownSettings configure an account's optional breakdowns: exports
 // besides the summary that say where the IPUs go.
 type BreakdownSettings struct {
-	// ProjectFolder turns on PROJECT_FOLDER exports (project_folder).
-	ProjectFolder bool
-	// Asset turns on ASSET exports (asset).
-	Asset bool
-	// Task turns on job-level exports (task).
-	Task bool
+	// Kinds are the names of the breakdowns turned on (BreakdownNames),
+	// as ParseBreakdowns returns them.
+	Kinds []string
 	// Interval is the time between the exports of each breakdown; they run
 	// with the summary refresh that finds one due.
 	Interval time.Duration
@@ -32,9 +33,37 @@ type BreakdownSettings struct {
 	MaxSeries int
 }
 
-// on reports whether the breakdown k is turned on.
-func (s BreakdownSettings) on(k *breakdownKind) bool {
-	return [numBreakdowns]bool{s.ProjectFolder, s.Asset, s.Task}[k.index]
+// On reports whether the breakdown named name is turned on.
+func (s BreakdownSettings) On(name string) bool { return slices.Contains(s.Kinds, name) }
+
+func (s BreakdownSettings) on(k *breakdownKind) bool { return s.On(k.name) }
+
+// BreakdownNames are the names of the breakdowns, as the configuration
+// spells them, in the order of breakdownKinds.
+func BreakdownNames() []string {
+	names := make([]string, len(breakdownKinds))
+	for i, k := range breakdownKinds {
+		names[i] = k.name
+	}
+	return names
+}
+
+// ParseBreakdowns checks the names of breakdowns to turn on and returns
+// them in the order of breakdownKinds, once each, for BreakdownSettings.Kinds.
+func ParseBreakdowns(names []string) ([]string, error) {
+	all := BreakdownNames()
+	for _, n := range names {
+		if !slices.Contains(all, n) {
+			return nil, fmt.Errorf("%q is not a breakdown; the breakdowns are: %s", n, strings.Join(all, ", "))
+		}
+	}
+	var kinds []string
+	for _, n := range all {
+		if slices.Contains(names, n) {
+			kinds = append(kinds, n)
+		}
+	}
+	return kinds, nil
 }
 
 // Labels of the series that hold what the cap leaves out, and of usage that
@@ -50,71 +79,78 @@ var lastBreakdownDesc = prometheus.NewDesc(
 	"When the account's last successful breakdown of the kind (project_folder, asset or task) finished.",
 	[]string{"account", "breakdown"}, nil)
 
-// maxBreakdownLabels and maxBreakdownValues bound the labels and the
-// families of a breakdown, so that a series' key and values are arrays:
-// a row is looked up without allocating.
+// maxBreakdownLabels, maxBreakdownValues and maxRowValues bound the labels,
+// the families and the per-day values of a breakdown, so that keys and
+// values are arrays: a row is looked up without allocating.
 const (
 	maxBreakdownLabels = 7
 	maxBreakdownValues = 4
+	maxRowValues       = 3
 )
 
 type (
 	seriesKey    [maxBreakdownLabels]string
-	seriesValues [maxBreakdownValues]float64
+	seriesValues [maxBreakdownValues]float64 // one per family
+	rowValues    [maxRowValues]float64       // one day of a series
 )
 
 // breakdownKind is one breakdown: its families and how it exports. All
-// kinds share the schedule, the range, the cap and the publishing.
+// kinds share the schedule, the range, the cap, the scoping by the summary
+// and the publishing.
 type breakdownKind struct {
-	index int
 	name  string // in the configuration and in label breakdown
 	title string // in log lines
-	// labels are the labels of every family of the kind; descs the
-	// families, a series has one value for each. The first value, the
-	// billing period's IPUs, ranks the series for the cap.
-	labels []string
-	descs  []*prometheus.Desc
+	// labels are the labels of every family of the kind. A series holds
+	// one row of values per day; families says what each family shows of
+	// them. The first family, billing-period IPUs, ranks the series for
+	// the cap.
+	labels   []string
+	families []breakdownFamily
 	// group is how many leading labels the series beyond the cap keep:
 	// they are summed per org (and meter), so the sums per group stay whole.
 	group int
-	// keepMax marks the values that combine by maximum rather than sum.
-	keepMax [maxBreakdownValues]bool
-	// lastDay says the kind publishes the last complete day: its range
-	// then reaches back to that day when it precedes the billing period.
-	lastDay bool
-	// export runs the kind's export jobs for sc and adds their rows to sums.
-	export func(ctx context.Context, a *account, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error)
+	// keepMax marks the row values that combine by maximum rather than sum.
+	keepMax [maxRowValues]bool
+	// export runs the kind's export jobs for the range and adds their rows.
+	export func(ctx context.Context, c *informatica.Client, logger log.Logger, r *exportRange, rows *rowsBuilder) (informatica.ExportResult, error)
 }
 
-const (
-	breakdownProjectFolder = iota
-	breakdownAsset
-	breakdownTask
-	numBreakdowns
-)
+// breakdownFamily is a family of a breakdown: a row value combined over
+// the org's current billing period, or on its last complete day.
+type breakdownFamily struct {
+	desc    *prometheus.Desc
+	value   int
+	lastDay bool
+}
 
-// breakdownKinds are indexed by their index.
-var breakdownKinds = [numBreakdowns]*breakdownKind{&projectKind, &assetKind, &taskKind}
+// lastDay says the kind publishes the last complete day: its range then
+// reaches back to that day when it precedes the billing period.
+func (k *breakdownKind) lastDay() bool {
+	return slices.ContainsFunc(k.families, func(f breakdownFamily) bool { return f.lastDay })
+}
+
+// breakdownKinds are the breakdowns: adding one is an entry here and its
+// kind (families and export). An account's data and state of a kind are
+// at the kind's position.
+var breakdownKinds = [...]*breakdownKind{&projectKind, &assetKind, &taskKind}
+
+const numBreakdowns = len(breakdownKinds)
 
 var projectKind = breakdownKind{
-	index:  breakdownProjectFolder,
 	name:   "project_folder",
 	title:  "Project and folder",
 	labels: []string{"org_id", "project", "folder"},
-	descs: []*prometheus.Desc{prometheus.NewDesc(
+	families: []breakdownFamily{{desc: prometheus.NewDesc(
 		"informatica_ipu_project_billing_period_consumed_ipus",
 		"IPUs consumed in the org's current billing period by a project folder, from PROJECT_FOLDER exports; project \"other\" sums the folders beyond breakdown_max_series, project \"(none)\" the usage of deleted assets."+cached,
-		[]string{"org_id", "project", "folder"}, nil)},
+		[]string{"org_id", "project", "folder"}, nil)}},
 	group:  1,
 	export: exportProjects,
 }
 
-func exportProjects(ctx context.Context, a *account, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error) {
-	return a.client.ExportProjectUsage(ctx, sc.from, sc.to, func(r *informatica.ProjectRow) error {
-		if !sc.inPeriod(r.OrgID, r.Date) {
-			return nil
-		}
-		sums.add(seriesKey{r.OrgID, orNone(r.Project), r.Folder}, seriesValues{r.IPU})
+func exportProjects(ctx context.Context, c *informatica.Client, _ log.Logger, r *exportRange, rows *rowsBuilder) (informatica.ExportResult, error) {
+	return c.ExportProjectUsage(ctx, r.from, r.to, func(p *informatica.ProjectRow) error {
+		rows.add(seriesKey{p.OrgID, orNone(p.Project), p.Folder}, p.Date, rowValues{p.IPU})
 		return nil
 	})
 }
@@ -131,10 +167,279 @@ func orNone(s string) string {
 	return s
 }
 
-// breakdown is the finished result of one breakdown export.
+// breakdownRows are the rows of one good breakdown export, as much of
+// them as the breakdown can still publish: per series (its labels), one
+// row of values for each day from its org's last complete day on (the
+// days a UTC midnight or a new billing period can bring into scope), and
+// one row that sums the days of the org's billing period before that. They
+// are what an account holds and stores of a breakdown; what it publishes
+// is scoped from them (scope).
+type breakdownRows struct {
+	kind  *breakdownKind
+	taken time.Time // when the export finished
+	keys  []seriesKey
+	rows  []breakdownRow // by series, then day
+	// periods are the billing periods the periodSum rows sum, by org ID.
+	periods map[string]usage.BillingPeriod
+}
+
+type breakdownRow struct {
+	series int32 // index in keys
+	day    int32 // usage.DayNumber, or periodSum
+	v      rowValues
+}
+
+// periodSum is the day of a row that sums a series' days of its org's
+// billing period (breakdownRows.periods) before its last complete day.
+const periodSum = math.MinInt32
+
+// rowsBuilder collects an export's rows: rows of one series and day
+// combine, as the kind's keepMax says. With a summary scope, it keeps only
+// what later scopes can use: a series' days of the billing period before
+// its org's last complete day are summed into one periodSum row, days
+// before both are left out. Midnight moves the last day only forward and
+// a new period starts after it, so every day a later scope counts is kept.
+type rowsBuilder struct {
+	kind  *breakdownKind
+	scope *summaryScope // nil: every row as it is
+	// strings holds one copy of each label value: orgs, meters, projects
+	// and folders repeat across series.
+	strings map[string]string
+	series  map[seriesKey]int32
+	keys    []seriesKey
+	cells   map[[2]int32]int32 // series and day to the index in rows
+	rows    []breakdownRow
+}
+
+func newRowsBuilder(kind *breakdownKind, sc *summaryScope) *rowsBuilder {
+	return &rowsBuilder{kind: kind, scope: sc, strings: map[string]string{}, series: map[seriesKey]int32{}, cells: map[[2]int32]int32{}}
+}
+
+// add adds the values of series k on the day of date. The key's strings
+// are copied (once each) when the series is new: export rows reuse theirs.
+func (b *rowsBuilder) add(k seriesKey, date time.Time, v rowValues) {
+	b.addDay(k, usage.DayNumber(date), v)
+}
+
+func (b *rowsBuilder) addDay(k seriesKey, day int32, v rowValues) {
+	if sc := b.scope; sc != nil {
+		if last, ok := sc.lastDays[k[0]]; ok && day < last {
+			if !sc.inPeriod(k[0], day) {
+				return
+			}
+			day = periodSum
+		}
+	}
+	s, ok := b.series[k]
+	if !ok {
+		for i, v := range k {
+			c, ok := b.strings[v]
+			if !ok {
+				c = strings.Clone(v)
+				b.strings[c] = c
+			}
+			k[i] = c
+		}
+		s = int32(len(b.keys))
+		b.keys = append(b.keys, k)
+		b.series[k] = s
+	}
+	cell := [2]int32{s, day}
+	i, ok := b.cells[cell]
+	if !ok {
+		b.cells[cell] = int32(len(b.rows))
+		b.rows = append(b.rows, breakdownRow{series: s, day: day, v: v})
+		return
+	}
+	combine(&b.rows[i].v, v, b.kind.keepMax)
+}
+
+func combine(dst *rowValues, v rowValues, keepMax [maxRowValues]bool) {
+	for j := range v {
+		if keepMax[j] {
+			dst[j] = max(dst[j], v[j])
+		} else {
+			dst[j] += v[j]
+		}
+	}
+}
+
+// finish returns the rows added, taken at taken.
+func (b *rowsBuilder) finish(taken time.Time) *breakdownRows {
+	rows := slices.Clip(b.rows)
+	slices.SortFunc(rows, func(x, y breakdownRow) int {
+		return cmp.Or(cmp.Compare(x.series, y.series), cmp.Compare(x.day, y.day))
+	})
+	r := &breakdownRows{kind: b.kind, taken: taken, keys: slices.Clip(b.keys), rows: rows}
+	if b.scope != nil {
+		r.periods = b.scope.periods
+	}
+	return r
+}
+
+// eachSeries calls fn with each series and its rows.
+func (r *breakdownRows) eachSeries(fn func(k *seriesKey, rows []breakdownRow)) {
+	for i := 0; i < len(r.rows); {
+		j := i + 1
+		for j < len(r.rows) && r.rows[j].series == r.rows[i].series {
+			j++
+		}
+		fn(&r.keys[r.rows[i].series], r.rows[i:j])
+		i = j
+	}
+}
+
+// summaryScope is what the summary says, at one instant, of the days a
+// breakdown's families describe: each org's current billing period and
+// last complete day. It holds for instants in [from, until): the
+// summary's view changes with new data, at a UTC midnight and at a period
+// boundary, and so do the breakdowns, from the rows they hold.
+type summaryScope struct {
+	snap        *snapshot // nil before the account has any summary
+	from, until time.Time
+	periods     map[string]usage.BillingPeriod // by org ID
+	lastDays    map[string]int32               // by org ID, usage.DayNumber
+}
+
+func newSummaryScope(snap *snapshot, now time.Time) *summaryScope {
+	sc := &summaryScope{snap: snap, from: now, periods: map[string]usage.BillingPeriod{}, lastDays: map[string]int32{}}
+	if snap == nil {
+		sc.until = usage.DayTime(usage.DayNumber(now) + 1)
+		return sc
+	}
+	views, until := usage.ComputeView(snap.table, now)
+	sc.until = until
+	for _, v := range views {
+		org := snap.table.Orgs[v.Org].ID
+		if v.HasPeriod {
+			sc.periods[org] = v.Period
+		}
+		if v.HasLastDay {
+			sc.lastDays[org] = v.LastDay
+		}
+	}
+	return sc
+}
+
+// inPeriod reports whether a row of org on day counts towards the org's
+// current billing period: all of an org's rows do when the summary names
+// no period for it.
+func (sc *summaryScope) inPeriod(org string, day int32) bool {
+	p, ok := sc.periods[org]
+	return !ok || p.Contains(usage.DayTime(day).Unix())
+}
+
+// onLastDay reports whether a row of org on day is on the org's last
+// complete day, the day of informatica_ipu_last_day_timestamp_seconds.
+func (sc *summaryScope) onLastDay(org string, day int32) bool {
+	d, ok := sc.lastDays[org]
+	return ok && d == day
+}
+
+// summaryScope returns the account's summary scope as of now, computed
+// again only when the summary or the instant's day or period changed.
+func (a *account) summaryScope(now time.Time) *summaryScope {
+	snap := a.snap.Load()
+	if sc := a.breakdowns.scope.Load(); sc != nil && sc.snap == snap && !now.Before(sc.from) && now.Before(sc.until) {
+		return sc
+	}
+	sc := newSummaryScope(snap, now)
+	a.breakdowns.scope.Store(sc)
+	return sc
+}
+
+// scope makes the metrics of the rows as of sc: each family's value
+// combined over the rows of the org's billing period or on its last day.
+// A series is published when it has a row on either, as the summary's are.
+func (r *breakdownRows) scope(sc *summaryScope, maxSeries int) (*breakdown, error) {
+	kind := r.kind
+	sums := newSeriesSums(kind)
+	r.eachSeries(func(k *seriesKey, rows []breakdownRow) {
+		var v seriesValues
+		shown := false
+		for _, row := range rows {
+			var inPeriod, lastDay bool
+			if row.day == periodSum {
+				inPeriod = r.samePeriod(sc, k[0])
+			} else {
+				inPeriod, lastDay = sc.inPeriod(k[0], row.day), sc.onLastDay(k[0], row.day)
+			}
+			for i, f := range kind.families {
+				if f.lastDay && lastDay || !f.lastDay && inPeriod {
+					shown = true
+					if kind.keepMax[f.value] {
+						v[i] = max(v[i], row.v[f.value])
+					} else {
+						v[i] += row.v[f.value]
+					}
+				}
+			}
+		}
+		if shown {
+			sums.add(*k, v)
+		}
+	})
+	b, err := newBreakdown(sums, maxSeries, r.taken)
+	if err != nil {
+		return nil, err
+	}
+	b.rows, b.scope, b.maxSeries = r, sc, maxSeries
+	return b, nil
+}
+
+// samePeriod reports whether the periodSum rows of org sum the days of its
+// current billing period as of sc.
+func (r *breakdownRows) samePeriod(sc *summaryScope, org string) bool {
+	p, ok := r.periods[org]
+	q, current := sc.periods[org]
+	return ok == current && p == q
+}
+
+// exportRange is what a breakdown export requests: the days from the
+// earliest current billing period (or last complete day) of any org to
+// now, and the meters the summary knows.
+type exportRange struct {
+	from, to time.Time
+	meters   []usage.MeterInfo
+}
+
+// newExportRange reads the summary scope as of now. The range starts with
+// the earliest current billing period (with lastDay, or the earliest last
+// complete day, if earlier: on the first day of a period that is the last
+// day of the previous one); without any, it is the last 30 days.
+func newExportRange(sc *summaryScope, now time.Time, lastDay bool) *exportRange {
+	r := &exportRange{to: now.UTC()}
+	if sc.snap != nil {
+		r.meters = sc.snap.table.Meters
+	}
+	extend := func(start time.Time) {
+		if (r.from.IsZero() || start.Before(r.from)) && now.Sub(start) < maxPeriodReach {
+			r.from = start
+		}
+	}
+	for _, p := range sc.periods {
+		extend(usage.StartOfDay(time.Unix(p.Start, 0)))
+	}
+	if lastDay {
+		for _, d := range sc.lastDays {
+			extend(usage.DayTime(d))
+		}
+	}
+	if r.from.IsZero() || r.from.After(now) {
+		r.from = usage.StartOfDay(now.AddDate(0, 0, -informatica.MaxProjectDays))
+	}
+	return r
+}
+
+// breakdown is a breakdown as published: the metrics of its rows as of a
+// summary scope, capped.
 type breakdown struct {
 	taken time.Time
 	orgs  []breakdownOrg
+	// What it was made of, so that it is made again when one changes.
+	rows      *breakdownRows
+	scope     *summaryScope
+	maxSeries int
 }
 
 // breakdownOrg groups an org's series, so that an org two accounts export
@@ -144,16 +449,99 @@ type breakdownOrg struct {
 	metrics []prometheus.Metric
 }
 
-// breakdowns holds an account's last good breakdown of each kind; like
-// snap, it is shared with the instance this one replaced.
-type breakdowns [numBreakdowns]atomic.Pointer[breakdown]
+// breakdowns holds an account's breakdown data; like snap, it is shared
+// with the instance this one replaced.
+type breakdowns struct {
+	kinds [numBreakdowns]breakdownData
+	// scope is the summary scope the published breakdowns share.
+	scope atomic.Pointer[summaryScope]
+}
+
+// breakdownData is an account's data of one kind of breakdown: the rows of
+// its last good export and their publication.
+type breakdownData struct {
+	rows      atomic.Pointer[breakdownRows]
+	published atomic.Pointer[breakdown]
+	mu        sync.Mutex // held while scoping
+	// scopeFailed is set once a failed scoping has been logged.
+	scopeFailed atomic.Bool
+}
 
 // breakdownTimes is the state of one kind of breakdown of an account.
 type breakdownTimes struct {
 	lastAttempt, lastSuccess time.Time
 }
 
-// seriesSums are a breakdown's series as the rows add up.
+// freshBreakdown returns the account's breakdown of each kind as of now:
+// nil where the kind is off or has no rows younger than maxAge; else its
+// rows scoped by the summary as of now and capped by the account's
+// settings. The array is comparable: the encoded exposition keys on it, so
+// that a new day, period, summary, cap or rows encode it again.
+func (a *account) freshBreakdown(now time.Time, maxAge time.Duration) [numBreakdowns]*breakdown {
+	var out [numBreakdowns]*breakdown
+	for i, k := range breakdownKinds {
+		if !a.settings.Breakdown.on(k) {
+			continue
+		}
+		if rows := a.breakdowns.kinds[i].rows.Load(); rows != nil && now.Sub(rows.taken) <= maxAge {
+			out[i] = a.publishedBreakdown(i, rows, now)
+		}
+	}
+	return out
+}
+
+// applyBreakdownSettings makes the breakdown data the account took over
+// on a reload follow its settings: a kind turned off is dropped, its rows
+// and its schedule, so that its series and its last-success gauge go with
+// the reload, and from storage. The kinds kept are scoped again under the new cap when the
+// reload publishes (freshBreakdown), from the rows held.
+func (a *account) applyBreakdownSettings() {
+	for i, k := range breakdownKinds {
+		if a.settings.Breakdown.on(k) {
+			continue
+		}
+		a.breakdowns.kinds[i].rows.Store(nil)
+		a.breakdowns.kinds[i].published.Store(nil)
+		a.state.mu.Lock()
+		a.state.breakdowns[i] = breakdownTimes{}
+		a.state.mu.Unlock()
+		a.removeBreakdownState(k)
+	}
+}
+
+// publishedBreakdown returns rows scoped as of now, scoping them again
+// only when the summary scope or the cap changed.
+func (a *account) publishedBreakdown(i int, rows *breakdownRows, now time.Time) *breakdown {
+	d := &a.breakdowns.kinds[i]
+	sc, maxSeries := a.summaryScope(now), a.settings.Breakdown.MaxSeries
+	current := func() *breakdown {
+		if b := d.published.Load(); b != nil && b.rows == rows && b.scope == sc && b.maxSeries == maxSeries {
+			return b
+		}
+		return nil
+	}
+	if b := current(); b != nil {
+		return b
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if b := current(); b != nil {
+		return b
+	}
+	b, err := rows.scope(sc, maxSeries)
+	if err != nil {
+		// The run that exported the rows scoped them, so only a bug gets
+		// here: leave the breakdown out rather than fail every scrape.
+		if d.scopeFailed.CompareAndSwap(false, true) {
+			level.Error(a.logger).Log("msg", "Cannot serve the breakdown", "breakdown", breakdownKinds[i].name, "err", err)
+		}
+		return nil
+	}
+	d.published.Store(b)
+	return b
+}
+
+// seriesSums are a breakdown's published series as they add up.
 type seriesSums struct {
 	kind   *breakdownKind
 	series map[seriesKey]*seriesValues
@@ -164,22 +552,18 @@ func newSeriesSums(kind *breakdownKind) *seriesSums {
 }
 
 // add adds v to the series k: summed, or the maximum kept where the kind
-// says so. The key's strings are copied when the series is new: rows reuse
-// theirs.
+// says so.
 func (s *seriesSums) add(k seriesKey, v seriesValues) {
 	for i := range s.kind.labels {
 		k[i] = orNone(k[i])
 	}
 	cur, ok := s.series[k]
 	if !ok {
-		for i := range k {
-			k[i] = strings.Clone(k[i])
-		}
 		cur = &seriesValues{}
 		s.series[k] = cur
 	}
-	for i := range v {
-		if s.kind.keepMax[i] {
+	for i, f := range s.kind.families {
+		if s.kind.keepMax[f.value] {
 			cur[i] = max(cur[i], v[i])
 		} else {
 			cur[i] += v[i]
@@ -187,103 +571,50 @@ func (s *seriesSums) add(k seriesKey, v seriesValues) {
 	}
 }
 
-// breakdownScope is what a breakdown export needs of the summary data:
-// the range to export, each org's current billing period and last complete
-// day, and the meters.
-type breakdownScope struct {
-	from, to time.Time
-	periods  map[string]usage.BillingPeriod // by org ID
-	lastDays map[string]int64               // by org ID: 00:00 UTC of the day, Unix seconds
-	meters   []usage.MeterInfo
-}
-
-// newBreakdownScope reads the summary table as of now. The range starts
-// with the earliest current billing period (with lastDay, or the earliest
-// last complete day, if earlier: on the first day of a period that is the
-// last day of the previous one); without any, it is the last 30 days.
-func newBreakdownScope(t *usage.Table, now time.Time, lastDay bool) *breakdownScope {
-	sc := &breakdownScope{to: now.UTC(), periods: map[string]usage.BillingPeriod{}, lastDays: map[string]int64{}, meters: t.Meters}
-	views, _ := usage.ComputeView(t, now)
-	extend := func(start time.Time) {
-		if (sc.from.IsZero() || start.Before(sc.from)) && now.Sub(start) < maxPeriodReach {
-			sc.from = start
-		}
-	}
-	for _, v := range views {
-		org := t.Orgs[v.Org].ID
-		if v.HasPeriod {
-			sc.periods[org] = v.Period
-			extend(usage.StartOfDay(time.Unix(v.Period.Start, 0)))
-		}
-		if v.HasLastDay {
-			day := usage.DayTime(v.LastDay)
-			sc.lastDays[org] = day.Unix()
-			if lastDay {
-				extend(day)
-			}
-		}
-	}
-	if sc.from.IsZero() || sc.from.After(now) {
-		sc.from = usage.StartOfDay(now.AddDate(0, 0, -informatica.MaxProjectDays))
-	}
-	return sc
-}
-
-// inPeriod reports whether a row of org dated date counts towards the
-// org's current billing period: all of an org's rows do when the summary
-// names no period for it.
-func (sc *breakdownScope) inPeriod(org string, date time.Time) bool {
-	p, ok := sc.periods[org]
-	return !ok || p.Contains(date.Unix())
-}
-
-// onLastDay reports whether a row of org dated date is on the org's last
-// complete day, the day of informatica_ipu_last_day_timestamp_seconds.
-func (sc *breakdownScope) onLastDay(org string, date time.Time) bool {
-	d, ok := sc.lastDays[org]
-	return ok && d == date.Unix()
-}
-
-// dueBreakdowns returns the kinds of breakdown that should run now.
-func (a *account) dueBreakdowns(now time.Time) []*breakdownKind {
-	var due []*breakdownKind
+// dueBreakdowns returns the kinds of breakdown that should run now, by
+// their position in breakdownKinds.
+func (a *account) dueBreakdowns(now time.Time) []int {
+	var due []int
 	a.state.mu.Lock()
 	defer a.state.mu.Unlock()
-	for _, k := range breakdownKinds {
+	for i, k := range breakdownKinds {
 		if !a.settings.Breakdown.on(k) {
 			continue
 		}
-		last := a.state.breakdowns[k.index].lastAttempt
+		last := a.state.breakdowns[i].lastAttempt
 		if last.IsZero() || now.Sub(last) >= a.settings.Breakdown.Interval {
-			due = append(due, k)
+			due = append(due, i)
 		}
 	}
 	return due
 }
 
-// runBreakdown exports the current billing period of every org for the
-// breakdown k. It needs the summary data, which says where each org's
-// period starts; a failure is counted and logged like a refresh's, keeps
-// the last good breakdown, and leaves the summary and informatica_up alone.
-func (a *account) runBreakdown(ctx context.Context, k *breakdownKind) {
+// runBreakdown exports the days of every org's current billing period (and
+// last complete day) for the breakdown i. It needs the summary data, which
+// says where each org's period starts; a failure is counted and logged
+// like a refresh's, keeps the last good breakdown, and leaves the summary
+// and informatica_up alone.
+func (a *account) runBreakdown(ctx context.Context, i int) {
+	k := breakdownKinds[i]
 	started := a.now()
-	snap := a.snap.Load()
-	if snap == nil {
+	if a.snap.Load() == nil {
 		return
 	}
-	sc := newBreakdownScope(snap.table, started, k.lastDay)
-	sums := newSeriesSums(k)
-	res, err := k.export(ctx, a, sc, sums)
+	sc := a.summaryScope(started)
+	r := newExportRange(sc, started, k.lastDay())
+	b := newRowsBuilder(k, sc)
+	res, err := k.export(ctx, a.client, a.logger, r, b)
 	if ctx.Err() != nil {
 		return
 	}
 	a.state.mu.Lock()
-	a.state.breakdowns[k.index].lastAttempt = a.now()
+	a.state.breakdowns[i].lastAttempt = a.now()
 	a.state.mu.Unlock()
 	stage := stageOf(err)
-	var b *breakdown
+	rows := b.finish(a.now())
 	if err == nil {
-		b, err = newBreakdown(sums, a.settings.Breakdown.MaxSeries, a.now())
+		// Rows that cannot become metrics fail this run, not a scrape.
+		_, err = rows.scope(sc, a.settings.Breakdown.MaxSeries)
 		stage = informatica.StageParse
 	}
 	if err != nil {
@@ -293,14 +624,17 @@ func (a *account) runBreakdown(ctx context.Context, k *breakdownKind) {
 		level.Warn(a.logger).Log("msg", k.title+" breakdown failed, keeping the last good one", "breakdown", k.name, "stage", stage, "duration", a.now().Sub(started), "err", err)
 		return
 	}
-	a.breakdowns[k.index].Store(b)
+	a.breakdowns.kinds[i].rows.Store(rows)
 	if a.published != nil {
 		a.published()
 	}
+	// Stored before its success is told, so that whoever sees the success
+	// finds it stored too.
+	a.persistBreakdown(rows)
 	a.state.mu.Lock()
-	a.state.breakdowns[k.index].lastSuccess = b.taken
+	a.state.breakdowns[i].lastSuccess = rows.taken
 	a.state.mu.Unlock()
-	level.Info(a.logger).Log("msg", "Breakdown finished", "breakdown", k.name, "from", sc.from.Format(time.DateOnly), "rows", res.Rows, "jobs", res.Jobs, "series", len(sums.series), "duration", a.now().Sub(started))
+	level.Info(a.logger).Log("msg", "Breakdown finished", "breakdown", k.name, "from", r.from.Format(time.DateOnly), "rows", res.Rows, "jobs", res.Jobs, "series", len(rows.keys), "days", len(rows.rows), "duration", a.now().Sub(started))
 }
 
 // newBreakdown keeps the maxSeries largest series (by billing-period IPUs)
@@ -340,8 +674,8 @@ func newBreakdown(sums *seriesSums, maxSeries int, taken time.Time) (*breakdown,
 			b.orgs = append(b.orgs, breakdownOrg{id: k[0]})
 		}
 		o := &b.orgs[len(b.orgs)-1]
-		for i, d := range kind.descs {
-			m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, kept.series[k][i], k[:len(kind.labels)]...)
+		for i, f := range kind.families {
+			m, err := prometheus.NewConstMetric(f.desc, prometheus.GaugeValue, kept.series[k][i], k[:len(kind.labels)]...)
 			if err != nil {
 				return nil, fmt.Errorf("render the %s breakdown: %w", kind.name, err)
 			}
@@ -355,7 +689,9 @@ func newBreakdown(sums *seriesSums, maxSeries int, taken time.Time) (*breakdown,
 func breakdownDescs() []*prometheus.Desc {
 	var out []*prometheus.Desc
 	for _, k := range breakdownKinds {
-		out = append(out, k.descs...)
+		for _, f := range k.families {
+			out = append(out, f.desc)
+		}
 	}
 	return append(out, lastBreakdownDesc)
 }

@@ -33,7 +33,7 @@ func projectSums(rows []fake.ProjectRow, now time.Time) map[projectKey]float64 {
 
 func breakdownAccount(f *fake.Server, maxSeries int) AccountSettings {
 	a := accountFor("prod", f, nil)
-	a.Breakdown = BreakdownSettings{ProjectFolder: true, Interval: 24 * time.Hour, MaxSeries: maxSeries}
+	a.Breakdown = BreakdownSettings{Kinds: []string{"project_folder"}, Interval: 24 * time.Hour, MaxSeries: maxSeries}
 	return a
 }
 

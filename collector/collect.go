@@ -95,19 +95,6 @@ func (a *account) rendered(now time.Time, maxAge time.Duration) *rendered {
 	return r
 }
 
-// freshBreakdown returns the account's breakdown of each kind, nil where
-// it has none younger than maxAge. The array is comparable: the encoded
-// exposition keys on it.
-func (a *account) freshBreakdown(now time.Time, maxAge time.Duration) [numBreakdowns]*breakdown {
-	var out [numBreakdowns]*breakdown
-	for i := range out {
-		if b := a.breakdowns[i].Load(); b != nil && now.Sub(b.taken) <= maxAge {
-			out[i] = b
-		}
-	}
-	return out
-}
-
 func (a *account) collectHealth(ch chan<- prometheus.Metric) {
 	s := a.state
 	name := a.settings.Name
@@ -141,8 +128,8 @@ func (a *account) collectHealth(ch chan<- prometheus.Metric) {
 	for reason, v := range s.ignored {
 		counter(rowsIgnoredDesc, v, name, reason)
 	}
-	for _, k := range breakdownKinds {
-		if t := s.breakdowns[k.index].lastSuccess; !t.IsZero() {
+	for i, k := range breakdownKinds {
+		if t := s.breakdowns[i].lastSuccess; !t.IsZero() {
 			gauge(lastBreakdownDesc, unixSeconds(t), name, k.name)
 		}
 	}

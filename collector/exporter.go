@@ -152,6 +152,7 @@ func (e *Exporter) apply(s Settings) error {
 		if err != nil {
 			return err
 		}
+		a.applyBreakdownSettings()
 		next = append(next, a)
 		changes = append(changes, change{prev: prev, next: a, restore: !keepData && e.storageDir != ""})
 		delete(old, set.Name)

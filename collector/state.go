@@ -41,10 +41,11 @@ type stateHeader struct {
 }
 
 // restore serves the data stored by an earlier run of the exporter, if it
-// was stored for this account's login. Anything wrong with the file is a
+// was stored for this account's login: the summary, then the breakdowns
+// that go with it. Anything wrong with the file is a
 // warning and an empty start: the next refresh writes a good one.
 func (a *account) restore() {
-	removeTempStates(a.storageDir, a.settings.Name)
+	removeTempStates(statePath(a.storageDir, a.settings.Name))
 	h, t, err := loadState(a.storageDir, a.settings.Name)
 	switch {
 	case errors.Is(err, errNoState):
@@ -67,7 +68,6 @@ func (a *account) restore() {
 	a.snap.Store(newSnapshot(a.settings.Name, t, taken))
 	s := a.state
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.attempted, s.up = true, true
 	s.lastSuccess = taken
 	if !future {
@@ -81,7 +81,9 @@ func (a *account) restore() {
 	if s.loginOrgID == "" {
 		s.loginOrgID = h.LoginOrgID
 	}
+	s.mu.Unlock()
 	level.Info(a.logger).Log("msg", "Serving stored state", "taken", taken.UTC().Format(time.RFC3339), "orgs", len(t.Orgs), "entries", len(t.Days))
+	a.restoreBreakdowns()
 }
 
 // persist stores a snapshot with the state that decides the next runs;
@@ -114,11 +116,38 @@ func statePath(dir, account string) string {
 	return filepath.Join(dir, url.PathEscape(account)+".state.json.gz")
 }
 
-// saveState writes an account's snapshot atomically: to a temporary file,
-// synced, then renamed over the old one, so that a crash at any point leaves
-// either the old state or the new, never a torn file.
-func saveState(dir string, h stateHeader, t *usage.Table) (err error) {
-	final := statePath(dir, h.Account)
+// saveState writes an account's snapshot atomically (writeState).
+func saveState(dir string, h stateHeader, t *usage.Table) error {
+	h.Version, h.Days = stateVersion, len(t.Days)
+	return writeState(dir, statePath(dir, h.Account), func(enc *json.Encoder) error {
+		if err := enc.Encode(h); err != nil {
+			return err
+		}
+		var encErr error
+		t.Each(func(r *informatica.UsageRow) {
+			if encErr != nil {
+				return
+			}
+			var rate any
+			if r.HasIPURate {
+				rate = r.IPURate
+			}
+			var start, end int64
+			if !r.BillingPeriodStart.IsZero() {
+				start, end = r.BillingPeriodStart.Unix(), r.BillingPeriodEnd.Unix()
+			}
+			encErr = enc.Encode(stateRow{r.OrgID, r.OrgName, r.OrgType, r.MeterID, r.MeterName, r.Scalar, r.MetricCategory,
+				r.Date.Format(time.DateOnly), start, end, r.IPU, r.MeterUsage, rate})
+		})
+		return encErr
+	})
+}
+
+// writeState writes the JSON values write encodes to the gzipped file
+// final, atomically: to a temporary file, synced, then renamed over the
+// old one, so that a crash at any point leaves either the old file or the
+// new, never a torn one.
+func writeState(dir, final string, write func(*json.Encoder) error) (err error) {
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(final)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write state: %w", err)
@@ -129,31 +158,10 @@ func saveState(dir string, h stateHeader, t *usage.Table) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	h.Version, h.Days = stateVersion, len(t.Days)
 	bw := bufio.NewWriterSize(tmp, 64<<10)
 	zw := gzip.NewWriter(bw)
-	enc := json.NewEncoder(zw)
-	if err := enc.Encode(h); err != nil {
+	if err := write(json.NewEncoder(zw)); err != nil {
 		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
-	}
-	var encErr error
-	t.Each(func(r *informatica.UsageRow) {
-		if encErr != nil {
-			return
-		}
-		var rate any
-		if r.HasIPURate {
-			rate = r.IPURate
-		}
-		var start, end int64
-		if !r.BillingPeriodStart.IsZero() {
-			start, end = r.BillingPeriodStart.Unix(), r.BillingPeriodEnd.Unix()
-		}
-		encErr = enc.Encode(stateRow{r.OrgID, r.OrgName, r.OrgType, r.MeterID, r.MeterName, r.Scalar, r.MetricCategory,
-			r.Date.Format(time.DateOnly), start, end, r.IPU, r.MeterUsage, rate})
-	})
-	if encErr != nil {
-		return fmt.Errorf("write state %s: %w", tmp.Name(), encErr)
 	}
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
@@ -178,9 +186,10 @@ func saveState(dir string, h stateHeader, t *usage.Table) (err error) {
 	return nil
 }
 
-// removeTempStates deletes what writes cut off by a crash left behind.
-func removeTempStates(dir, account string) {
-	leftovers, _ := filepath.Glob(filepath.Join(dir, "."+filepath.Base(statePath(dir, account))+".*.tmp"))
+// removeTempStates deletes what writes of the file path cut off by a crash
+// left behind.
+func removeTempStates(path string) {
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp"))
 	for _, f := range leftovers {
 		os.Remove(f)
 	}
@@ -193,19 +202,11 @@ var errNoState = errors.New("no stored state")
 // the file; the caller starts empty rather than serve half a table.
 func loadState(dir, account string) (stateHeader, *usage.Table, error) {
 	path := statePath(dir, account)
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return stateHeader{}, nil, errNoState
-	}
+	dec, closeFile, err := openState(path)
 	if err != nil {
-		return stateHeader{}, nil, fmt.Errorf("read state: %w", err)
+		return stateHeader{}, nil, err
 	}
-	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReader(f))
-	if err != nil {
-		return stateHeader{}, nil, fmt.Errorf("read state %s: %w", path, err)
-	}
-	dec := json.NewDecoder(zr)
+	defer closeFile()
 	var h stateHeader
 	if err := dec.Decode(&h); err != nil {
 		return h, nil, fmt.Errorf("read state %s: header: %w", path, err)
@@ -233,6 +234,24 @@ func loadState(dir, account string) (stateHeader, *usage.Table, error) {
 		return h, nil, fmt.Errorf("read state %s: %d rows, the header promises %d (a truncated file?)", path, b.Rows(), h.Days)
 	}
 	return h, b.Table(), nil
+}
+
+// openState opens a gzipped state file for decoding: errNoState when it
+// does not exist.
+func openState(path string) (*json.Decoder, func() error, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, errNoState
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read state: %w", err)
+	}
+	zr, err := gzip.NewReader(bufio.NewReader(f))
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("read state %s: %w", path, err)
+	}
+	return json.NewDecoder(zr), f.Close, nil
 }
 
 func parseStateRow(raw [13]json.RawMessage) (informatica.UsageRow, error) {

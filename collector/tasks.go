@@ -5,10 +5,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/usage"
 )
 
 // The task breakdown reads job-level exports (ExportServiceJobLevelMeteringData),
@@ -19,103 +21,98 @@ import (
 var taskLabels = []string{"org_id", "meter_id", "task_id", "task_name", "task_type", "project", "folder"}
 
 var taskKind = breakdownKind{
-	index:  breakdownTask,
 	name:   "task",
 	title:  "Task",
 	labels: taskLabels,
-	descs: []*prometheus.Desc{
-		prometheus.NewDesc(
+	families: []breakdownFamily{
+		{desc: prometheus.NewDesc(
 			"informatica_task_billing_period_consumed_ipus",
 			"IPUs a task's runs consumed on a meter in the org's current billing period, from job-level exports (the login org, meters whose job-level files carry IPUs); task_id \"other\" sums the tasks beyond breakdown_max_series."+cached,
-			taskLabels, nil),
-		prometheus.NewDesc(
+			taskLabels, nil), value: taskIPU},
+		{desc: prometheus.NewDesc(
 			"informatica_task_billing_period_runs",
 			"Runs of a task in the org's current billing period, from job-level exports."+cached,
-			taskLabels, nil),
-		prometheus.NewDesc(
+			taskLabels, nil), value: taskRuns},
+		{desc: prometheus.NewDesc(
 			"informatica_task_billing_period_max_run_ipus",
 			"IPUs of the task's most expensive run in the org's current billing period (for rows that aggregate runs: their IPUs over their runs), from job-level exports."+cached,
-			taskLabels, nil),
-		prometheus.NewDesc(
+			taskLabels, nil), value: taskMaxRunIPU},
+		{desc: prometheus.NewDesc(
 			"informatica_task_last_day_consumed_ipus",
 			"IPUs a task's runs consumed on a meter on the org's most recent complete UTC day (see informatica_ipu_last_day_timestamp_seconds), from job-level exports."+cached,
-			taskLabels, nil),
+			taskLabels, nil), value: taskIPU, lastDay: true},
 	},
 	group:   2,
-	keepMax: [maxBreakdownValues]bool{2: true},
-	lastDay: true,
+	keepMax: [maxRowValues]bool{taskMaxRunIPU: true},
 	export:  exportTasks,
 }
 
-// Values of a task series, in the order of taskKind.descs.
+// Values of a task's day.
 const (
-	taskPeriodIPU = iota
-	taskPeriodRuns
+	taskIPU = iota
+	taskRuns
 	taskMaxRunIPU
-	taskLastDayIPU
 )
 
 type taskKey struct{ org, meter, task string }
 
-// taskSeries is a task's sums and its names as of its latest row, so that
-// a task renamed during the period stays one series.
-type taskSeries struct {
-	values                     seriesValues
+// taskNames are a task's names as of its latest row, so that a task
+// renamed during the period stays one series.
+type taskNames struct {
 	latest                     time.Time
 	name, typ, project, folder string
 }
 
-func exportTasks(ctx context.Context, a *account, sc *breakdownScope, sums *seriesSums) (informatica.ExportResult, error) {
+type taskDay struct {
+	task taskKey
+	day  int32
+}
+
+func exportTasks(ctx context.Context, c *informatica.Client, logger log.Logger, r *exportRange, rows *rowsBuilder) (informatica.ExportResult, error) {
 	meters := informatica.NewMeterResolver()
-	for _, m := range sc.meters {
+	for _, m := range r.meters {
 		meters.Add(m.ID, m.Name)
 	}
-	tasks := map[taskKey]*taskSeries{}
-	res, err := a.client.ExportTaskUsage(ctx, sc.from, sc.to, func(r *informatica.TaskRow) error {
-		inPeriod, lastDay := sc.inPeriod(r.OrgID, r.Date), sc.onLastDay(r.OrgID, r.Date)
-		if !inPeriod && !lastDay {
-			return nil
-		}
-		meter := r.MeterID
+	names := map[taskKey]*taskNames{}
+	days := map[taskDay]rowValues{}
+	res, err := c.ExportTaskUsage(ctx, r.from, r.to, func(t *informatica.TaskRow) error {
+		meter := t.MeterID
 		if meter == "" {
 			var ok bool
-			if meter, ok = meters.Resolve(r.MeterHint); !ok {
+			if meter, ok = meters.Resolve(t.MeterHint); !ok {
 				return nil
 			}
 		}
-		k := taskKey{r.OrgID, meter, r.TaskID}
-		t := tasks[k]
-		if t == nil {
-			t = &taskSeries{}
+		k := taskKey{t.OrgID, meter, t.TaskID}
+		n := names[k]
+		if n == nil {
+			n = &taskNames{}
 			k = taskKey{strings.Clone(k.org), strings.Clone(k.meter), strings.Clone(k.task)}
-			tasks[k] = t
+			names[k] = n
 		}
-		if !r.Date.Before(t.latest) {
-			t.latest = r.Date
-			t.name, t.typ = strings.Clone(r.TaskName), strings.Clone(r.TaskType)
-			t.project, t.folder = strings.Clone(r.Project), strings.Clone(r.Folder)
+		if !t.Date.Before(n.latest) {
+			n.latest = t.Date
+			n.name, n.typ = strings.Clone(t.TaskName), strings.Clone(t.TaskType)
+			n.project, n.folder = strings.Clone(t.Project), strings.Clone(t.Folder)
 		}
-		if inPeriod {
-			runs := max(r.Runs, 0)
-			t.values[taskPeriodIPU] += r.IPU
-			t.values[taskPeriodRuns] += float64(runs)
-			// Rows that aggregate runs tell only the mean run.
-			perRun := r.IPU
-			if runs > 1 {
-				perRun = r.IPU / float64(runs)
-			}
-			t.values[taskMaxRunIPU] = max(t.values[taskMaxRunIPU], perRun)
+		runs := max(t.Runs, 0)
+		// Rows that aggregate runs tell only the mean run.
+		perRun := t.IPU
+		if runs > 1 {
+			perRun = t.IPU / float64(runs)
 		}
-		if lastDay {
-			t.values[taskLastDayIPU] += r.IPU
-		}
+		d := taskDay{k, usage.DayNumber(t.Date)}
+		v := days[d]
+		combine(&v, rowValues{taskIPU: t.IPU, taskRuns: float64(runs), taskMaxRunIPU: perRun}, rows.kind.keepMax)
+		days[d] = v
 		return nil
 	})
-	for k, t := range tasks {
-		sums.add(seriesKey{k.org, k.meter, k.task, t.name, t.typ, orNone(t.project), t.folder}, t.values)
+	for d, v := range days {
+		n := names[d.task]
+		rows.addDay(seriesKey{d.task.org, d.task.meter, d.task.task, n.name, n.typ, orNone(n.project), n.folder}, d.day, v)
 	}
 	for _, hint := range meters.Unresolved() {
-		level.Warn(a.logger).Log("msg", "Skipping job-level rows of a file that names no meter this account's summary knows", "file", hint)
+		level.Warn(logger).Log("msg", "Skipping job-level rows of a file that names no meter this account's summary knows", "file", hint)
 	}
 	return res, err
 }
