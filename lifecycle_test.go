@@ -214,3 +214,113 @@ func TestRetiredInstanceOnlyFinishes(t *testing.T) {
 		t.Errorf("informatica_up = %v after the job in flight finished, want 1", v)
 	}
 }
+
+// holdExports is a transport that holds the n-th export job's creation
+// until the test allows n jobs: the test sees what the exporter says while
+// each job waits.
+type holdExports struct {
+	next    http.RoundTripper
+	created atomic.Int64 // export requests that arrived
+	allowed atomic.Int64
+}
+
+func (h *holdExports) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && !strings.HasSuffix(r.URL.Path, "/login") && !strings.HasSuffix(r.URL.Path, "/logout") {
+		n := h.created.Add(1)
+		for n > h.allowed.Load() {
+			select {
+			case <-r.Context().Done():
+				return nil, r.Context().Err()
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	return h.next.RoundTrip(r)
+}
+
+// accountRow returns the landing page's table row of an account.
+func accountRow(t *testing.T, p *exporterProcess, name string) string {
+	t.Helper()
+	code, page := p.get("/")
+	if code != http.StatusOK {
+		t.Fatalf("landing page: %d", code)
+	}
+	start := strings.Index(page, "<tr><td>"+name+"</td>")
+	if start < 0 {
+		t.Fatalf("no row of account %s on the landing page:\n%s", name, page)
+	}
+	row, _, _ := strings.Cut(page[start:], "</tr>")
+	return row
+}
+
+// TestLandingPageTellsTheTruth: the next refresh is never a time already
+// past (while a run or history loading is under way the page says so),
+// each breakdown shows its last success, and the last reload its outcome
+// and time, also when it failed.
+func TestLandingPageTellsTheTruth(t *testing.T) {
+	at := date(2026, 6, 15, 12, 0, 0)
+	now := frozen(at)
+	f := startFake(t, fake.Options{Now: now, Days: 200})
+	dir := t.TempDir()
+	config := lifecycleConfig(loginYAML(f, f.Password())+"    breakdowns: [project_folder]\n", "history:\n  start: 2026-01-01\n")
+	path := writeFile(t, dir, "config.yml", config)
+	hold := &holdExports{next: http.DefaultTransport}
+	adjust := func(s *collector.Settings) {
+		for i := range s.Accounts {
+			s.Accounts[i].Client.HTTPClient = &http.Client{Transport: hold}
+		}
+	}
+	timer := &stepTimer{}
+	p := startExporterWith(t, hooks{now: now, after: timer.after, adjust: adjust}, "--config.file="+path)
+	if _, page := p.get("/"); !strings.Contains(page, "Loaded at start, 2026-06-15T12:00:00Z.") {
+		t.Errorf("the landing page does not say when the configuration was loaded")
+	}
+	timer.allow(1)
+
+	cell := func(row string, i int) string {
+		cells := strings.Split(row, "<td>")
+		if i+1 >= len(cells) {
+			t.Fatalf("row %q has no cell %d", row, i)
+		}
+		c, _, _ := strings.Cut(cells[i+1], "</td>")
+		return c
+	}
+	const next, breakdowns = 3, 4 // columns
+	waitFor(t, 20*time.Second, "the first export job", func() bool { return hold.created.Load() == 1 })
+	row := accountRow(t, p, "acme")
+	if c := cell(row, next); c != "running" {
+		t.Errorf("next refresh = %q during the first run, want running", c)
+	}
+	if c := cell(row, breakdowns); c != "project_folder: never" {
+		t.Errorf("breakdowns = %q before any, want project_folder: never", c)
+	}
+	hold.allowed.Store(1)
+	waitFor(t, 20*time.Second, "the history job", func() bool { return hold.created.Load() == 2 })
+	if c := cell(accountRow(t, p, "acme"), next); c != "loading history" {
+		t.Errorf("next refresh = %q while history loads, want loading history", c)
+	}
+	hold.allowed.Store(3)
+	nextRun := at.Add(time.Hour * 9 / 10) // the earliest a jittered hour can end
+	waitFor(t, 20*time.Second, "the run to end", func() bool {
+		c := cell(accountRow(t, p, "acme"), next)
+		when, err := time.Parse(time.RFC3339, c)
+		return err == nil && !when.Before(nextRun)
+	})
+	if c := cell(accountRow(t, p, "acme"), breakdowns); c != "project_folder: 2026-06-15T12:00:00Z" {
+		t.Errorf("breakdowns = %q after the breakdown, want its time", c)
+	}
+
+	writeFile(t, dir, "config.yml", "accounts: [")
+	if code, _ := httpDo(t, http.MethodPost, p.url+"/-/reload"); code != http.StatusInternalServerError {
+		t.Errorf("reload of a broken file = %d, want 500", code)
+	}
+	if _, page := p.get("/"); !strings.Contains(page, "Last reload failed at 2026-06-15T12:00:00Z: ") ||
+		!strings.Contains(page, "Running the configuration loaded at 2026-06-15T12:00:00Z.") {
+		t.Errorf("the landing page does not show the failed reload:\n%s", page)
+	}
+	writeFile(t, dir, "config.yml", config)
+	p.reload()
+	if _, page := p.get("/"); !strings.Contains(page, "Last reload succeeded at 2026-06-15T12:00:00Z.") {
+		t.Errorf("the landing page does not show the good reload:\n%s", page)
+	}
+}

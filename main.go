@@ -192,7 +192,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	mux.Handle(callbackPath, callbackHandler(exporter, logger))
 	mux.Handle(callbackPath+"/", callbackHandler(exporter, logger))
 	if *metricsPath != "/" {
-		mux.Handle("/", landingPage(*metricsPath, exporter, logger))
+		mux.Handle("/", landingPage(*metricsPath, exporter, reloads, logger))
 	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -333,12 +333,17 @@ func (r *reloader) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(reloadTimestampDesc, prometheus.GaugeValue, float64(last.LastSuccess.UnixNano())/1e9)
 }
 
-// landingPage serves exporter-toolkit's landing page with a table of the
-// accounts' refresh status, rendered on every request.
-func landingPage(metricsPath string, e *collector.Exporter, logger log.Logger) http.Handler {
+// landingPage serves exporter-toolkit's landing page with the outcome of
+// the last reload and a table of the accounts' refresh status, rendered on
+// every request.
+func landingPage(metricsPath string, e *collector.Exporter, reloads *reloader, logger log.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var status strings.Builder
-		if err := statusTemplate.Execute(&status, e.Status()); err != nil {
+		data := struct {
+			Reload   reloadStatus
+			Accounts []collector.AccountStatus
+		}{reloads.status(), e.Status()}
+		if err := statusTemplate.Execute(&status, data); err != nil {
 			level.Error(logger).Log("msg", "Cannot render the account status", "err", err)
 		}
 		page, err := web.NewLandingPage(web.LandingConfig{
@@ -371,10 +376,12 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 		}
 		return t.UTC().Format(time.RFC3339)
 	},
-}).Parse(`<h3>Accounts</h3>
+}).Parse(`<h3>Configuration</h3>
+<p>{{with .Reload}}{{if .Initial}}Loaded at start, {{ts .At}}.{{else if .Err}}Last reload failed at {{ts .At}}: {{.Err}}. Running the configuration loaded at {{ts .LastSuccess}}.{{else}}Last reload succeeded at {{ts .At}}.{{end}}{{end}}</p>
+<h3>Accounts</h3>
 <table>
-<tr><th>Account</th><th>State</th><th>Last success</th><th>Next refresh</th><th>Orgs</th><th>Rows</th><th>Last error</th></tr>
-{{range .}}<tr><td>{{.Name}}</td><td>{{if not .Attempted}}first refresh running{{else if .Up}}up{{else}}down ({{.ErrorStage}}){{end}}</td><td>{{ts .LastSuccess}}</td><td>{{ts .NextRefresh}}</td><td>{{.Orgs}}</td><td>{{.Rows}}</td><td>{{.LastError}}</td></tr>
+<tr><th>Account</th><th>State</th><th>Last success</th><th>Next refresh</th><th>Breakdowns: last success</th><th>Orgs</th><th>Rows</th><th>Last error</th></tr>
+{{range .Accounts}}<tr><td>{{.Name}}</td><td>{{if not .Attempted}}first refresh running{{else if .Up}}up{{else}}down ({{.ErrorStage}}){{end}}</td><td>{{ts .LastSuccess}}</td><td>{{or .Activity (ts .NextRefresh)}}</td><td>{{range $i, $b := .Breakdowns}}{{if $i}}, {{end}}{{$b.Kind}}: {{ts $b.LastSuccess}}{{else}}none{{end}}</td><td>{{.Orgs}}</td><td>{{.Rows}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>`))
 
 // demoSettings are the --demo.* flags.

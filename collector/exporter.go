@@ -266,25 +266,56 @@ type AccountStatus struct {
 	Attempted   bool
 	LastSuccess time.Time
 	NextRefresh time.Time
-	Rows        int
-	Orgs        int
-	LastError   string
-	ErrorStage  informatica.Stage
+	// Activity, when set, is what the refresher does instead of waiting
+	// for NextRefresh, which is then past: "running", "loading history",
+	// "waiting for a refresh slot", "starting".
+	Activity   string
+	Rows       int
+	Orgs       int
+	LastError  string
+	ErrorStage informatica.Stage
+	// Breakdowns are the breakdowns turned on, in kind order.
+	Breakdowns []BreakdownStatus
 }
+
+// BreakdownStatus is the state of one breakdown of an account.
+type BreakdownStatus struct {
+	Kind        string
+	LastSuccess time.Time
+}
+
+// activityStarting is an account's activity before its refresher first
+// set a next refresh.
+const activityStarting = "starting"
 
 // Status describes every account, in configuration order.
 func (e *Exporter) Status() []AccountStatus {
 	e.mu.RLock()
-	defer e.mu.RUnlock()
+	accounts := e.accounts
+	e.mu.RUnlock()
+	now := e.now()
 	var out []AccountStatus
-	for _, a := range e.accounts {
+	for _, a := range accounts {
 		s := a.state
 		s.mu.Lock()
 		st := AccountStatus{
 			Name: a.settings.Name, Up: s.up, Attempted: s.attempted, LastSuccess: s.lastSuccess,
-			NextRefresh: s.nextRefresh, Rows: s.rows, LastError: s.lastError, ErrorStage: s.lastErrorStage,
+			NextRefresh: s.nextRefresh, Activity: s.activity, Rows: s.rows, LastError: s.lastError, ErrorStage: s.lastErrorStage,
+		}
+		for _, k := range breakdownKinds {
+			if a.settings.Breakdown.on(k) {
+				st.Breakdowns = append(st.Breakdowns, BreakdownStatus{Kind: k.name, LastSuccess: s.breakdowns[k.index].lastSuccess})
+			}
 		}
 		s.mu.Unlock()
+		switch {
+		case st.Activity != "":
+		case st.NextRefresh.IsZero():
+			st.Activity = activityStarting
+		case st.NextRefresh.Before(now):
+			// The wait has ended; the run is about to take a slot.
+			st.Activity = activitySlot
+		}
 		if snap := a.snap.Load(); snap != nil {
 			st.Orgs = len(snap.table.Orgs)
 		}
