@@ -168,10 +168,13 @@ func (e *Exporter) apply(s Settings) error {
 		}
 	}
 
-	// Their data metrics are encoded before they are published too, so
-	// that no scrape waits for the encoding of a large restored table.
-	if x := e.expo.Load(); x != nil {
-		x.encode(next, s.Refresh.MaxAge, byRefresher)
+	// A restored table is rendered here too (its billing periods, last
+	// days and sums, cached on its snapshot), so that the encoding after
+	// the swap only writes out its series.
+	for _, c := range changes {
+		if c.restore {
+			c.next.rendered(e.now(), s.Refresh.MaxAge)
+		}
 	}
 
 	e.mu.Lock()
