@@ -149,7 +149,11 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	level.Info(logger).Log("msg", "Configuration loaded", "accounts", len(settings.Accounts))
 
 	reg := prometheus.NewRegistry()
-	reloads := newReloader(logger, load, exporter)
+	now := time.Now
+	if h.now != nil {
+		now = h.now
+	}
+	reloads := newReloader(logger, load, exporter, now)
 	reg.MustRegister(
 		exporter,
 		reloads,
@@ -188,7 +192,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	mux.Handle(callbackPath, callbackHandler(exporter, logger))
 	mux.Handle(callbackPath+"/", callbackHandler(exporter, logger))
 	if *metricsPath != "/" {
-		mux.Handle("/", landingPage(*metricsPath, exporter, logger))
+		mux.Handle("/", landingPage(*metricsPath, exporter, reloads, logger))
 	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -249,15 +253,27 @@ func newLoggers(w io.Writer, lvl, format string) (log.Logger, *slog.Logger) {
 }
 
 // reloader applies a new configuration on SIGHUP or POST /-/reload. A bad
-// configuration keeps the running one, and says so in its metrics.
+// configuration keeps the running one, and says so in its metrics and on
+// the landing page.
 type reloader struct {
 	logger   log.Logger
 	load     func() (collector.Settings, error)
 	exporter *collector.Exporter
+	now      func() time.Time
 
-	mu          sync.Mutex
-	successful  bool
-	lastSuccess time.Time
+	// reloading keeps one reload at a time; Collect never takes it, so a
+	// scrape never waits for a reload.
+	reloading sync.Mutex
+	mu        sync.Mutex
+	last      reloadStatus
+}
+
+// reloadStatus is the outcome of the last load of the configuration.
+type reloadStatus struct {
+	Initial     bool      // no reload yet: the configuration loaded at start
+	At          time.Time // when the last load finished
+	Err         string    // why it failed; "" when it succeeded
+	LastSuccess time.Time
 }
 
 var (
@@ -269,25 +285,37 @@ var (
 		"When the configuration was last loaded successfully.", nil, nil)
 )
 
-func newReloader(logger log.Logger, load func() (collector.Settings, error), e *collector.Exporter) *reloader {
-	return &reloader{logger: logger, load: load, exporter: e, successful: true, lastSuccess: time.Now()}
+func newReloader(logger log.Logger, load func() (collector.Settings, error), e *collector.Exporter, now func() time.Time) *reloader {
+	started := now()
+	return &reloader{logger: logger, load: load, exporter: e, now: now,
+		last: reloadStatus{Initial: true, At: started, LastSuccess: started}}
 }
 
 func (r *reloader) reload() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.reloading.Lock()
+	defer r.reloading.Unlock()
 	settings, err := r.load()
 	if err == nil {
 		err = r.exporter.Apply(settings)
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last.Initial, r.last.At, r.last.Err = false, r.now(), ""
 	if err != nil {
-		r.successful = false
+		r.last.Err = err.Error()
 		level.Error(r.logger).Log("msg", "Reload failed, keeping the running configuration", "err", err)
 		return err
 	}
-	r.successful, r.lastSuccess = true, time.Now()
+	r.last.LastSuccess = r.last.At
 	level.Info(r.logger).Log("msg", "Configuration reloaded", "accounts", len(settings.Accounts))
 	return nil
+}
+
+// status returns the outcome of the last load of the configuration.
+func (r *reloader) status() reloadStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
 }
 
 func (r *reloader) Describe(ch chan<- *prometheus.Desc) {
@@ -296,22 +324,26 @@ func (r *reloader) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (r *reloader) Collect(ch chan<- prometheus.Metric) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	last := r.status()
 	ok := 0.0
-	if r.successful {
+	if last.Err == "" {
 		ok = 1
 	}
 	ch <- prometheus.MustNewConstMetric(reloadSuccessfulDesc, prometheus.GaugeValue, ok)
-	ch <- prometheus.MustNewConstMetric(reloadTimestampDesc, prometheus.GaugeValue, float64(r.lastSuccess.UnixNano())/1e9)
+	ch <- prometheus.MustNewConstMetric(reloadTimestampDesc, prometheus.GaugeValue, float64(last.LastSuccess.UnixNano())/1e9)
 }
 
-// landingPage serves exporter-toolkit's landing page with a table of the
-// accounts' refresh status, rendered on every request.
-func landingPage(metricsPath string, e *collector.Exporter, logger log.Logger) http.Handler {
+// landingPage serves exporter-toolkit's landing page with the outcome of
+// the last reload and a table of the accounts' refresh status, rendered on
+// every request.
+func landingPage(metricsPath string, e *collector.Exporter, reloads *reloader, logger log.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var status strings.Builder
-		if err := statusTemplate.Execute(&status, e.Status()); err != nil {
+		data := struct {
+			Reload   reloadStatus
+			Accounts []collector.AccountStatus
+		}{reloads.status(), e.Status()}
+		if err := statusTemplate.Execute(&status, data); err != nil {
 			level.Error(logger).Log("msg", "Cannot render the account status", "err", err)
 		}
 		page, err := web.NewLandingPage(web.LandingConfig{
@@ -344,10 +376,12 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 		}
 		return t.UTC().Format(time.RFC3339)
 	},
-}).Parse(`<h3>Accounts</h3>
+}).Parse(`<h3>Configuration</h3>
+<p>{{with .Reload}}{{if .Initial}}Loaded at start, {{ts .At}}.{{else if .Err}}Last reload failed at {{ts .At}}: {{.Err}}. Running the configuration loaded at {{ts .LastSuccess}}.{{else}}Last reload succeeded at {{ts .At}}.{{end}}{{end}}</p>
+<h3>Accounts</h3>
 <table>
-<tr><th>Account</th><th>State</th><th>Last success</th><th>Next refresh</th><th>Orgs</th><th>Rows</th><th>Last error</th></tr>
-{{range .}}<tr><td>{{.Name}}</td><td>{{if not .Attempted}}first refresh running{{else if .Up}}up{{else}}down ({{.ErrorStage}}){{end}}</td><td>{{ts .LastSuccess}}</td><td>{{ts .NextRefresh}}</td><td>{{.Orgs}}</td><td>{{.Rows}}</td><td>{{.LastError}}</td></tr>
+<tr><th>Account</th><th>State</th><th>Last success</th><th>Next refresh</th><th>Breakdowns: last success</th><th>Orgs</th><th>Rows</th><th>Last error</th></tr>
+{{range .Accounts}}<tr><td>{{.Name}}</td><td>{{if not .Attempted}}first refresh running{{else if .Up}}up{{else}}down ({{.ErrorStage}}){{end}}</td><td>{{ts .LastSuccess}}</td><td>{{or .Activity (ts .NextRefresh)}}</td><td>{{range $i, $b := .Breakdowns}}{{if $i}}, {{end}}{{$b.Kind}}: {{ts $b.LastSuccess}}{{else}}none{{end}}</td><td>{{.Orgs}}</td><td>{{.Rows}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>`))
 
 // demoSettings are the --demo.* flags.

@@ -78,6 +78,12 @@ type account struct {
 	cancel   context.CancelFunc
 	retiring chan struct{}
 	done     chan struct{}
+	// wake ends the wait for the next run early, if the last run failed:
+	// a reload is the operator's sign that the cause may be fixed.
+	wake chan struct{}
+	// runNow makes the first run start at once rather than continue the
+	// schedule: its credentials changed, or its last run failed.
+	runNow bool
 	// predecessor is the instance this one replaced on a reload, while it
 	// finishes its last run.
 	predecessor atomic.Pointer[account]
@@ -122,6 +128,30 @@ type accountState struct {
 	// consecutiveFailures counts the runs that failed since the last
 	// success; it sets the backoff of the next run.
 	consecutiveFailures int
+	// activity is what the refresher does while nextRefresh is past; ""
+	// while it waits for nextRefresh.
+	activity string
+}
+
+// What a refresher does between two waits, as the landing page says it.
+const (
+	activitySlot    = "waiting for a refresh slot"
+	activityRunning = "running"
+	activityHistory = "loading history"
+)
+
+// setActivity records what the refresher does now.
+func (a *account) setActivity(what string) {
+	a.state.mu.Lock()
+	a.state.activity = what
+	a.state.mu.Unlock()
+}
+
+// failing reports whether the account's last run failed.
+func (s *accountState) failing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.consecutiveFailures > 0
 }
 
 type requestKey struct{ endpoint, code string }
@@ -167,6 +197,7 @@ func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, stat
 		storageDir: e.storageDir,
 		slots:      slots,
 		published:  e.published,
+		wake:       make(chan struct{}, 1),
 	}, nil
 }
 
@@ -204,10 +235,29 @@ func (a *account) stop() {
 	<-a.done
 }
 
-// retire lets a run in flight finish, then ends the refresher. It does not
+// retire lets the export job in flight finish, then ends the refresher: it
+// starts nothing more, no history chunk, breakdown or retry. It does not
 // wait; done closes when the refresher has ended.
 func (a *account) retire() {
 	close(a.retiring)
+}
+
+// retired reports whether retire was called.
+func (a *account) retired() bool {
+	select {
+	case <-a.retiring:
+		return true
+	default:
+		return false
+	}
+}
+
+// wakeUp ends the wait for the next run now if the last run failed.
+func (a *account) wakeUp() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
 }
 
 // logout ends the Informatica session, bounded so that shutdown never hangs
@@ -222,15 +272,27 @@ func (a *account) logout() {
 
 func (a *account) run(ctx context.Context) {
 	wait := a.firstDelay()
+	// A run that is to start at once does not wait for a timer at all.
+	skipWait := a.runNow
 	for {
 		a.state.mu.Lock()
 		a.state.nextRefresh = a.now().Add(wait)
+		a.state.activity = ""
 		a.state.mu.Unlock()
-		if !a.sleep(ctx, wait) || !a.acquire(ctx) {
+		if !skipWait && !a.sleep(ctx, wait) {
 			return
 		}
+		skipWait = false
+		a.setActivity(activitySlot)
+		if !a.acquire(ctx) {
+			return
+		}
+		a.setActivity(activityRunning)
 		a.runOnce(ctx)
 		for _, k := range a.dueBreakdowns(a.now()) {
+			if a.retired() {
+				break
+			}
 			a.runBreakdown(ctx, k)
 		}
 		<-a.slots
@@ -266,15 +328,23 @@ func retryDelay(failures int, interval time.Duration) time.Duration {
 	return min(d, interval)
 }
 
-// sleep waits for d; false when the refresher is to end instead.
+// sleep waits for d, or until wakeUp while the last run failed; false
+// when the refresher is to end instead.
 func (a *account) sleep(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-a.retiring:
-		return false
-	case <-a.after(d):
-		return true
+	timer := a.after(d)
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-a.retiring:
+			return false
+		case <-timer:
+			return true
+		case <-a.wake:
+			if a.state.failing() {
+				return true
+			}
+		}
 	}
 }
 
@@ -293,11 +363,15 @@ func (a *account) acquire(ctx context.Context) bool {
 }
 
 // firstDelay continues the schedule across a reload or a restart: an
-// account whose last refresh is recent waits for its turn (its backoff, when
-// that refresh failed) instead of exporting again at once.
+// account whose last refresh is recent waits for its turn instead of
+// exporting again at once, unless runNow says the reload changed what
+// made the last run fail or wait.
 func (a *account) firstDelay() time.Duration {
 	a.state.mu.Lock()
 	defer a.state.mu.Unlock()
+	if a.runNow {
+		return 0
+	}
 	if a.state.lastAttempt.IsZero() {
 		return a.offset
 	}

@@ -165,17 +165,25 @@ func TestApply(t *testing.T) {
 		}
 	})
 
-	t.Run("changed login drops the data", func(t *testing.T) {
-		moved := accountFor("a", fD, gA)
+	t.Run("changed login is a new account", func(t *testing.T) {
+		gD := newGate(t)
+		moved := accountFor("a", fD, gD)
 		apply(moved, accountC)
+		gD.bind(t, e, "a")
 		s := gatherSamples(t, reg)
 		if got := orgSeries(s, "a-org"); len(got) != 0 {
 			t.Errorf("data of the old login is still served:\n%s", got)
 		}
-		if got := s[key("informatica_exporter_refreshes_total", "account", "a")]; got != 2 {
-			t.Errorf("refreshes_total{account=a} = %v, want 2 kept", got)
+		if got := s[key("informatica_exporter_refreshes_total", "account", "a")]; got != 0 {
+			t.Errorf("refreshes_total{account=a} = %v, want 0: the old login's counters were kept", got)
 		}
-		gA.allow(t, 3)
+		if got, ok := s[key("informatica_up", "account", "a")]; !ok || got != 0 {
+			t.Errorf("up{account=a} = %v (present %v) before the new login's first refresh, want 0", got, ok)
+		}
+		if e.Ready() {
+			t.Error("ready before the new login's first refresh")
+		}
+		gD.allow(t, 1)
 		if len(orgSeries(gatherSamples(t, reg), "d-org")) == 0 {
 			t.Error("no data from the new login")
 		}

@@ -50,6 +50,11 @@ type Exporter struct {
 	ctx        context.Context
 	cancel     context.CancelFunc
 
+	// applyMu keeps one Apply or Stop at a time; it is never taken by a
+	// scrape, so an Apply may wait under it.
+	applyMu sync.Mutex
+	// mu guards the published configuration; it is only held to read or
+	// swap it, never while waiting.
 	mu       sync.RWMutex
 	accounts []*account // in configuration order, which decides who publishes a shared org
 	refresh  RefreshSettings
@@ -96,11 +101,20 @@ func New(logger log.Logger, opts ...Option) *Exporter {
 }
 
 // Apply makes s the running configuration. Accounts whose settings did not
-// change keep running undisturbed. Changed ones restart their refresher once
-// a run in flight has finished, keeping their counters, their schedule and,
-// unless they now log in somewhere else, their last good data. Removed ones
-// stop and log out. On error nothing changes.
+// change keep running undisturbed. Changed ones that keep their login
+// restart their refresher once the export job in flight has finished,
+// keeping their counters, their schedule and their last good data. One that
+// logs in somewhere else is a new account, as are added ones. Removed ones
+// stop and log out. A changed password, or a reload after a failed run,
+// runs the account at once instead of waiting out its schedule or backoff.
+// On error nothing changes.
+//
+// Building the accounts and restoring their stored state happen before
+// the new accounts are published, without the lock that scrapes take:
+// until then scrapes answer from the running configuration.
 func (e *Exporter) Apply(s Settings) error {
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
 	if err := e.apply(s); err != nil {
 		return err
 	}
@@ -110,58 +124,87 @@ func (e *Exporter) Apply(s Settings) error {
 	return nil
 }
 
+// change is an account that Apply (re)starts: prev is the instance it
+// replaces, if any.
+type change struct {
+	prev, next *account
+	restore    bool // load stored state: prev, if any, is of another login
+}
+
+// apply runs with e.applyMu held, which keeps one Apply or Stop at a time.
 func (e *Exporter) apply(s Settings) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	current, slots := e.accounts, e.slots
+	e.mu.RUnlock()
 
 	old := map[string]*account{}
-	for _, a := range e.accounts {
+	for _, a := range current {
 		old[a.settings.Name] = a
 	}
 	if s.Refresh.Concurrency <= 0 {
 		s.Refresh.Concurrency = defaultConcurrency
 	}
-	slots := e.slots
 	if slots == nil || cap(slots) != s.Refresh.Concurrency {
 		// Runs in flight keep the tokens of the old channel; every account
 		// restarts with the new one, since its refresh settings changed.
 		slots = make(chan struct{}, s.Refresh.Concurrency)
 	}
-	type change struct {
-		prev, next *account
-		restore    bool // load stored state: the data of prev, if any, is of another login
-	}
-	var next []*account
+	var next, kept []*account
 	var changes []change
 	for _, set := range s.Accounts {
 		prev := old[set.Name]
+		delete(old, set.Name)
 		if prev != nil && reflect.DeepEqual(prev.settings, set) && prev.refresh == s.Refresh {
 			next = append(next, prev)
-			delete(old, set.Name)
+			kept = append(kept, prev)
 			continue
 		}
+		// A new login is a new account: nothing of the old one is kept.
 		state, data := newAccountState(), newAccountData()
-		keepData := prev != nil && sameLogin(prev.settings, set)
-		if prev != nil {
-			state = prev.state
-		}
-		if keepData {
-			data = accountData{snap: prev.snap, breakdowns: prev.breakdowns}
+		sameOrg := prev != nil && sameLogin(prev.settings, set)
+		if sameOrg {
+			state, data = prev.state, accountData{snap: prev.snap, breakdowns: prev.breakdowns}
 		}
 		a, err := e.newAccount(set, s.Refresh, state, data, slots)
 		if err != nil {
 			return err
 		}
 		a.applyBreakdownSettings()
+		a.runNow = sameOrg && (prev.settings.Client.Password != set.Client.Password || state.failing())
 		next = append(next, a)
-		changes = append(changes, change{prev: prev, next: a, restore: !keepData && e.storageDir != ""})
-		delete(old, set.Name)
+		changes = append(changes, change{prev: prev, next: a, restore: !sameOrg && e.storageDir != ""})
 	}
+	// Stored state is read before the new accounts are published, so that
+	// they are whole when a scrape first sees them.
+	for _, c := range changes {
+		if c.restore {
+			c.next.restore()
+		}
+	}
+
+	// A restored table is rendered here too (its billing periods, last
+	// days and sums, cached on its snapshot), so that the encoding after
+	// the swap only writes out its series.
+	for _, c := range changes {
+		if c.restore {
+			c.next.rendered(e.now(), s.Refresh.MaxAge)
+		}
+	}
+
+	e.mu.Lock()
+	e.accounts = next
+	e.refresh = s.Refresh
+	e.slots = slots
+	e.mu.Unlock()
+
 	// What is left in old was removed from the configuration.
 	for _, a := range old {
 		a.stop()
 		go a.logout()
 		level.Info(e.logger).Log("msg", "Account removed", "account", a.settings.Name)
+	}
+	for _, a := range kept {
+		a.wakeUp() // a reload after a failed run retries at once
 	}
 	// New accounts start a moment apart, so that a large configuration does
 	// not log in everywhere at the same instant.
@@ -184,15 +227,10 @@ func (e *Exporter) apply(s Settings) error {
 		default:
 			c.prev.stop()
 			go c.prev.logout()
-		}
-		if c.restore {
-			c.next.restore()
+			level.Info(c.next.logger).Log("msg", "Account logs in elsewhere: starting anew, without the data of the previous login")
 		}
 		c.next.start(e.ctx, predecessor)
 	}
-	e.accounts = next
-	e.refresh = s.Refresh
-	e.slots = slots
 	return nil
 }
 
@@ -204,11 +242,14 @@ func sameLogin(a, b AccountSettings) bool {
 
 // Stop ends every refresher and logs every session out.
 func (e *Exporter) Stop() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
 	e.cancel()
+	e.mu.RLock()
+	accounts := e.accounts
+	e.mu.RUnlock()
 	var wg sync.WaitGroup
-	for _, a := range e.accounts {
+	for _, a := range accounts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -242,25 +283,56 @@ type AccountStatus struct {
 	Attempted   bool
 	LastSuccess time.Time
 	NextRefresh time.Time
-	Rows        int
-	Orgs        int
-	LastError   string
-	ErrorStage  informatica.Stage
+	// Activity, when set, is what the refresher does instead of waiting
+	// for NextRefresh, which is then past: "running", "loading history",
+	// "waiting for a refresh slot", "starting".
+	Activity   string
+	Rows       int
+	Orgs       int
+	LastError  string
+	ErrorStage informatica.Stage
+	// Breakdowns are the breakdowns turned on, in kind order.
+	Breakdowns []BreakdownStatus
 }
+
+// BreakdownStatus is the state of one breakdown of an account.
+type BreakdownStatus struct {
+	Kind        string
+	LastSuccess time.Time
+}
+
+// activityStarting is an account's activity before its refresher first
+// set a next refresh.
+const activityStarting = "starting"
 
 // Status describes every account, in configuration order.
 func (e *Exporter) Status() []AccountStatus {
 	e.mu.RLock()
-	defer e.mu.RUnlock()
+	accounts := e.accounts
+	e.mu.RUnlock()
+	now := e.now()
 	var out []AccountStatus
-	for _, a := range e.accounts {
+	for _, a := range accounts {
 		s := a.state
 		s.mu.Lock()
 		st := AccountStatus{
 			Name: a.settings.Name, Up: s.up, Attempted: s.attempted, LastSuccess: s.lastSuccess,
-			NextRefresh: s.nextRefresh, Rows: s.rows, LastError: s.lastError, ErrorStage: s.lastErrorStage,
+			NextRefresh: s.nextRefresh, Activity: s.activity, Rows: s.rows, LastError: s.lastError, ErrorStage: s.lastErrorStage,
+		}
+		for _, k := range breakdownKinds {
+			if a.settings.Breakdown.on(k) {
+				st.Breakdowns = append(st.Breakdowns, BreakdownStatus{Kind: k.name, LastSuccess: s.breakdowns[k.index].lastSuccess})
+			}
 		}
 		s.mu.Unlock()
+		switch {
+		case st.Activity != "":
+		case st.NextRefresh.IsZero():
+			st.Activity = activityStarting
+		case st.NextRefresh.Before(now):
+			// The wait has ended; the run is about to take a slot.
+			st.Activity = activitySlot
+		}
 		if snap := a.snap.Load(); snap != nil {
 			st.Orgs = len(snap.table.Orgs)
 		}

@@ -132,8 +132,7 @@ func dataKey(accounts []*account, maxAge time.Duration, now time.Time) []any {
 // published is called by a refresher after it published new data, and by
 // Apply after the accounts changed: the data metrics are encoded now, on
 // its goroutine, rather than by the next scrape. It never waits for a
-// lock: Apply and Stop wait for refreshers while they hold the exporter's,
-// and a scrape encoding at the same time does the work anyway.
+// lock: a scrape encoding at the same time does the work anyway.
 func (e *Exporter) published() {
 	x := e.expo.Load()
 	if x == nil || !e.mu.TryRLock() {
@@ -220,6 +219,14 @@ func (x *exposition) encode(accounts []*account, maxAge time.Duration, by int) (
 	} else {
 		x.mu.Lock()
 	}
+	if by != byScrape {
+		// Not on a scrape's goroutine: the gathered families, several times
+		// the size of the encoded bytes, are garbage once this returns; hand
+		// their memory back to the system rather than keep it in RSS until
+		// the scavenger gets to it. After the unlock: a scrape that needs
+		// the lock does not wait for a collection of the whole heap.
+		defer debug.FreeOSMemory()
+	}
 	defer x.mu.Unlock()
 	if d := x.encoded.Load(); d != nil && slices.Equal(d.key, key) {
 		return d, nil
@@ -257,14 +264,6 @@ func (x *exposition) encode(accounts []*account, maxAge time.Duration, by int) (
 	select {
 	case x.wake <- struct{}{}:
 	default:
-	}
-	if by != byScrape {
-		// Not on a scrape's goroutine: the gathered families, several times
-		// the size of the encoded bytes, are garbage now; hand their memory
-		// back to the system rather than keep it in RSS until the
-		// scavenger gets to it.
-		mfs, reg = nil, nil
-		debug.FreeOSMemory()
 	}
 	return d, nil
 }

@@ -59,7 +59,7 @@ func (a *account) runOnce(ctx context.Context) {
 	prev := a.snap.Load()
 	p := a.plan(started, prev)
 	table, res, err := a.export(ctx, prev, p)
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, errRetired) {
 		return // stopped mid-run: neither a success nor a failure
 	}
 	finished := a.now()
@@ -97,6 +97,10 @@ func (a *account) runOnce(ctx context.Context) {
 		a.loadHistory(ctx, p.keepFrom)
 	}
 }
+
+// errRetired ends a run of a retired instance before its next export job:
+// the instance that replaced it runs its own.
+var errRetired = errors.New("retired by a reload")
 
 // publish makes snap the account's data, once it has been rendered: a table
 // that cannot become metrics is a failed refresh of this account, never a
@@ -178,6 +182,9 @@ func (a *account) export(ctx context.Context, prev *snapshot, p runPlan) (*usage
 	from := p.from
 	if p.full {
 		if reach := a.reachPeriods(b.Table(), now, from); reach.Before(from) {
+			if a.retired() {
+				return nil, res, errRetired
+			}
 			more, err := a.client.ExportUsageParts(ctx, reach, from.Add(-time.Second), parts)
 			res.Jobs += more.Jobs
 			res.Rows += more.Rows
@@ -233,13 +240,15 @@ func (a *account) usable(now time.Time, add func(*informatica.UsageRow) error) f
 // where the last one stopped.
 func (a *account) loadHistory(ctx context.Context, keepFrom time.Time) {
 	start := usage.StartOfDay(a.refresh.HistoryStart)
-	for ctx.Err() == nil {
+	defer a.setActivity(activityRunning)
+	for ctx.Err() == nil && !a.retired() {
 		a.state.mu.Lock()
 		loaded := a.state.historyFrom
 		a.state.mu.Unlock()
 		if loaded.IsZero() || !loaded.After(start) {
 			return
 		}
+		a.setActivity(activityHistory)
 		from := loaded.AddDate(0, 0, -informatica.MaxSummaryDays)
 		if from.Before(start) {
 			from = start
