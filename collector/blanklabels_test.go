@@ -24,7 +24,7 @@ func TestBlankLabelsAreNoneOnMetrics(t *testing.T) {
 	logger, _ := newTestLogger()
 	e, reg := newTestExporter(t, logger, now)
 	a := accountFor("prod", f, nil)
-	a.Breakdown = BreakdownSettings{ProjectFolder: true, Asset: true, Task: true, Interval: 24 * time.Hour, MaxSeries: 500}
+	a.Breakdown = BreakdownSettings{Kinds: []string{"project_folder", "asset", "task"}, Interval: 24 * time.Hour, MaxSeries: 500}
 	if err := e.Apply(Settings{Accounts: []AccountSettings{a}, Refresh: refreshSettings(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +44,8 @@ func TestBlankLabelsAreNoneOnMetrics(t *testing.T) {
 	}
 	none := map[string]int{} // "(none)" values by label
 	for _, k := range breakdownKinds {
-		for _, d := range k.descs {
-			name := descName(d)
+		for _, f := range k.families {
+			name := descName(f.desc)
 			mf := mfs[name]
 			if mf == nil || len(mf.Metric) == 0 {
 				t.Errorf("%s: no series on /metrics", name)

@@ -319,9 +319,9 @@ func (e *Exporter) Status() []AccountStatus {
 			Name: a.settings.Name, Up: s.up, Attempted: s.attempted, LastSuccess: s.lastSuccess,
 			NextRefresh: s.nextRefresh, Activity: s.activity, Rows: s.rows, LastError: s.lastError, ErrorStage: s.lastErrorStage,
 		}
-		for _, k := range breakdownKinds {
+		for i, k := range breakdownKinds {
 			if a.settings.Breakdown.on(k) {
-				st.Breakdowns = append(st.Breakdowns, BreakdownStatus{Kind: k.name, LastSuccess: s.breakdowns[k.index].lastSuccess})
+				st.Breakdowns = append(st.Breakdowns, BreakdownStatus{Kind: k.name, LastSuccess: s.breakdowns[i].lastSuccess})
 			}
 		}
 		s.mu.Unlock()
