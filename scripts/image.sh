@@ -23,6 +23,13 @@ GOROOT), busybox and the CA bundle, with the local module cache as its module pr
 local build cache as its build cache (what `make build` and `make crossbuild` compiled, with
 the same flags, is not compiled again). The runtime stage is FROM scratch.
 
+buildah 1.28 (Debian 12) looks the build stage's image up for the target platform, not
+for FROM --platform=$BUILDPLATFORM: when it finds none for the other architecture, the
+stand-in is labelled with the target's, and its RUN steps still run this machine's Go,
+which cross-compiles.
+
+ARCHS (default "amd64 arm64") chooses the images to build.
+
 Needs root, buildah, busybox-static and ca-certificates (.ci/run installs them).
 Everything goes into a temporary folder, removed at the end unless --keep is given.
 EOF
@@ -84,12 +91,34 @@ revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 branch=$(git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 go build -o "$work/imagecheck" ./scripts/imagecheck
 host_arch=$(go env GOARCH)
-for arch in amd64 arm64; do
-  step "buildah bud --platform linux/$arch (VERSION=$version REVISION=$revision BRANCH=$branch)"
-  bah bud --isolation chroot --pull=never --layers=false --platform "linux/$arch" \
+# bud ARCH: builds the image for linux/ARCH into localhost/informatica_exporter:ci-ARCH.
+bud() {
+  bah bud --isolation chroot --pull=never --layers=false --platform "linux/$1" \
     --volume "$(go env GOMODCACHE)/cache/download:/goproxy:ro" --volume "$(go env GOCACHE):/gocache" \
     --build-arg "VERSION=$version" --build-arg "REVISION=$revision" --build-arg "BRANCH=$branch" \
-    -t "localhost/informatica_exporter:ci-$arch" . >"$work/build-$arch.log" 2>&1 || { cat "$work/build-$arch.log"; exit 1; }
+    -t "localhost/informatica_exporter:ci-$1" . >"$work/build-$1.log" 2>&1
+}
+# label ARCH: labels the stand-in linux/ARCH.
+labelled=$host_arch
+label() {
+  step "stand-in labelled linux/$1 (it runs here and cross-compiles)"
+  ctr=$(bah from --pull=never --arch "$labelled" "docker.io/library/golang:$from_go")
+  bah config --arch "$1" "$ctr"
+  bah commit -q --rm "$ctr" "docker.io/library/golang:$from_go" >/dev/null
+  labelled=$1
+}
+for arch in ${ARCHS:-amd64 arm64}; do
+  step "buildah bud --platform linux/$arch (VERSION=$version REVISION=$revision BRANCH=$branch)"
+  if ! bud "$arch"; then
+    # A buildah that looks the build stage up for the target platform (1.28) finds no
+    # stand-in for it: label it so, and build again.
+    if [ "$arch" != "$labelled" ] && grep -q 'image not known' "$work/build-$arch.log"; then
+      label "$arch"
+      bud "$arch" || { cat "$work/build-$arch.log"; exit 1; }
+    else
+      cat "$work/build-$arch.log"; exit 1
+    fi
+  fi
   grep -A1 -- '--version' "$work/build-$arch.log" | grep '^informatica_exporter, version' || true
 
   step "export linux/$arch as an OCI archive"
