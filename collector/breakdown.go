@@ -76,7 +76,7 @@ const (
 
 var lastBreakdownDesc = prometheus.NewDesc(
 	"informatica_exporter_last_breakdown_success_timestamp_seconds",
-	"When the account's last successful breakdown of the kind (project_folder, asset or task) finished.",
+	"When the account's last successful breakdown of the kind ("+strings.Join(BreakdownNames(), ", ")+") finished.",
 	[]string{"account", "breakdown"}, nil)
 
 // maxBreakdownLabels, maxBreakdownValues and maxRowValues bound the labels,
