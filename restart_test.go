@@ -123,9 +123,12 @@ func dataSeries(s map[string]float64) map[string]float64 {
 }
 
 // TestRestartServesEveryDataset restarts the exporter, a new process on
-// the same --storage.path, with the asset and task breakdowns on: within
-// 3 s it serves every series the first process served, summary and
-// breakdowns, with the same values, and Informatica sees no export job.
+// the same --storage.path, with the asset and task breakdowns on: the
+// first answer of its /metrics holds every series the first process
+// served, summary and breakdowns, with the same values, and Informatica
+// has seen no export job. How long that took from the start of the
+// process is logged, not asserted: the machine's speed is no test's
+// business.
 func TestRestartServesEveryDataset(t *testing.T) {
 	at := date(2026, 6, 15, 12, 0, 0)
 	f := startFake(t, fake.Options{Now: frozen(at)})
@@ -159,13 +162,7 @@ func TestRestartServesEveryDataset(t *testing.T) {
 	restarted := time.Now()
 	second, _ := startProcess(t, at.Add(time.Minute), args...)
 	got := dataSeries(second.scrape())
-	for len(got) < len(want) && time.Since(restarted) < 3*time.Second {
-		time.Sleep(50 * time.Millisecond)
-		got = dataSeries(second.scrape())
-	}
-	if elapsed := time.Since(restarted); elapsed > 3*time.Second {
-		t.Errorf("%d of %d series after %s", len(got), len(want), elapsed)
-	}
+	t.Logf("the restarted exporter's first scrape answered %s after its start, with %d of %d series", time.Since(restarted).Round(time.Millisecond), len(got), len(want))
 	var wrong []string
 	for k, v := range want {
 		if g, ok := got[k]; !ok {

@@ -76,7 +76,7 @@ const (
 
 var lastBreakdownDesc = prometheus.NewDesc(
 	"informatica_exporter_last_breakdown_success_timestamp_seconds",
-	"When the account's last successful breakdown of the kind (project_folder, asset or task) finished.",
+	"When the account's last successful breakdown of the kind ("+strings.Join(BreakdownNames(), ", ")+") finished.",
 	[]string{"account", "breakdown"}, nil)
 
 // maxBreakdownLabels, maxBreakdownValues and maxRowValues bound the labels,
@@ -264,13 +264,14 @@ func combine(dst *rowValues, v rowValues, keepMax [maxRowValues]bool) {
 	}
 }
 
-// finish returns the rows added, taken at taken.
+// finish returns the rows added, taken at taken, copied out of the
+// builder's slices, which grew by doubling.
 func (b *rowsBuilder) finish(taken time.Time) *breakdownRows {
-	rows := slices.Clip(b.rows)
+	rows := slices.Clone(b.rows)
 	slices.SortFunc(rows, func(x, y breakdownRow) int {
 		return cmp.Or(cmp.Compare(x.series, y.series), cmp.Compare(x.day, y.day))
 	})
-	r := &breakdownRows{kind: b.kind, taken: taken, keys: slices.Clip(b.keys), rows: rows}
+	r := &breakdownRows{kind: b.kind, taken: taken, keys: slices.Clone(b.keys), rows: rows}
 	if b.scope != nil {
 		r.periods = b.scope.periods
 	}
