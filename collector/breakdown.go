@@ -119,9 +119,11 @@ func exportProjects(ctx context.Context, a *account, sc *breakdownScope, sums *s
 	})
 }
 
-// orNone is a project (or asset name, or environment) as a label: "(none)" when blank,
-// which Informatica writes for assets deleted before it processed their
-// usage.
+// orNone is the one rule for a blank label of any breakdown: "(none)", as
+// a blank project is for assets deleted before Informatica processed their
+// usage, so that a blank folder, type or name is there to select (an
+// empty value is no label at all). seriesSums.add applies it to every
+// label of every series.
 func orNone(s string) string {
 	if s == "" {
 		return noProject
@@ -165,6 +167,9 @@ func newSeriesSums(kind *breakdownKind) *seriesSums {
 // says so. The key's strings are copied when the series is new: rows reuse
 // theirs.
 func (s *seriesSums) add(k seriesKey, v seriesValues) {
+	for i := range s.kind.labels {
+		k[i] = orNone(k[i])
+	}
 	cur, ok := s.series[k]
 	if !ok {
 		for i := range k {

@@ -22,11 +22,15 @@ func projectSums(rows []fake.ProjectRow, now time.Time) map[projectKey]float64 {
 		if r.Date.Before(monthStart) {
 			continue
 		}
-		project := r.Project
+		// A blank label is "(none)" (README, Breakdowns).
+		project, folder := r.Project, r.Folder
 		if project == "" {
 			project = "(none)"
 		}
-		out[projectKey{r.Org.ID, project, r.Folder}] += r.IPU
+		if folder == "" {
+			folder = "(none)"
+		}
+		out[projectKey{r.Org.ID, project, folder}] += r.IPU
 	}
 	return out
 }
