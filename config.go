@@ -412,7 +412,8 @@ func checkCallbackURL(raw string) error {
 	return nil
 }
 
-// hostURL is scheme://host of u: what login_url should be.
+// hostURL is scheme://host of u, an http(s) URL without credentials: the
+// login_url to give instead.
 func hostURL(u *url.URL) string {
 	return u.Scheme + "://" + u.Host
 }
@@ -427,25 +428,24 @@ const redactedURL = "[REDACTED]"
 // a query are never shown. A URL without "scheme://host" is not shown at
 // all: in "user:password@host" the part after the colon is the password.
 func urlForError(raw string) string {
-	const redacted = redactedURL
 	u, err := url.Parse(raw)
 	if err != nil || u.Opaque != "" || u.Scheme == "" || u.Host == "" {
-		return redacted
+		return redactedURL
 	}
 	var b strings.Builder
 	b.WriteString(u.Scheme + "://")
 	if u.User != nil {
-		b.WriteString(redacted + "@")
+		b.WriteString(redactedURL + "@")
 	}
 	b.WriteString(u.Host)
 	if u.Path != "" && u.Path != "/" {
-		b.WriteString("/" + redacted)
+		b.WriteString("/" + redactedURL)
 	}
 	if u.RawQuery != "" || u.ForceQuery {
-		b.WriteString("?" + redacted)
+		b.WriteString("?" + redactedURL)
 	}
 	if u.Fragment != "" {
-		b.WriteString("#" + redacted)
+		b.WriteString("#" + redactedURL)
 	}
 	return b.String()
 }

@@ -22,6 +22,7 @@ func projectSums(rows []fake.ProjectRow, now time.Time) map[projectKey]float64 {
 		if r.Date.Before(monthStart) {
 			continue
 		}
+		// A blank label is "(none)" (README, Breakdowns).
 		project, folder := r.Project, r.Folder
 		if project == "" {
 			project = "(none)"
