@@ -102,8 +102,9 @@ func newAccountData() accountData {
 	return accountData{snap: &atomic.Pointer[snapshot]{}, breakdowns: &breakdowns{}}
 }
 
-// accountState is what outlives a reload that changes an account's settings:
-// counters keep counting and the last good data keeps being served.
+// accountState is what outlives a reload that changes an account's settings
+// but not its login: counters keep counting and the last good data keeps
+// being served.
 type accountState struct {
 	mu           sync.Mutex
 	attempted    bool // a first refresh has finished, successful or not

@@ -24,6 +24,7 @@ package collector
 import (
 	"context"
 	"reflect"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,7 +120,8 @@ func (e *Exporter) Apply(s Settings) error {
 		return err
 	}
 	// The accounts changed, so the encoded data metrics did: encode them
-	// on the reload's goroutine rather than in the next scrape.
+	// on the reload's goroutine rather than in the next scrape, if apply
+	// did not.
 	e.published()
 	return nil
 }
@@ -176,26 +178,31 @@ func (e *Exporter) apply(s Settings) error {
 	}
 	// Stored state is read before the new accounts are published, so that
 	// they are whole when a scrape first sees them.
+	restored := false
 	for _, c := range changes {
 		if c.restore {
 			c.next.restore()
+			restored = true
 		}
 	}
 
-	// A restored table is rendered here too (its billing periods, last
-	// days and sums, cached on its snapshot), so that the encoding after
-	// the swap only writes out its series.
-	for _, c := range changes {
-		if c.restore {
-			c.next.rendered(e.now(), s.Refresh.MaxAge)
-		}
+	// Their data metrics are encoded before they are published too, and
+	// published right after, so that no scrape encodes a large restored
+	// table or waits for its encoding.
+	x := e.expo.Load()
+	if x != nil {
+		x.encode(next, s.Refresh.MaxAge, byReload)
 	}
-
 	e.mu.Lock()
 	e.accounts = next
 	e.refresh = s.Refresh
 	e.slots = slots
 	e.mu.Unlock()
+	if x != nil || restored {
+		// The garbage of restoring and encoding goes back to the system
+		// before the new accounts start, as after a refresher's encoding.
+		debug.FreeOSMemory()
+	}
 
 	// What is left in old was removed from the configuration.
 	for _, a := range old {

@@ -83,6 +83,7 @@ const (
 	byScrape    = iota // a scrape that found them stale: a safety net
 	byRefresher        // a refresher after it published
 	byTimer            // schedule, when they expire
+	byReload           // Apply, before it publishes new accounts
 	numEncoders
 )
 
@@ -219,7 +220,7 @@ func (x *exposition) encode(accounts []*account, maxAge time.Duration, by int) (
 	} else {
 		x.mu.Lock()
 	}
-	if by != byScrape {
+	if by != byScrape && by != byReload {
 		// Not on a scrape's goroutine: the gathered families, several times
 		// the size of the encoded bytes, are garbage once this returns; hand
 		// their memory back to the system rather than keep it in RSS until

@@ -341,6 +341,9 @@ func TestReloadEncodesOffTheScrape(t *testing.T) {
 	if err := e.Apply(Settings{Accounts: []AccountSettings{entitled(200)}, Refresh: refresh}); err != nil {
 		t.Fatal(err)
 	}
+	// The retired instance's logout counts in the health metrics: both
+	// scrapes below come after it.
+	waitFor(t, "the retired instance to log out", func() bool { return fA.Calls(fake.EndpointLogout) == 1 })
 	_, _, _, body := scrapeWith(t, x, om, "")
 	if n := x.encodes[byScrape].Load(); n != before {
 		t.Errorf("the scrape after a reload encoded %d times, want 0: the reload should have", n-before)

@@ -10,7 +10,8 @@
 #      gzip, against net/http serving the same bytes from memory; 8
 #      concurrent scrapers;
 #   4. refresh economy and download-to-snapshot (parse, view, merge, render);
-#   5. idle cost.
+#   5. idle cost;
+#   6. scrapes every 100 ms during a reload that restores a 1M-row state.
 # Needs Go and a Linux /proc; about 15 minutes. Other load on the machine
 # shows in the load averages printed at the start and the end.
 #   scripts/bench.sh [count]     (default 5)
@@ -23,8 +24,8 @@ Usage: scripts/bench.sh [COUNT]
 Runs every benchmark of BENCHMARKS.md COUNT times (default 5), each paired with its baseline,
 and prints one table of the min and median: parse against stdlib and klauspost inflate, peak
 RSS by shape of the rows, the scale table (refresh CPU, RSS, cold and warm scrapes, plain and
-gzip, against serving the same bytes from memory), refresh economy, download to served, and
-idle cost. Needs Go and a Linux /proc; about 15 minutes.
+gzip, against serving the same bytes from memory), refresh economy, download to served, idle
+cost, and scrapes during a reload. Needs Go and a Linux /proc; about 20 minutes.
 EOF
 }
 case "${1:-}" in -h|--help) usage; exit 0 ;; esac
@@ -72,6 +73,8 @@ step "idle cost (60 s)"
 go build -o "$work/informatica_exporter" .
 go build -o "$work/fakeinformatica" ./scripts/fakeinformatica
 go run ./scripts/idlecost -exporter "$work/informatica_exporter" -fake "$work/fakeinformatica" -seconds 60 | tee -a "$out" >&2
+step "scrapes during a reload that restores a 1M-row state"
+go test -run '^$' -bench '^BenchmarkReloadScrape$' -benchtime 1x -count "$count" -timeout 60m ./collector | tee -a "$out" >&2
 load "at end"
 
 go run ./scripts/benchtable <"$out"

@@ -201,6 +201,17 @@ func main() {
 	for _, i := range idle {
 		fmt.Println("  " + i)
 	}
+
+	fmt.Println()
+	fmt.Println("6. Reload: /metrics scraped every 100 ms (50x40 orgs x meters served) while a reload adds an account")
+	fmt.Println("   with a 1M-row stored state; one exporter per run, scrapes without and during the reload in that run (min / median)")
+	fmt.Println("| runs | p50 without reload ms | slowest during reload ms | slowest / p50 | reload ms | scrapes during |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|")
+	r := "BenchmarkReloadScrape"
+	fmt.Printf("| %d | %s | %s | %sx | %s | %s |\n", b.runs(r, "x-p50"), mm(r, "p50-ms", 1), mm(r, "max-reload-ms", 1),
+		mm(r, "x-p50", 1), mm(r, "apply-ms", 1), mm(r, "scrapes", 1))
+	rx, _ := b.get(r, "x-p50")
+	fmt.Printf("  target slowest scrape during the reload <= 2x p50 without: median %sx, %s\n", num(rx), verdict(rx > 0 && rx <= 2))
 }
 
 // med is the median of a figure, 0 when there is none.
