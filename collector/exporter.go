@@ -8,9 +8,11 @@
 //   - the exporter, its accounts and reloads: exporter.go, account.go;
 //   - refreshing an account's summary and its schedule: refresh.go;
 //     export job callbacks: callback.go;
-//   - the breakdowns (project and folder, asset, task): breakdown.go, with
-//     a file for each kind's export (assets.go, tasks.go);
-//   - what --storage.path keeps across restarts: state.go;
+//   - the breakdowns (project and folder, asset, task): breakdown.go (the
+//     table of kinds, their per-day rows and the series scoped from them),
+//     with a file for each kind's export (assets.go, tasks.go);
+//   - what --storage.path keeps across restarts: state.go (the summary)
+//     and breakdown_state.go (each breakdown);
 //   - OpenMetrics backfill of past days (MergeExports, WriteOpenMetrics):
 //     backfill.go;
 //   - exposition: metrics.go (the families, usage families as one table),
