@@ -59,6 +59,7 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 		tables = append(tables, t)
 	}
 	for _, a := range job.settings.Accounts {
+		collector.LogClient(&a.Client, log.With(logger, "account", a.Name), level.Info)
 		t, err := exportAccount(job.ctx, a, job.settings.Refresh, from, to, job.start)
 		if err != nil {
 			level.Error(logger).Log("msg", "Export failed", "account", a.Name, "stage", informatica.StageOf(err), "err", err)

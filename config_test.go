@@ -440,7 +440,8 @@ func TestReloadNeverQuotesURLSecrets(t *testing.T) {
 	f := startFake(t, fake.Options{})
 	dir := t.TempDir()
 	path := writeConfig(t, dir, "1h", accountYAML("one", f, ""))
-	p := startExporter(t, nil, "--config.file="+path)
+	// At debug, so that the scan covers every line the exporter can log.
+	p := startExporter(t, nil, "--config.file="+path, "--log.level=debug")
 	for _, c := range []struct{ key, url string }{
 		{"login_url", "htps://svc:" + secret + "@dm-us.informaticacloud.com"},
 		{"login_url", "svc:" + secret + "@dm-us.informaticacloud.com"},

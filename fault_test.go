@@ -319,9 +319,13 @@ func TestFaultMatrix(t *testing.T) {
 }
 
 // assertNoSecrets scans the logs, /metrics and the landing page for the
-// password and every session ID the fake issued.
+// password and every session ID the fake issued. The exporter must log at
+// debug, so that the scan covers the lines of each call to Informatica.
 func (p *exporterProcess) assertNoSecrets(t *testing.T, f *fake.Server) {
 	t.Helper()
+	if !strings.Contains(p.logs.String(), `level=debug`) || !strings.Contains(p.logs.String(), `msg="Informatica call"`) {
+		t.Error("the log scanned for secrets holds no debug line of a call to Informatica: run the exporter with --log.level=debug")
+	}
 	_, metrics := p.get("/metrics")
 	_, page := p.get("/")
 	secrets := append([]string{f.Password()}, f.SessionIDs()...)

@@ -107,7 +107,7 @@ func (c *focusCommand) run(logger log.Logger, configFile string, adjust func(*co
 		}
 		s := focusSource{account: acct}
 		// Job-level files the client cannot read are skipped with a warning.
-		a.Client.OnWarning = warnFunc(log.With(logger, "account", a.Name))
+		collector.LogClient(&a.Client, log.With(logger, "account", a.Name), level.Info)
 		err = withAccountClient(job.ctx, a, job.settings.Refresh, func(client *informatica.Client) error {
 			var err error
 			if s.summary, err = exportSummary(job.ctx, client, from, to, job.start); err != nil {

@@ -20,7 +20,7 @@ type AccountSettings struct {
 	// Entitlement is the IPUs contracted per billing period; nil when not set.
 	Entitlement *float64
 	// Client configures the connection to Informatica. The exporter sets its
-	// poll settings from RefreshSettings and its OnRequest hook itself.
+	// poll settings from RefreshSettings and its hooks itself.
 	Client informatica.Config
 	// Breakdown configures the optional breakdowns.
 	Breakdown BreakdownSettings
@@ -176,10 +176,12 @@ func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, stat
 	cfg := set.Client
 	cfg.PollInterval = refresh.PollInterval
 	cfg.JobTimeout = refresh.JobTimeout
-	cfg.OnRequest = state.countRequest
 	logger := log.With(e.logger, "account", set.Name)
-	cfg.OnWarning = func(msg string, keyvals ...any) {
-		level.Warn(logger).Log(append([]any{"msg", msg}, keyvals...)...)
+	LogClient(&cfg, logger, level.Debug)
+	logCall := cfg.OnCall
+	cfg.OnCall = func(c informatica.Call) {
+		state.countRequest(c.Endpoint, c.Code)
+		logCall(c)
 	}
 	client, err := informatica.NewClient(cfg)
 	if err != nil {

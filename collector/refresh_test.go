@@ -181,8 +181,14 @@ func TestFailedRefreshKeepsLastGoodData(t *testing.T) {
 			if w := warnings[0]; !strings.Contains(w, "stage="+string(tc.stage)) || !strings.Contains(w, "account=prod") {
 				t.Errorf("warning does not name the account and stage %s: %s", tc.stage, w)
 			}
-			if strings.Contains(h.logs.String(), h.fake.Password()) {
-				t.Error("the password is in the log")
+			// The log holds every level, the debug lines of each call included.
+			if n := strings.Count(h.logs.String(), `msg="Informatica call"`); n == 0 {
+				t.Errorf("no debug line of an Informatica call in the log:\n%s", h.logs)
+			}
+			for _, secret := range append([]string{h.fake.Password()}, h.fake.SessionIDs()...) {
+				if strings.Contains(h.logs.String(), secret) {
+					t.Errorf("the secret %q is in the log", secret)
+				}
 			}
 			if st := h.exp.Status(); st[0].Up || st[0].ErrorStage != tc.stage || st[0].LastError == "" {
 				t.Errorf("Status() = %+v, want down with a %s error", st[0], tc.stage)

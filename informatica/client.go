@@ -40,7 +40,7 @@ const (
 	ExportMeteringData SummaryAPI = "export_metering_data"
 )
 
-// Endpoint names label the requests reported through Config.OnRequest.
+// Endpoint names label the requests reported through Config.OnCall.
 const (
 	EndpointLogin    = "login"
 	EndpointLogout   = "logout"
@@ -144,9 +144,14 @@ type Config struct {
 	TempDir string // where downloads are spooled, default os.TempDir()
 	Clock   Clock
 
-	// OnRequest, when set, is called once per HTTP request with the endpoint
-	// name and the status code, or "error" when no answer arrived.
-	OnRequest func(endpoint, code string)
+	// OnCall, when set, is called once per HTTP request, retries and
+	// logins included, when it is over: its answer read and closed, or no
+	// answer. It is called from the goroutine running the request.
+	OnCall func(Call)
+	// OnJob, when set, is called at each step of each export job: started,
+	// a new status, its ZIP read. It is called from the goroutine running
+	// the export.
+	OnJob func(JobEvent)
 	// dialContext, when set, replaces the transport's dialer; tests use it
 	// to reach a made-up host name on loopback.
 	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -343,11 +348,32 @@ func (c *Client) OrgID() string {
 	return c.sess.orgID
 }
 
+// Call describes one HTTP request to Informatica, for logs and metrics.
+// Its strings hold no secret: the session ID travels in a header, and the
+// path is cleaned as any text from the network.
+type Call struct {
+	Endpoint string // EndpointLogin, EndpointExport, ...
+	Method   string
+	Path     string // of the URL: it holds job IDs
+	JobID    string // the export job the request is about, when it names one
+	Attempt  int    // 1, or the number of the retry plus one
+	// Code is the HTTP status code, or "error" when no answer arrived.
+	Code string
+	// Err says why no answer arrived, or why reading it failed.
+	Err string
+	// RequestID is Informatica's ID of the request, which its support asks
+	// for: the API documents it only in v3 error objects (error.requestId).
+	RequestID string
+	Duration  time.Duration // from sending the request to closing its answer
+	Bytes     int64         // of the answer's body, as read
+}
+
 // request describes one call to Informatica.
 type request struct {
 	endpoint string
 	method   string
 	path     string // appended to the session's baseApiUrl
+	jobID    string // the export job the path names, if any
 	body     []byte
 	accept   string
 	timeout  time.Duration
@@ -370,7 +396,7 @@ func (c *Client) call(ctx context.Context, r request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		policy := sendPolicy{endpoint: r.endpoint, timeout: r.timeout, attempts: c.cfg.MaxAttempts, startsJob: r.startsJob}
+		policy := sendPolicy{endpoint: r.endpoint, jobID: r.jobID, timeout: r.timeout, attempts: c.cfg.MaxAttempts, startsJob: r.startsJob}
 		resp, err := c.send(ctx, policy, func(ctx context.Context) (*http.Request, error) {
 			var body io.Reader
 			if r.body != nil {
@@ -565,6 +591,7 @@ func (c *Client) Logout(ctx context.Context) error {
 // sendPolicy says how send treats one logical request.
 type sendPolicy struct {
 	endpoint string
+	jobID    string        // for Call.JobID
 	timeout  time.Duration // of one try
 	attempts int
 	// startsJob marks a request that starts an export job. It is repeated
@@ -593,15 +620,18 @@ func (c *Client) send(ctx context.Context, p sendPolicy, build func(context.Cont
 			cancel()
 			return nil, err
 		}
+		call := Call{Endpoint: p.endpoint, Method: req.Method, Path: c.clean(req.URL.Path), JobID: c.clean(p.jobID), Attempt: attempt}
+		start := c.cfg.Clock.Now()
 		resp, err := c.cfg.HTTPClient.Do(req)
 		if err != nil {
 			cancel()
-			c.observe(p.endpoint, "error")
+			call.Code, call.Err = "error", c.clean(err.Error())
+			c.report(call, start)
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			notSent := dialFailed(err)
-			err = errors.New(c.clean(err.Error()))
+			err = errors.New(call.Err)
 			if p.startsJob && !notSent {
 				return nil, mayBeRunning(err)
 			}
@@ -613,9 +643,15 @@ func (c *Client) send(ctx context.Context, p sendPolicy, build func(context.Cont
 			}
 			continue
 		}
-		c.observe(p.endpoint, strconv.Itoa(resp.StatusCode))
+		call.Code = strconv.Itoa(resp.StatusCode)
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+			resp.Body = &answerBody{ReadCloser: resp.Body, cancel: cancel, done: func(n int64, err error) {
+				call.Bytes = n
+				if err != nil {
+					call.Err = c.clean(err.Error())
+				}
+				c.report(call, start)
+			}}
 			return resp, nil
 		}
 		body, cut := readHead(resp.Body, maxErrorBody)
@@ -626,6 +662,8 @@ func (c *Client) send(ctx context.Context, p sendPolicy, build func(context.Cont
 			clean = c.cleanCut
 		}
 		apiErr := parseAPIError(resp.StatusCode, body, clean)
+		call.Bytes, call.RequestID = int64(len(body)), apiErr.RequestID
+		c.report(call, start)
 		if p.startsJob && apiErr.StatusCode >= 500 && !apiErr.notStarted() {
 			return nil, mayBeRunning(apiErr)
 		}
@@ -688,9 +726,11 @@ func (c *Client) wait(ctx context.Context, delay time.Duration, last error) erro
 	return c.cfg.Clock.Sleep(ctx, delay)
 }
 
-func (c *Client) observe(endpoint, code string) {
-	if c.cfg.OnRequest != nil {
-		c.cfg.OnRequest(endpoint, code)
+// report passes a finished request, sent at start, to Config.OnCall.
+func (c *Client) report(call Call, start time.Time) {
+	if c.cfg.OnCall != nil {
+		call.Duration = c.cfg.Clock.Now().Sub(start)
+		c.cfg.OnCall(call)
 	}
 }
 
@@ -823,14 +863,33 @@ func (c *Client) needles() []needle {
 	return n
 }
 
-// cancelOnClose releases a request's timeout context once its body is done.
-type cancelOnClose struct {
+// answerBody is the body of a successful answer: it counts the bytes read,
+// and once closed releases the request's timeout context and calls done
+// with the count and the first read error other than io.EOF.
+type answerBody struct {
 	io.ReadCloser
-	cancel context.CancelFunc
+	cancel  context.CancelFunc
+	done    func(n int64, err error)
+	n       int64
+	readErr error
+	closed  bool
 }
 
-func (b *cancelOnClose) Close() error {
+func (b *answerBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if err != nil && err != io.EOF && b.readErr == nil {
+		b.readErr = err
+	}
+	return n, err
+}
+
+func (b *answerBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
+	if !b.closed {
+		b.closed = true
+		b.done(b.n, b.readErr)
+	}
 	return err
 }

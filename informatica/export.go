@@ -159,9 +159,10 @@ func (c *Client) summaryJob() jobKind {
 // and reads each job's ZIP with read.
 func (c *Client) export(ctx context.Context, kind jobKind, from, to time.Time, read func(*os.File, int64) (int, error)) (ExportResult, error) {
 	var res ExportResult
-	for _, r := range SplitRange(from.UTC(), to.UTC(), kind.maxDays) {
+	ranges := SplitRange(from.UTC(), to.UTC(), kind.maxDays)
+	for i, r := range ranges {
 		res.Jobs++
-		status, rows, err := c.runJob(ctx, kind, r, read)
+		status, rows, err := c.runJob(ctx, kind, JobEvent{Resource: kind.resource, Job: i + 1, Jobs: len(ranges), Range: r}, read)
 		if status.Status == StatusPartialSuccess {
 			res.Partial = true
 			res.Message = status.ErrorMessage
@@ -174,20 +175,62 @@ func (c *Client) export(ctx context.Context, kind jobKind, from, to time.Time, r
 	return res, nil
 }
 
-// runJob runs one export job, from the first request to start it to the
-// last byte of its ZIP, within JobTimeout, and reads the ZIP with read.
-func (c *Client) runJob(ctx context.Context, kind jobKind, r Range, read func(*os.File, int64) (int, error)) (JobStatus, int, error) {
+// runJob runs one export job, the one job describes, from the first
+// request to start it to the last byte of its ZIP, within JobTimeout, and
+// reads the ZIP with read. It reports its steps through Config.OnJob.
+func (c *Client) runJob(ctx context.Context, kind jobKind, job JobEvent, read func(*os.File, int64) (int, error)) (JobStatus, int, error) {
 	ctx = withJobDeadline(ctx, c.cfg.Clock.Now().Add(c.cfg.JobTimeout))
-	id, err := c.startJob(ctx, kind, r)
+	started, err := c.startJob(ctx, kind, job.Range)
 	if err != nil {
 		return JobStatus{}, 0, err
 	}
-	status, err := c.WaitForJob(ctx, id)
+	job.JobID = c.clean(started.JobID)
+	c.jobStep(job, JobStarted, started.Status)
+	status, err := c.waitForJob(ctx, started, func(st JobStatus) { c.jobStep(job, JobStatusChanged, st.Status) })
 	if err != nil {
 		return status, 0, err
 	}
-	rows, err := c.download(ctx, id, read)
+	rows, err := c.download(ctx, started.JobID, func(f *os.File, size int64) (int, error) {
+		job.Bytes = size
+		return read(f, size)
+	})
+	if err == nil {
+		job.Rows = rows
+		c.jobStep(job, JobRead, status.Status)
+	}
 	return status, rows, err
+}
+
+// JobEvent is a step of one export job, reported through Config.OnJob.
+type JobEvent struct {
+	Step     JobStep
+	Resource string // the resource that started it, e.g. ExportMeteringDataAllLinkedOrgsAcrossRegion
+	// Job and Jobs: it is job number Job of the Jobs one export runs, one
+	// per range of at most the resource's longest range.
+	Job, Jobs int
+	Range     Range
+	JobID     string
+	Status    string // as Informatica said it last
+	// Rows and Bytes, at JobRead: the rows read from its ZIP, and the
+	// ZIP's size.
+	Rows  int
+	Bytes int64
+}
+
+// JobStep names the steps of an export job that Config.OnJob reports.
+type JobStep string
+
+const (
+	JobStarted       JobStep = "started" // Informatica took the request, Status is its first
+	JobStatusChanged JobStep = "status"  // a poll found a status other than the last
+	JobRead          JobStep = "read"    // its ZIP is downloaded and read
+)
+
+func (c *Client) jobStep(job JobEvent, step JobStep, status string) {
+	if c.cfg.OnJob != nil {
+		job.Step, job.Status = step, status
+		c.cfg.OnJob(job)
+	}
 }
 
 // JobStatus is the part of a job's JSON this client uses. JSON field matching
@@ -201,11 +244,13 @@ type JobStatus struct {
 
 // StartExport starts a summary export job for r and returns its ID.
 func (c *Client) StartExport(ctx context.Context, r Range) (string, error) {
-	return c.startJob(ctx, c.summaryJob(), r)
+	st, err := c.startJob(ctx, c.summaryJob(), r)
+	return st.JobID, err
 }
 
-// startJob starts an export job of a kind for r and returns its ID.
-func (c *Client) startJob(ctx context.Context, kind jobKind, r Range) (string, error) {
+// startJob starts an export job of a kind for r and returns its ID and
+// first status, CREATED when the answer names none.
+func (c *Client) startJob(ctx context.Context, kind jobKind, r Range) (JobStatus, error) {
 	body := map[string]string{
 		"startDate": r.Start.UTC().Format(apiTime),
 		"endDate":   r.End.UTC().Format(apiTime),
@@ -214,8 +259,8 @@ func (c *Client) startJob(ctx context.Context, kind jobKind, r Range) (string, e
 	if c.cfg.CallbackURL != "" {
 		body["callbackUrl"] = c.cfg.CallbackURL
 	}
-	fail := func(err error) (string, error) {
-		return "", withStage(StageExport, fmt.Errorf("start export %s to %s: %w",
+	fail := func(err error) (JobStatus, error) {
+		return JobStatus{}, withStage(StageExport, fmt.Errorf("start export %s to %s: %w",
 			r.Start.UTC().Format(apiTime), r.End.UTC().Format(apiTime), err))
 	}
 	payload, err := json.Marshal(body)
@@ -248,10 +293,14 @@ func (c *Client) startJob(ctx context.Context, kind jobKind, r Range) (string, e
 	if st.JobID == "" {
 		return fail(mayBeRunning(errors.New("response has no jobId")))
 	}
-	if status := normalizeStatus(st.Status); classifyStatus(status) == jobFailed {
-		return fail(fmt.Errorf("job %s %s at once: %s", c.clean(st.JobID), strings.ToLower(status), c.jobMessage(st.ErrorMessage)))
+	st.Status = normalizeStatus(Shorten(c.clean(st.Status), 60))
+	if classifyStatus(st.Status) == jobFailed {
+		return fail(fmt.Errorf("job %s %s at once: %s", c.clean(st.JobID), strings.ToLower(st.Status), c.jobMessage(st.ErrorMessage)))
 	}
-	return st.JobID, nil
+	if st.Status == "" {
+		st.Status = StatusCreated
+	}
+	return st, nil
 }
 
 // WaitForJob polls a job until it ends. The first poll waits PollInterval;
@@ -263,6 +312,14 @@ func (c *Client) startJob(ctx context.Context, kind jobKind, r Range) (string, e
 // and reported through Config.OnWarning once per value. Wake cuts a wait
 // short: the job is polled at once, and the polls go on from there.
 func (c *Client) WaitForJob(ctx context.Context, id string) (JobStatus, error) {
+	return c.waitForJob(ctx, JobStatus{JobID: id, Status: StatusCreated}, nil)
+}
+
+// waitForJob is WaitForJob for a job whose last known status is last; it
+// calls changed, when set, with each polled status other than the one
+// before.
+func (c *Client) waitForJob(ctx context.Context, last JobStatus, changed func(JobStatus)) (JobStatus, error) {
+	id := last.JobID
 	clock := c.cfg.Clock
 	deadline := clock.Now().Add(c.cfg.JobTimeout)
 	if d, ok := jobDeadline(ctx); ok && d.Before(deadline) {
@@ -273,7 +330,6 @@ func (c *Client) WaitForJob(ctx context.Context, id string) (JobStatus, error) {
 	defer c.untrack(id, tracked)
 	shown := c.clean(id)
 	warned := map[string]bool{}
-	last := JobStatus{JobID: id, Status: StatusCreated}
 	delay := c.cfg.PollInterval
 	for {
 		// No poll at the deadline: a job that ended then would have no
@@ -290,6 +346,9 @@ func (c *Client) WaitForJob(ctx context.Context, id string) (JobStatus, error) {
 		st, err := c.jobStatus(ctx, id)
 		if err != nil {
 			return st, withStage(StagePoll, fmt.Errorf("poll export job %s: %w", shown, err))
+		}
+		if changed != nil && st.Status != last.Status {
+			changed(st)
 		}
 		last = st
 		switch classifyStatus(st.Status) {
@@ -322,6 +381,7 @@ func (c *Client) jobStatus(ctx context.Context, id string) (JobStatus, error) {
 		endpoint: EndpointStatus,
 		method:   http.MethodGet,
 		path:     meteringPath + "ExportMeteringData/" + url.PathEscape(id),
+		jobID:    id,
 		accept:   "application/json",
 		timeout:  c.cfg.RequestTimeout,
 	})
@@ -420,6 +480,7 @@ func (c *Client) spool(ctx context.Context, id string, f *os.File) (int64, strin
 			endpoint: EndpointDownload,
 			method:   http.MethodGet,
 			path:     meteringPath + "ExportMeteringData/" + url.PathEscape(id) + "/download",
+			jobID:    id,
 			accept:   "application/zip, application/octet-stream;q=0.9, */*;q=0.1",
 			timeout:  c.cfg.DownloadTimeout,
 			header:   header,

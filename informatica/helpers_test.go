@@ -32,7 +32,7 @@ type manualClock = testkit.InstantClock
 
 func newClock() *manualClock { return testkit.NewInstantClock(t0) }
 
-// hookCall is one report through Config.OnRequest.
+// hookCall is the endpoint and code of one report through Config.OnCall.
 type hookCall struct{ Endpoint, Code string }
 
 // env is a started fake Informatica and a client pointed at it.
@@ -44,6 +44,7 @@ type env struct {
 
 	mu    sync.Mutex
 	hooks []hookCall
+	calls []informatica.Call
 }
 
 // newEnv starts a fake on loopback with opts (its Now and credentials filled
@@ -78,9 +79,10 @@ func newEnv(t *testing.T, opts fake.Options, configure func(*informatica.Config)
 		HTTPClient: &http.Client{Transport: tr},
 		Clock:      e.clock,
 		TempDir:    t.TempDir(),
-		OnRequest: func(endpoint, code string) {
+		OnCall: func(c informatica.Call) {
 			e.mu.Lock()
-			e.hooks = append(e.hooks, hookCall{endpoint, code})
+			e.hooks = append(e.hooks, hookCall{c.Endpoint, c.Code})
+			e.calls = append(e.calls, c)
 			e.mu.Unlock()
 		},
 	}
@@ -99,6 +101,13 @@ func (e *env) Hooks() []hookCall {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.hooks)
+}
+
+// Calls returns every report through Config.OnCall.
+func (e *env) Calls() []informatica.Call {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.calls)
 }
 
 // codes lists the status codes the hook reported for one endpoint.
