@@ -177,8 +177,10 @@ const header = "OrgId,MeterId,MeterName,Date,BillingPeriodStartDate,BillingPerio
 // FuzzParseDecimal: the fast path gives what strconv.ParseFloat gives,
 // bit for bit, or stands aside.
 func FuzzParseDecimal(f *testing.F) {
-	for _, s := range []string{"0", "-0", "1834.25", "110.055", "0.06", "+.5", "5.", ".", "-", "9007199254740993", "9007199254740992",
-		"0.1234567890123456789012", "123456789012345678901", "1e3", "0x1p-2", "1_0", "00012.50", "4503599627370497.5"} {
+	for _, s := range []string{
+		"0", "-0", "1834.25", "110.055", "0.06", "+.5", "5.", ".", "-", "9007199254740993", "9007199254740992",
+		"0.1234567890123456789012", "123456789012345678901", "1e3", "0x1p-2", "1_0", "00012.50", "4503599627370497.5",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

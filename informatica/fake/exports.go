@@ -114,8 +114,10 @@ func record(cols []string, vals map[string]string) []string {
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // assetColumns is the documented ASSET header [D 8].
-var assetColumns = []string{"Meter ID", "Meter Name", "Date", "Asset Name", "Asset Type", "Project", "Folder", "Org ID", "Org Type",
-	"Environment Name", "Environment Type", "Tier", "IPU Per Unit", "Usage", "Consumption (IPUs)"}
+var assetColumns = []string{
+	"Meter ID", "Meter Name", "Date", "Asset Name", "Asset Type", "Project", "Folder", "Org ID", "Org Type",
+	"Environment Name", "Environment Type", "Tier", "IPU Per Unit", "Usage", "Consumption (IPUs)",
+}
 
 // assetZIP writes asset rows as one CSV, records them as served, and
 // returns the ZIP; s.mu must be held. The file name is not documented.
@@ -148,11 +150,15 @@ func (s *Server) assetZIP(rows []AssetRow) []byte {
 // §5.5): runColumns and executionColumns are the names public code reads
 // [C 1], in the order it lists them; unknownColumns are made up.
 var (
-	runColumns = []string{"Task ID", "Task Name", "Task Object Name", "Task Type", "Task Run ID", "Project Name", "Folder Name",
+	runColumns = []string{
+		"Task ID", "Task Name", "Task Object Name", "Task Type", "Task Run ID", "Project Name", "Folder Name",
 		"Org ID", "Environment ID", "Environment", "Cores Used", "Start Time", "End Time", "Status", "Metered Value",
-		"Audit Time", "OBM Task Time(s)"}
-	executionColumns = []string{"Org ID", "Executed asset", "Date (in UTC)", "Execution env", "status", "Invoked by",
-		"Execution type", "Execution count", "Total Execution time (in hours)", "Average Execution time (in seconds)"}
+		"Audit Time", "OBM Task Time(s)",
+	}
+	executionColumns = []string{
+		"Org ID", "Executed asset", "Date (in UTC)", "Execution env", "status", "Invoked by",
+		"Execution type", "Execution count", "Total Execution time (in hours)", "Average Execution time (in seconds)",
+	}
 	unknownColumns = []string{"Job Name", "Job Run ID", "Org ID", "Started", "Finished", "Files Transferred", "Bytes Transferred", "State"}
 )
 

@@ -808,8 +808,10 @@ func (s *Server) projectZIP(rows []ProjectRow) []byte {
 	cw := s.csvFile(zw, "IPU_Usage_Project_Folder.csv")
 	cw.Write(projectColumns)
 	for _, r := range rows {
-		cw.Write([]string{r.Date.Format(s.opts.DateLayout), r.Project, r.Folder, r.Org.ID, r.Org.Type,
-			r.Meter.ID, r.Meter.Name, strconv.FormatFloat(r.IPU, 'f', -1, 64)})
+		cw.Write([]string{
+			r.Date.Format(s.opts.DateLayout), r.Project, r.Folder, r.Org.ID, r.Org.Type,
+			r.Meter.ID, r.Meter.Name, strconv.FormatFloat(r.IPU, 'f', -1, 64),
+		})
 	}
 	cw.Flush()
 	zw.Close()
