@@ -50,7 +50,7 @@ func ownRecords(text []byte, bufSize int, wrap func(io.Reader) io.Reader) ([]csv
 	var out []csvRecord
 	for {
 		line, err := rr.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
@@ -160,7 +160,7 @@ func TestRecordReaderErrors(t *testing.T) {
 	_, err := ownRecords([]byte("a,b\nc,d\n"), 4, func(r io.Reader) io.Reader {
 		return io.MultiReader(io.LimitReader(r, 5), iotest.ErrReader(boom))
 	})
-	if err != boom {
+	if !errors.Is(err, boom) {
 		t.Errorf("error %v, want %v", err, boom)
 	}
 

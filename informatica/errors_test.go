@@ -419,14 +419,13 @@ func unwrapAll(err error) []any {
 			return
 		}
 		out = append(out, err)
-		switch u := err.(type) {
-		case interface{ Unwrap() error }:
-			walk(u.Unwrap())
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range joined.Unwrap() {
 				walk(e)
 			}
+			return
 		}
+		walk(errors.Unwrap(err))
 	}
 	walk(err)
 	return out
