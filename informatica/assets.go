@@ -28,7 +28,8 @@ type AssetRow struct {
 // assetJob is the ASSET export of the requesting org: no allLinkedOrgs or
 // combinedMeterUsage are documented for it [D 8], so none is sent.
 var assetJob = jobKind{resource: "ExportMeteringData", maxDays: MaxAssetDays, fields: map[string]string{
-	"jobType": "ASSET"}}
+	"jobType": "ASSET",
+}}
 
 // ExportAssetUsage exports IPU usage by asset for [from, to] (the requesting
 // org only: ASSET jobs take no allLinkedOrgs) and calls fn for every row. A

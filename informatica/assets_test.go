@@ -19,25 +19,35 @@ import (
 )
 
 // assetHeader is the ASSET header as documented [D 8].
-var assetHeader = []string{"Meter ID", "Meter Name", "Date", "Asset Name", "Asset Type", "Project", "Folder",
-	"Org ID", "Org Type", "Environment Name", "Environment Type", "Tier", "IPU Per Unit", "Usage", "Consumption (IPUs)"}
+var assetHeader = []string{
+	"Meter ID", "Meter Name", "Date", "Asset Name", "Asset Type", "Project", "Folder",
+	"Org ID", "Org Type", "Environment Name", "Environment Type", "Tier", "IPU Per Unit", "Usage", "Consumption (IPUs)",
+}
 
 // assetRecords are rows of an ASSET file in documented order, as written
 // (quoted where the CSV needs it).
 var assetRecords = [][]string{
-	{"a2nB20h1o0lc7k3P9xtWS8", "Data Integration", "2025-06-01", `"Load, then merge"`, "MTT", "Finance", "Daily",
-		"o1", "Production", "Cloud Hosted", "Serverless", "Tier 1", "0.5", "3", "1.5"},
-	{"a2nB20h1o0lc7k3P9xtWS8", "Data Integration", "6/22/2025", "Caf\xe9 orders", "null", "", "",
-		"o1", "null", "", "", "", "", "", "null"},
+	{
+		"a2nB20h1o0lc7k3P9xtWS8", "Data Integration", "2025-06-01", `"Load, then merge"`, "MTT", "Finance", "Daily",
+		"o1", "Production", "Cloud Hosted", "Serverless", "Tier 1", "0.5", "3", "1.5",
+	},
+	{
+		"a2nB20h1o0lc7k3P9xtWS8", "Data Integration", "6/22/2025", "Caf\xe9 orders", "null", "", "",
+		"o1", "null", "", "", "", "", "", "null",
+	},
 }
 
 var wantAssets = []informatica.AssetRow{
-	{MeterID: "a2nB20h1o0lc7k3P9xtWS8", MeterName: "Data Integration", Date: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC),
+	{
+		MeterID: "a2nB20h1o0lc7k3P9xtWS8", MeterName: "Data Integration", Date: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC),
 		AssetName: "Load, then merge", AssetType: "MTT", Project: "Finance", Folder: "Daily", OrgID: "o1", OrgType: "Production",
-		Environment: "Cloud Hosted", EnvType: "Serverless", Tier: "Tier 1", IPUPerUnit: 0.5, Usage: 3, IPU: 1.5},
+		Environment: "Cloud Hosted", EnvType: "Serverless", Tier: "Tier 1", IPUPerUnit: 0.5, Usage: 3, IPU: 1.5,
+	},
 	// A deleted asset: blank project and folder, kept blank.
-	{MeterID: "a2nB20h1o0lc7k3P9xtWS8", MeterName: "Data Integration", Date: time.Date(2025, 6, 22, 0, 0, 0, 0, time.UTC),
-		AssetName: "Café orders", OrgID: "o1"},
+	{
+		MeterID: "a2nB20h1o0lc7k3P9xtWS8", MeterName: "Data Integration", Date: time.Date(2025, 6, 22, 0, 0, 0, 0, time.UTC),
+		AssetName: "Café orders", OrgID: "o1",
+	},
 }
 
 // assetCSV writes the records with the columns in the order perm gives.

@@ -2,6 +2,7 @@ package informatica
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func TestWakeEndsSleep(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := c.sleepOrWake(ctx, time.Hour, wake); err != context.Canceled {
+	if err := c.sleepOrWake(ctx, time.Hour, wake); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled sleep: %v, want context.Canceled", err)
 	}
 	if err := c.sleepOrWake(context.Background(), time.Millisecond, wake); err != nil {

@@ -809,7 +809,7 @@ func (c *Client) readJSON(resp *http.Response, v any) ([]byte, error) {
 		return nil, apiErr
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return body, fmt.Errorf("response is not the expected JSON (%v)", err)
+		return body, fmt.Errorf("response is not the expected JSON (%w)", err)
 	}
 	return nil, nil
 }

@@ -211,13 +211,13 @@ func (c *Client) readOrgs(ctx context.Context, path string) ([]v2Org, error) {
 	if len(raw) > 0 && raw[0] == '[' {
 		var list []v2Org
 		if err := json.Unmarshal(raw, &list); err != nil {
-			return nil, fmt.Errorf("response is not the expected JSON (%v)", err)
+			return nil, fmt.Errorf("response is not the expected JSON (%w)", err)
 		}
 		return list, nil
 	}
 	var one v2Org
 	if err := json.Unmarshal(raw, &one); err != nil {
-		return nil, fmt.Errorf("response is not the expected JSON (%v)", err)
+		return nil, fmt.Errorf("response is not the expected JSON (%w)", err)
 	}
 	return []v2Org{one}, nil
 }
@@ -245,7 +245,7 @@ func (c *Client) IPUAlert(ctx context.Context, orgID string) (alert IPUAlert, ok
 	if raw = bytes.TrimSpace(raw); len(raw) > 0 && raw[0] == '[' {
 		var list []json.RawMessage
 		if err := json.Unmarshal(raw, &list); err != nil {
-			return IPUAlert{}, false, fmt.Errorf("read the IPU alert of org %s: response is not the expected JSON (%v)", orgID, err)
+			return IPUAlert{}, false, fmt.Errorf("read the IPU alert of org %s: response is not the expected JSON (%w)", orgID, err)
 		}
 		if len(list) == 0 {
 			return IPUAlert{}, false, nil
@@ -259,7 +259,7 @@ func (c *Client) IPUAlert(ctx context.Context, orgID string) (alert IPUAlert, ok
 	}
 	if len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
 		if err := json.Unmarshal(raw, &a); err != nil {
-			return IPUAlert{}, false, fmt.Errorf("read the IPU alert of org %s: response is not the expected JSON (%v)", orgID, err)
+			return IPUAlert{}, false, fmt.Errorf("read the IPU alert of org %s: response is not the expected JSON (%w)", orgID, err)
 		}
 	}
 	if !a.Threshold.set {

@@ -61,15 +61,24 @@ func TestLicense(t *testing.T) {
 		expires    []time.Time // of the editions, then the custom licences
 		limits     []float64
 	}{
-		{"documented example",
+		{
+			"documented example",
 			`{"id":"1ax3wad2FEsz35asd2892s","parentOrg":null,"customLicenses":[{"licenseType":"SUBSCRIPTION","expirationDate":"2017-11-05T18:01:24Z","licenseDef":"a5Xjp3VF3sjcyZUDa6UaWh"}],"assignedEditions":[{"expirationDate":"2017-11-05T18:01:24Z","edition":"4sdvnCrYEjfcKjTvAoigEF"}],"customLimits":[{"value":-1,"limitDefinition":"09cX4Tmi1qSfrS997ORMYl"}]}`,
-			[]time.Time{time.Date(2017, 11, 5, 18, 1, 24, 0, time.UTC), time.Date(2017, 11, 5, 18, 1, 24, 0, time.UTC)}, []float64{-1}},
-		{"fractional seconds, an offset, strings for numbers",
+			[]time.Time{time.Date(2017, 11, 5, 18, 1, 24, 0, time.UTC), time.Date(2017, 11, 5, 18, 1, 24, 0, time.UTC)},
+			[]float64{-1},
+		},
+		{
+			"fractional seconds, an offset, strings for numbers",
 			`{"customLicenses":[{"licenseType":"trial","expirationDate":"2027-01-31T23:59:59.123+01:00","licenseDef":"L1"}],"assignedEditions":[{"expirationDate":"2027-02-01T00:00:00.000Z","edition":"E1"}],"customLimits":[{"value":"-1","limitDefinition":"M1"},{"value":"250","limitDefinition":"M2"}]}`,
-			[]time.Time{time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 31, 22, 59, 59, 123e6, time.UTC)}, []float64{-1, 250}},
-		{"epoch milliseconds, a date alone, no date",
+			[]time.Time{time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 31, 22, 59, 59, 123e6, time.UTC)},
+			[]float64{-1, 250},
+		},
+		{
+			"epoch milliseconds, a date alone, no date",
 			`{"customLicenses":[{"expirationDate":null,"licenseDef":"L1"}],"assignedEditions":[{"expirationDate":1801440000000,"edition":"E1"},{"expirationDate":"2027-02-01","edition":"E2"}]}`,
-			[]time.Time{time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), {}}, nil},
+			[]time.Time{time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), {}},
+			nil,
+		},
 		{"empty object", `{}`, nil, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -205,8 +214,11 @@ func TestIPUAlert(t *testing.T) {
 		want       informatica.IPUAlert
 		ok         bool
 	}{
-		{"documented example", `{"orgName":"Infa","orgId":"3nqii4jGTiLda0M3ympy4E","parentOrgId":null,"thresholdValue":35,"ipuConsumed":100,"ipuThresholdPrefType":"ABSOLUTE"}`,
-			informatica.IPUAlert{OrgID: "3nqii4jGTiLda0M3ympy4E", Threshold: 35}, true},
+		{
+			"documented example", `{"orgName":"Infa","orgId":"3nqii4jGTiLda0M3ympy4E","parentOrgId":null,"thresholdValue":35,"ipuConsumed":100,"ipuThresholdPrefType":"ABSOLUTE"}`,
+			informatica.IPUAlert{OrgID: "3nqii4jGTiLda0M3ympy4E", Threshold: 35},
+			true,
+		},
 		{"percentage in a list, value as a string", `[{"thresholdValue":"75","ipuThresholdPrefType":"percentage"}]`, informatica.IPUAlert{OrgID: prod, Threshold: 75, Percentage: true}, true},
 		{"null threshold", `{"orgId":"x","thresholdValue":null}`, informatica.IPUAlert{}, false},
 		{"empty list", `[]`, informatica.IPUAlert{}, false},

@@ -50,7 +50,7 @@ func ownRecords(text []byte, bufSize int, wrap func(io.Reader) io.Reader) ([]csv
 	var out []csvRecord
 	for {
 		line, err := rr.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
@@ -160,7 +160,7 @@ func TestRecordReaderErrors(t *testing.T) {
 	_, err := ownRecords([]byte("a,b\nc,d\n"), 4, func(r io.Reader) io.Reader {
 		return io.MultiReader(io.LimitReader(r, 5), iotest.ErrReader(boom))
 	})
-	if err != boom {
+	if !errors.Is(err, boom) {
 		t.Errorf("error %v, want %v", err, boom)
 	}
 
@@ -177,8 +177,10 @@ const header = "OrgId,MeterId,MeterName,Date,BillingPeriodStartDate,BillingPerio
 // FuzzParseDecimal: the fast path gives what strconv.ParseFloat gives,
 // bit for bit, or stands aside.
 func FuzzParseDecimal(f *testing.F) {
-	for _, s := range []string{"0", "-0", "1834.25", "110.055", "0.06", "+.5", "5.", ".", "-", "9007199254740993", "9007199254740992",
-		"0.1234567890123456789012", "123456789012345678901", "1e3", "0x1p-2", "1_0", "00012.50", "4503599627370497.5"} {
+	for _, s := range []string{
+		"0", "-0", "1834.25", "110.055", "0.06", "+.5", "5.", ".", "-", "9007199254740993", "9007199254740992",
+		"0.1234567890123456789012", "123456789012345678901", "1e3", "0x1p-2", "1_0", "00012.50", "4503599627370497.5",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

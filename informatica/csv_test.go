@@ -43,19 +43,25 @@ func TestReadUsageCSVFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []row{
-		{OrgID: "0cuQSDTq5sikvN7x8r1xm1", OrgName: "Acme, Inc. Production", OrgType: "Production",
+		{
+			OrgID: "0cuQSDTq5sikvN7x8r1xm1", OrgName: "Acme, Inc. Production", OrgType: "Production",
 			MeterID: "a2nB20h1o0lc7k3P9xtWS8", MeterName: "Data Integration", Scalar: "Compute Units", MetricCategory: "Data Integration",
 			Date: "2024-08-12T00:00:00Z", PeriodStart: "2024-08-01T00:00:00Z", PeriodEnd: "2024-08-31T00:00:00Z",
-			MeterUsage: 1834.25, IPU: 110.055, IPURate: 0.06, HasIPURate: true},
+			MeterUsage: 1834.25, IPU: 110.055, IPURate: 0.06, HasIPURate: true,
+		},
 		// null cells are empty.
-		{OrgID: "0cuQSDTq5sikvN7x8r1xm1", OrgName: "Acme, Inc. Production", OrgType: "Production",
+		{
+			OrgID: "0cuQSDTq5sikvN7x8r1xm1", OrgName: "Acme, Inc. Production", OrgType: "Production",
 			MeterID: "kR7vQe1ZsXn4YbWc2TmLp9", MeterName: "Sub-organizations", Scalar: "Organizations",
 			Date: "2024-08-12T00:00:00Z", PeriodStart: "2024-08-01T00:00:00Z", PeriodEnd: "2024-08-31T00:00:00Z",
-			MeterUsage: 1, IPU: 0.2},
+			MeterUsage: 1, IPU: 0.2,
+		},
 		// Empty cells are zero.
-		{OrgID: "6fRxkT2bqYc9WvLm0PzQ3e", OrgName: "Acme Analytics", OrgType: "Sub-Organization",
+		{
+			OrgID: "6fRxkT2bqYc9WvLm0PzQ3e", OrgName: "Acme Analytics", OrgType: "Sub-Organization",
 			MeterID: "3uIRkIV5Rt9lBbAPzeR5Kj", MeterName: "Application Integration", Scalar: "Compute Units",
-			Date: "2024-08-13T00:00:00Z"},
+			Date: "2024-08-13T00:00:00Z",
+		},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows, want %d", len(rows), len(want))
@@ -71,14 +77,18 @@ func TestReadUsageCSVFile(t *testing.T) {
 func TestReadUsageCSVShapes(t *testing.T) {
 	t.Parallel()
 	want := []row{
-		{OrgID: "o1", OrgName: "Acme, Inc.", OrgType: "Production", MeterID: "m1", MeterName: "Data Integration",
+		{
+			OrgID: "o1", OrgName: "Acme, Inc.", OrgType: "Production", MeterID: "m1", MeterName: "Data Integration",
 			Scalar: "Compute Units", MetricCategory: "DI", Date: "2024-06-01T00:00:00Z",
 			PeriodStart: "2024-06-01T00:00:00Z", PeriodEnd: "2024-06-30T00:00:00Z",
-			MeterUsage: 12.5, IPU: 0.75, IPURate: 0.06, HasIPURate: true},
-		{OrgID: "o2", OrgName: `Beta "B" Ltd`, OrgType: "Sandbox", MeterID: "m2", MeterName: "Mass Ingestion, Files",
+			MeterUsage: 12.5, IPU: 0.75, IPURate: 0.06, HasIPURate: true,
+		},
+		{
+			OrgID: "o2", OrgName: `Beta "B" Ltd`, OrgType: "Sandbox", MeterID: "m2", MeterName: "Mass Ingestion, Files",
 			Scalar: "Data Volume", MetricCategory: "DIR", Date: "2024-06-02T00:00:00Z",
 			PeriodStart: "2024-06-01T00:00:00Z", PeriodEnd: "2024-06-30T00:00:00Z",
-			MeterUsage: 1e3, IPU: 11, IPURate: 0.011, HasIPURate: true},
+			MeterUsage: 1e3, IPU: 11, IPURate: 0.011, HasIPURate: true,
+		},
 	}
 	documented := header +
 		`o1,m1,Data Integration,2024-06-01,2024-06-01,2024-06-30,12.5,0.75,Compute Units,DI,"Acme, Inc.",Production,0.06` + "\n" +
@@ -86,10 +96,12 @@ func TestReadUsageCSVShapes(t *testing.T) {
 	for _, tc := range []struct{ name, text string }{
 		{"documented", documented},
 		{"no final newline", strings.TrimSuffix(documented, "\n")},
-		{"shuffled with extra columns",
+		{
+			"shuffled with extra columns",
 			"IPURate,Environment,OrgName,IPU,Date,MeterId,Comment,BillingPeriodEndDate,OrgType,Scalar,MeterName,BillingPeriodStartDate,MetricCategory,MeterUsage,OrgId\n" +
 				`0.06,"Serverless, us-west","Acme, Inc.",0.75,2024-06-01,m1,,2024-06-30,Production,Compute Units,Data Integration,2024-06-01,DI,12.5,o1` + "\n" +
-				`0.011,x,"Beta ""B"" Ltd",11,2024-06-02,m2,note,2024-06-30,Sandbox,Data Volume,"Mass Ingestion, Files",2024-06-01,DIR,1e3,o2` + "\n"},
+				`0.011,x,"Beta ""B"" Ltd",11,2024-06-02,m2,note,2024-06-30,Sandbox,Data Volume,"Mass Ingestion, Files",2024-06-01,DIR,1e3,o2` + "\n",
+		},
 		{"BOM and CRLF", "\ufeff" + strings.ReplaceAll(documented, "\n", "\r\n")},
 		{"spaces around cells", strings.ReplaceAll(documented, ",0.06\n", ", 0.06 \n")},
 		{"trailing empty field", strings.ReplaceAll(documented, "\n", ",\n")},

@@ -114,18 +114,30 @@ func TestDayMonthOrder(t *testing.T) {
 		name, text string
 		want       []string
 	}{
-		{"a later day over 12 settles day first", h + row("03/04/2024", "", "") + row("02/04/2024", "", "") + row("13/04/2024", "", "") + row("04/04/2024", "", ""),
-			[]string{"2024-04-03", "2024-04-02", "2024-04-13", "2024-04-04"}},
-		{"a later day over 12 settles month first", h + row("03/04/2024", "", "") + row("03/14/2024", "", ""),
-			[]string{"2024-03-04", "2024-03-14"}},
-		{"an earlier one too", h + row("30/04/2024", "", "") + row("03/04/2024", "", ""),
-			[]string{"2024-04-30", "2024-04-03"}},
-		{"another column settles it", h + row("03/04/2024", "01/04/2024", "30/04/2024"),
-			[]string{"2024-04-03"}},
-		{"the same day and month is no question", h + row("03/03/2024", "", ""),
-			[]string{"2024-03-03"}},
-		{"ISO dates are never in question", h + row("2024-03-04", "", ""),
-			[]string{"2024-03-04"}},
+		{
+			"a later day over 12 settles day first", h + row("03/04/2024", "", "") + row("02/04/2024", "", "") + row("13/04/2024", "", "") + row("04/04/2024", "", ""),
+			[]string{"2024-04-03", "2024-04-02", "2024-04-13", "2024-04-04"},
+		},
+		{
+			"a later day over 12 settles month first", h + row("03/04/2024", "", "") + row("03/14/2024", "", ""),
+			[]string{"2024-03-04", "2024-03-14"},
+		},
+		{
+			"an earlier one too", h + row("30/04/2024", "", "") + row("03/04/2024", "", ""),
+			[]string{"2024-04-30", "2024-04-03"},
+		},
+		{
+			"another column settles it", h + row("03/04/2024", "01/04/2024", "30/04/2024"),
+			[]string{"2024-04-03"},
+		},
+		{
+			"the same day and month is no question", h + row("03/03/2024", "", ""),
+			[]string{"2024-03-03"},
+		},
+		{
+			"ISO dates are never in question", h + row("2024-03-04", "", ""),
+			[]string{"2024-03-04"},
+		},
 	} {
 		days, err := read(c.text)
 		if err != nil || strings.Join(days, " ") != strings.Join(c.want, " ") {

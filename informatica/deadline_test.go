@@ -18,8 +18,10 @@ func TestJobTimeoutCoversCreate(t *testing.T) {
 	e := newEnv(t, fake.Options{}, func(c *informatica.Config) { c.JobTimeout = 10 * time.Minute })
 	// Each answer asks for 4 minutes: tries at 0, 4m and 8m; a fourth at
 	// 12m would be past the 10-minute limit.
-	e.srv.Inject(fake.Fault{Endpoint: fake.EndpointExport, Times: 3, Status: http.StatusServiceUnavailable,
-		Header: http.Header{"Retry-After": {"240"}}})
+	e.srv.Inject(fake.Fault{
+		Endpoint: fake.EndpointExport, Times: 3, Status: http.StatusServiceUnavailable,
+		Header: http.Header{"Retry-After": {"240"}},
+	})
 	_, _, err := e.exportDays()
 	if st := informatica.StageOf(err); st != informatica.StageExport || !errors.Is(err, informatica.ErrJobTimeout) {
 		t.Fatalf("error %v (stage %q), want a job timeout at stage export", err, st)
@@ -37,8 +39,10 @@ func TestJobTimeoutCoversCreate(t *testing.T) {
 func TestJobTimeoutCoversPolls(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, fake.Options{}, func(c *informatica.Config) { c.JobTimeout = 10 * time.Minute })
-	e.srv.Inject(fake.Fault{Endpoint: fake.EndpointExport, Status: http.StatusServiceUnavailable,
-		Header: http.Header{"Retry-After": {"240"}}})
+	e.srv.Inject(fake.Fault{
+		Endpoint: fake.EndpointExport, Status: http.StatusServiceUnavailable,
+		Header: http.Header{"Retry-After": {"240"}},
+	})
 	e.srv.SetOutcomes(fake.Outcome{Never: true})
 	_, _, err := e.exportDays()
 	if st := informatica.StageOf(err); st != informatica.StagePoll || !errors.Is(err, informatica.ErrJobTimeout) {

@@ -104,23 +104,38 @@ func TestDownloadFaults(t *testing.T) {
 		stage  informatica.Stage
 		want   string
 	}{
-		{"HTML page with 200", informatica.Limits{},
+		{
+			"HTML page with 200",
+			informatica.Limits{},
 			serve(http.StatusOK, "text/html", []byte("<!DOCTYPE html><html><body>Service temporarily unavailable</body></html>")),
-			informatica.StageDownload, "not a ZIP"},
+			informatica.StageDownload, "not a ZIP",
+		},
 		{"empty body", informatica.Limits{}, serve(http.StatusOK, "application/zip", nil), informatica.StageDownload, "not a ZIP"},
 		{"truncated ZIP", informatica.Limits{}, serve(http.StatusOK, "application/zip", good[:len(good)/2]), informatica.StageDownload, "ZIP"},
 		{"truncated end", informatica.Limits{}, serve(http.StatusOK, "application/zip", good[:len(good)-10]), informatica.StageDownload, "ZIP"},
-		{"no CSV", informatica.Limits{},
+		{
+			"no CSV",
+			informatica.Limits{},
 			serve(http.StatusOK, "application/zip", makeZIP(t, zipFile{"readme.txt", "hello"}, zipFile{"data.xlsx", "PK"})),
-			informatica.StageDownload, "no .csv"},
-		{"larger than MaxDownloadBytes", informatica.Limits{MaxDownloadBytes: int64(len(good) - 1)},
-			serve(http.StatusOK, "application/zip", good), informatica.StageDownload, "larger than"},
-		{"too many entries", informatica.Limits{MaxZIPEntries: 2},
+			informatica.StageDownload, "no .csv",
+		},
+		{
+			"larger than MaxDownloadBytes",
+			informatica.Limits{MaxDownloadBytes: int64(len(good) - 1)},
+			serve(http.StatusOK, "application/zip", good), informatica.StageDownload, "larger than",
+		},
+		{
+			"too many entries",
+			informatica.Limits{MaxZIPEntries: 2},
 			serve(http.StatusOK, "application/zip", makeZIP(t, zipFile{"a.csv", header}, zipFile{"b.csv", header}, zipFile{"c.csv", header})),
-			informatica.StageDownload, "entries"},
-		{"bad CSV", informatica.Limits{},
+			informatica.StageDownload, "entries",
+		},
+		{
+			"bad CSV",
+			informatica.Limits{},
 			serve(http.StatusOK, "application/zip", makeZIP(t, zipFile{"a.csv", "OrgId,Date\no1,2024-06-01\n"})),
-			informatica.StageParse, `"a.csv"`},
+			informatica.StageParse, `"a.csv"`,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -15,6 +15,7 @@ import (
 // carries one.
 type Stage string
 
+// The stages, one per step of an export run.
 const (
 	StageLogin    Stage = "login"
 	StageExport   Stage = "export"
@@ -98,7 +99,7 @@ func (e *APIError) Error() string {
 
 // retryable reports whether the same request may succeed when sent again.
 func (e *APIError) retryable() bool {
-	return e.StatusCode == 429 || e.StatusCode >= 500
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
 }
 
 // notStarted reports whether the answer says the request was turned away
@@ -185,15 +186,15 @@ func scalarString(v any) string {
 }
 
 // Shorten collapses white space and markup-heavy text from Informatica into
-// one line of valid UTF-8 of at most max runes, so an upstream HTML page or
+// one line of valid UTF-8 of at most limit runes, so an upstream HTML page or
 // stack trace stays readable in a log line.
-func Shorten(s string, max int) string {
+func Shorten(s string, limit int) string {
 	s = strings.Join(strings.Fields(stripTags(ValidUTF8(s))), " ")
-	if utf8.RuneCountInString(s) <= max {
+	if utf8.RuneCountInString(s) <= limit {
 		return s
 	}
 	runes := []rune(s)
-	return string(runes[:max-1]) + "…"
+	return string(runes[:limit-1]) + "…"
 }
 
 // stripTags removes HTML tags; an errorMessage can carry a whole error page.

@@ -28,15 +28,23 @@ func TestAPIErrorObjects(t *testing.T) {
 		status                   int
 		code, message, requestID string
 	}{
-		{"v3", `{"error":{"code":"MTR_003","message":"The date range can be a maximum of 180 days.","requestId":"9hr8e2ObIcChbwYftgDui7","details":null}}`,
-			400, "MTR_003", "The date range can be a maximum of 180 days.", "9hr8e2ObIcChbwYftgDui7"},
-		{"v2", `{"code":"UI_10000","description":"User name or password is not valid.","statusCode":403,"@type":"error"}`,
-			403, "UI_10000", "User name or password is not valid.", ""},
-		{"v2 numeric code", `{"code":500,"description":"Internal error","statusCode":400}`,
-			400, "500", "Internal error", ""},
+		{
+			"v3", `{"error":{"code":"MTR_003","message":"The date range can be a maximum of 180 days.","requestId":"9hr8e2ObIcChbwYftgDui7","details":null}}`,
+			400, "MTR_003", "The date range can be a maximum of 180 days.", "9hr8e2ObIcChbwYftgDui7",
+		},
+		{
+			"v2", `{"code":"UI_10000","description":"User name or password is not valid.","statusCode":403,"@type":"error"}`,
+			403, "UI_10000", "User name or password is not valid.", "",
+		},
+		{
+			"v2 numeric code", `{"code":500,"description":"Internal error","statusCode":400}`,
+			400, "500", "Internal error", "",
+		},
 		{"plain text", "Not Found", 404, "", "Not Found", ""},
-		{"HTML", "<html><head><title>Bad Request</title></head><body><h1>400</h1>\n\n<p>bad   request</p></body></html>",
-			400, "", "Bad Request 400 bad request", ""},
+		{
+			"HTML", "<html><head><title>Bad Request</title></head><body><h1>400</h1>\n\n<p>bad   request</p></body></html>",
+			400, "", "Bad Request 400 bad request", "",
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -189,8 +197,10 @@ func TestNoRetryOn4xx(t *testing.T) {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, fake.Options{}, nil)
-			e.srv.Inject(fake.Fault{Endpoint: fake.EndpointExport, Status: status, Times: 5,
-				Header: http.Header{"Retry-After": {"1"}}, Body: `{"error":{"code":"X","message":"no"}}`})
+			e.srv.Inject(fake.Fault{
+				Endpoint: fake.EndpointExport, Status: status, Times: 5,
+				Header: http.Header{"Retry-After": {"1"}}, Body: `{"error":{"code":"X","message":"no"}}`,
+			})
 			_, err := e.client.StartExport(context.Background(), testRange)
 			var apiErr *informatica.APIError
 			if !errors.As(err, &apiErr) || apiErr.StatusCode != status {
@@ -321,7 +331,8 @@ func TestSecretsNeverInErrors(t *testing.T) {
 		return func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
 			msg, _ := json.Marshal(map[string]any{"error": map[string]any{
-				"code": "IDS_085", "message": "Login failed for request " + string(b), "requestId": testPassword}})
+				"code": "IDS_085", "message": "Login failed for request " + string(b), "requestId": testPassword,
+			}})
 			serve(status, "application/json", msg)(w, r)
 		}
 	}
@@ -408,14 +419,13 @@ func unwrapAll(err error) []any {
 			return
 		}
 		out = append(out, err)
-		switch u := err.(type) {
-		case interface{ Unwrap() error }:
-			walk(u.Unwrap())
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range joined.Unwrap() {
 				walk(e)
 			}
+			return
 		}
+		walk(errors.Unwrap(err))
 	}
 	walk(err)
 	return out

@@ -149,10 +149,13 @@ func (c *Client) summaryJob() jobKind {
 	combined := boolFlag(c.cfg.CombinedMeterUsage)
 	if c.cfg.SummaryAPI == ExportMeteringData {
 		return jobKind{resource: "ExportMeteringData", maxDays: MaxSummaryDays, fields: map[string]string{
-			"jobType": "SUMMARY", "allLinkedOrgs": "TRUE", "combinedMeterUsage": combined}}
+			"jobType": "SUMMARY", "allLinkedOrgs": "TRUE", "combinedMeterUsage": combined,
+		}}
 	}
-	return jobKind{resource: "ExportMeteringDataAllLinkedOrgsAcrossRegion", maxDays: MaxSummaryDays,
-		fields: map[string]string{"combinedMeterUsage": combined}}
+	return jobKind{
+		resource: "ExportMeteringDataAllLinkedOrgsAcrossRegion", maxDays: MaxSummaryDays,
+		fields: map[string]string{"combinedMeterUsage": combined},
+	}
 }
 
 // export runs consecutive jobs of one kind over [from, to], one at a time,

@@ -24,14 +24,22 @@ func TestSummaryResources(t *testing.T) {
 		path     string
 		body     map[string]any
 	}{
-		{"default", "", false, prefix + "ExportMeteringDataAllLinkedOrgsAcrossRegion",
-			map[string]any{"combinedMeterUsage": "FALSE"}},
-		{"across region combined", informatica.AllLinkedOrgsAcrossRegion, true, prefix + "ExportMeteringDataAllLinkedOrgsAcrossRegion",
-			map[string]any{"combinedMeterUsage": "TRUE"}},
-		{"ExportMeteringData", informatica.ExportMeteringData, false, prefix + "ExportMeteringData",
-			map[string]any{"combinedMeterUsage": "FALSE", "jobType": "SUMMARY", "allLinkedOrgs": "TRUE"}},
-		{"ExportMeteringData combined", informatica.ExportMeteringData, true, prefix + "ExportMeteringData",
-			map[string]any{"combinedMeterUsage": "TRUE", "jobType": "SUMMARY", "allLinkedOrgs": "TRUE"}},
+		{
+			"default", "", false, prefix + "ExportMeteringDataAllLinkedOrgsAcrossRegion",
+			map[string]any{"combinedMeterUsage": "FALSE"},
+		},
+		{
+			"across region combined", informatica.AllLinkedOrgsAcrossRegion, true, prefix + "ExportMeteringDataAllLinkedOrgsAcrossRegion",
+			map[string]any{"combinedMeterUsage": "TRUE"},
+		},
+		{
+			"ExportMeteringData", informatica.ExportMeteringData, false, prefix + "ExportMeteringData",
+			map[string]any{"combinedMeterUsage": "FALSE", "jobType": "SUMMARY", "allLinkedOrgs": "TRUE"},
+		},
+		{
+			"ExportMeteringData combined", informatica.ExportMeteringData, true, prefix + "ExportMeteringData",
+			map[string]any{"combinedMeterUsage": "TRUE", "jobType": "SUMMARY", "allLinkedOrgs": "TRUE"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

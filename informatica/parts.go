@@ -98,7 +98,7 @@ func (p *partReader) done(k partKey, rows int, err error) {
 	p.mu.Lock()
 	p.results[k] = partResult{rows, err}
 	p.mu.Unlock()
-	if err != nil && err != errStopped {
+	if err != nil && !errors.Is(err, errStopped) {
 		for {
 			s := p.stop.Load()
 			if int64(k) >= s || p.stop.CompareAndSwap(s, int64(k)) {
@@ -136,7 +136,7 @@ func (p *partReader) outcome() (int, error) {
 		res := p.results[k]
 		rows += res.rows
 		if res.err != nil {
-			if res.err == errStopped {
+			if errors.Is(res.err, errStopped) {
 				// Cannot be the first: a failed part stopped it.
 				continue
 			}

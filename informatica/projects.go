@@ -23,7 +23,8 @@ type ProjectRow struct {
 
 // projectJob is the PROJECT_FOLDER export of the org and its linked orgs.
 var projectJob = jobKind{resource: "ExportMeteringData", maxDays: MaxProjectDays, fields: map[string]string{
-	"jobType": "PROJECT_FOLDER", "allLinkedOrgs": "TRUE", "combinedMeterUsage": "TRUE"}}
+	"jobType": "PROJECT_FOLDER", "allLinkedOrgs": "TRUE", "combinedMeterUsage": "TRUE",
+}}
 
 // ExportProjectUsage exports IPU usage by project and folder for [from, to]
 // and calls fn for every row. A range over 30 days runs as consecutive jobs,

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-
 	"io"
 	"strings"
 	"testing"

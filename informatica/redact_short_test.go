@@ -29,8 +29,10 @@ func TestShortPasswordRedaction(t *testing.T) {
 			t.Run(enc.name+"/"+password, func(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, fake.Options{Password: password}, nil)
-				e.srv.Inject(fake.Fault{Endpoint: fake.EndpointLogin, Status: 401,
-					Body: "password=" + enc.encode(password) + " rejected"})
+				e.srv.Inject(fake.Fault{
+					Endpoint: fake.EndpointLogin, Status: 401,
+					Body: "password=" + enc.encode(password) + " rejected",
+				})
 				_, err := e.client.StartExport(context.Background(), testRange)
 				if err == nil {
 					t.Fatal("login succeeded")

@@ -131,8 +131,10 @@ func TestPasswordRedactedInEveryEncoding(t *testing.T) {
 			t.Run(enc.name+"/"+a.name, func(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, fake.Options{Password: awkwardPassword}, nil)
-				e.srv.Inject(fake.Fault{Endpoint: fake.EndpointLogin, Times: 10,
-					Handler: serve(a.status, a.ct, a.body(enc.encode(awkwardPassword)))})
+				e.srv.Inject(fake.Fault{
+					Endpoint: fake.EndpointLogin, Times: 10,
+					Handler: serve(a.status, a.ct, a.body(enc.encode(awkwardPassword))),
+				})
 				_, _, err := e.exportDays()
 				if err == nil {
 					t.Fatal("export succeeded")

@@ -190,8 +190,10 @@ func TestSessionRejected(t *testing.T) {
 	t.Run("401 twice", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, fake.Options{}, nil)
-		e.srv.Inject(fake.Fault{Endpoint: fake.EndpointStatus, Times: 5, Status: http.StatusUnauthorized,
-			Body: `{"error":{"code":"AUTH_01","message":"Invalid session ID or the session has expired.","requestId":"r1"}}`})
+		e.srv.Inject(fake.Fault{
+			Endpoint: fake.EndpointStatus, Times: 5, Status: http.StatusUnauthorized,
+			Body: `{"error":{"code":"AUTH_01","message":"Invalid session ID or the session has expired.","requestId":"r1"}}`,
+		})
 		_, _, err := e.exportDays()
 		var apiErr *informatica.APIError
 		if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized {
@@ -215,8 +217,10 @@ func TestSessionRejectedMore(t *testing.T) {
 	t.Run("403 about the session", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, fake.Options{}, nil)
-		e.srv.Inject(fake.Fault{Endpoint: fake.EndpointExport, Status: http.StatusForbidden,
-			Body: `{"error":{"code":"AUTH_02","message":"Session is not valid.","requestId":"r1"}}`})
+		e.srv.Inject(fake.Fault{
+			Endpoint: fake.EndpointExport, Status: http.StatusForbidden,
+			Body: `{"error":{"code":"AUTH_02","message":"Session is not valid.","requestId":"r1"}}`,
+		})
 		if _, _, err := e.exportDays(); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ package informatica
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -91,7 +92,7 @@ var errRecordTooLong = fmt.Errorf("row is longer than %d bytes (an unterminated 
 // too long names its line; a failure of the underlying reader (a corrupt ZIP
 // entry) goes through unchanged.
 func (rr *recordReader) wrap(file string, line int, err error) error {
-	if err == errRecordTooLong {
+	if errors.Is(err, errRecordTooLong) {
 		return &CSVError{File: file, Line: line, Err: err}
 	}
 	return err

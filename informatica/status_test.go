@@ -68,8 +68,14 @@ func TestJobStatusValues(t *testing.T) {
 		status string
 		fail   bool
 	}{
-		{"COMPLETED", false}, {"succeeded", false}, {" Complete ", false}, {"done", false},
-		{"ERROR", true}, {"cancelled", true}, {"Canceled", true}, {" ABORTED\n", true},
+		{"COMPLETED", false},
+		{"succeeded", false},
+		{" Complete ", false},
+		{"done", false},
+		{"ERROR", true},
+		{"cancelled", true},
+		{"Canceled", true},
+		{" ABORTED\n", true},
 	} {
 		t.Run(strings.TrimSpace(tc.status), func(t *testing.T) {
 			t.Parallel()

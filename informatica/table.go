@@ -144,7 +144,7 @@ func readHeader(rr *recordReader, file, kind string, warn *warnings) (*table, er
 		return nil, err
 	}
 	line, err := rr.next()
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return nil, nil
 	}
 	if err != nil {
@@ -232,7 +232,7 @@ func (t *table) next() (bool, error) {
 		t.cur = nil
 		line, err := t.rr.next()
 		t.line = line
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			if len(t.held) > 0 {
 				return false, t.firstAmbiguous
 			}
@@ -334,7 +334,7 @@ func (t *table) settleOrder() (bool, error) {
 				Shorten(ValidUTF8(t.orderValue), 40), t.orderLine, t.order))
 		case ambiguous && t.order == orderUnknown:
 			if !wait && t.firstAmbiguous == nil {
-				t.firstAmbiguous = t.bad(i, t.names[i], errAmbiguousDate).(*CSVError)
+				t.firstAmbiguous = t.cellError(i, t.names[i], errAmbiguousDate)
 			}
 			wait = true
 		}
@@ -349,7 +349,7 @@ func (t *table) hold() error {
 		n += len(t.rr.field(k))
 	}
 	if t.heldBytes += n; t.heldBytes > maxHeldBytes {
-		return &CSVError{File: t.file, Line: t.line, Err: fmt.Errorf("more than %d MiB of rows wait for a date that settles the order of day and month (from %v)", maxHeldBytes>>20, t.firstAmbiguous)}
+		return &CSVError{File: t.file, Line: t.line, Err: fmt.Errorf("more than %d MiB of rows wait for a date that settles the order of day and month (from %w)", maxHeldBytes>>20, t.firstAmbiguous)}
 	}
 	buf := make([]byte, 0, n)
 	h := heldRecord{line: t.line, fields: make([][]byte, len(t.rr.fields))}
@@ -388,6 +388,11 @@ func (t *table) text(i int) string {
 
 // bad is a CSVError for cell i of the current record.
 func (t *table) bad(i int, name string, err error) error {
+	return t.cellError(i, name, err)
+}
+
+// cellError is bad as the *CSVError itself, for callers that keep it.
+func (t *table) cellError(i int, name string, err error) *CSVError {
 	return &CSVError{File: t.file, Line: t.line, Column: name, Value: ValidUTF8(string(t.field(i))), Err: err}
 }
 

@@ -42,7 +42,8 @@ type TaskRow struct {
 // reports, for the requesting org only [D 9, D 17]. Its status and ZIP are
 // fetched like every other job's, under ExportMeteringData/<jobId> [D 9].
 var taskJob = jobKind{resource: "ExportServiceJobLevelMeteringData", maxDays: MaxTaskDays, fields: map[string]string{
-	"allMeters": "TRUE"}}
+	"allMeters": "TRUE",
+}}
 
 // ExportTaskUsage exports job-level usage of every meter that has job-level
 // reports (allMeters) for [from, to] (the requesting org only) and calls fn

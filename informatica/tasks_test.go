@@ -41,13 +41,19 @@ var taskFiles = []zipFile{
 }
 
 var wantTasks = []informatica.TaskRow{
-	{MeterID: "a2nB20h1o0lc7k3P9xtWS8", OrgID: "o1", TaskID: "0100001Z000000000ABC", TaskName: "m_load", TaskObject: "Load, orders",
+	{
+		MeterID: "a2nB20h1o0lc7k3P9xtWS8", OrgID: "o1", TaskID: "0100001Z000000000ABC", TaskName: "m_load", TaskObject: "Load, orders",
 		TaskType: "MTT", RunID: "42", Project: "Finance", Folder: "Daily", Environment: "Cloud Hosted", Status: "COMPLETED",
-		Date: time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC), Runs: 1, IPU: 1.25},
-	{MeterID: "a2nB20h1o0lc7k3P9xtWS8", OrgID: "o1", TaskID: "0100001Z000000000ABD", TaskName: "Café", TaskType: "MTT", RunID: "43",
-		Date: time.Date(2025, 6, 3, 0, 0, 0, 0, time.UTC), Runs: 1},
-	{MeterHint: "Application Integration", OrgID: "o1", TaskID: "Process Orders", TaskName: "Process Orders", TaskType: "Process",
-		Environment: "Cloud Server", Status: "success", Date: time.Date(2025, 6, 4, 0, 0, 0, 0, time.UTC), Runs: 17, IPU: 0.75},
+		Date: time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC), Runs: 1, IPU: 1.25,
+	},
+	{
+		MeterID: "a2nB20h1o0lc7k3P9xtWS8", OrgID: "o1", TaskID: "0100001Z000000000ABD", TaskName: "Café", TaskType: "MTT", RunID: "43",
+		Date: time.Date(2025, 6, 3, 0, 0, 0, 0, time.UTC), Runs: 1,
+	},
+	{
+		MeterHint: "Application Integration", OrgID: "o1", TaskID: "Process Orders", TaskName: "Process Orders", TaskType: "Process",
+		Environment: "Cloud Server", Status: "success", Date: time.Date(2025, 6, 4, 0, 0, 0, 0, time.UTC), Runs: 17, IPU: 0.75,
+	},
 	{MeterID: "bN6mes5n4GGciiMkuoDlCz", TaskID: "t1", Date: time.Date(2025, 6, 5, 0, 0, 0, 0, time.UTC), Runs: 1, IPU: 2},
 	// No meter in the row: the file's name is all there is.
 	{MeterHint: "with meter", TaskID: "t2", Date: time.Date(2025, 6, 5, 0, 0, 0, 0, time.UTC), Runs: 1, IPU: 3},

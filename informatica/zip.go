@@ -174,7 +174,7 @@ func (ra *readAhead) inflateEntry(i int, f *zip.File, budget *inflateBudget) boo
 		c.entry = i
 		c.n, c.err = io.ReadFull(r, c.buf)
 		c.end = c.err != nil
-		if c.err == io.EOF || c.err == io.ErrUnexpectedEOF {
+		if errors.Is(c.err, io.EOF) || errors.Is(c.err, io.ErrUnexpectedEOF) {
 			c.err = nil
 		}
 		ra.full <- c // never blocks: the channel has room for every chunk

@@ -22,13 +22,19 @@ import (
 const meteringURL = "/saas/public/core/v3/license/metering/"
 
 var (
-	assetHeader = []string{"Meter ID", "Meter Name", "Date", "Asset Name", "Asset Type", "Project", "Folder", "Org ID", "Org Type",
-		"Environment Name", "Environment Type", "Tier", "IPU Per Unit", "Usage", "Consumption (IPUs)"}
-	runHeader = []string{"Task ID", "Task Name", "Task Object Name", "Task Type", "Task Run ID", "Project Name", "Folder Name",
+	assetHeader = []string{
+		"Meter ID", "Meter Name", "Date", "Asset Name", "Asset Type", "Project", "Folder", "Org ID", "Org Type",
+		"Environment Name", "Environment Type", "Tier", "IPU Per Unit", "Usage", "Consumption (IPUs)",
+	}
+	runHeader = []string{
+		"Task ID", "Task Name", "Task Object Name", "Task Type", "Task Run ID", "Project Name", "Folder Name",
 		"Org ID", "Environment ID", "Environment", "Cores Used", "Start Time", "End Time", "Status", "Metered Value",
-		"Audit Time", "OBM Task Time(s)"}
-	executionHeader = []string{"Org ID", "Executed asset", "Date (in UTC)", "Execution env", "status", "Invoked by",
-		"Execution type", "Execution count", "Total Execution time (in hours)", "Average Execution time (in seconds)"}
+		"Audit Time", "OBM Task Time(s)",
+	}
+	executionHeader = []string{
+		"Org ID", "Executed asset", "Date (in UTC)", "Execution env", "status", "Invoked by",
+		"Execution type", "Execution count", "Total Execution time (in hours)", "Average Execution time (in seconds)",
+	}
 )
 
 // breakdownFake starts a fake whose jobs end at once, on a fixed calendar.
@@ -159,7 +165,8 @@ func TestAssetExport(t *testing.T) {
 	f, session := breakdownFake(t)
 	from, to := time.Date(2024, 8, 21, 0, 0, 0, 0, time.UTC), time.Date(2024, 9, 20, 0, 0, 0, 0, time.UTC)
 	files, job := export(t, f, session, "ExportMeteringData", map[string]string{
-		"startDate": from.Format(time.RFC3339), "endDate": to.Format(time.RFC3339), "jobType": "ASSET", "allLinkedOrgs": "TRUE"})
+		"startDate": from.Format(time.RFC3339), "endDate": to.Format(time.RFC3339), "jobType": "ASSET", "allLinkedOrgs": "TRUE",
+	})
 	if job["meterId"] != nil {
 		t.Errorf("meterId %v, want null", job["meterId"])
 	}
@@ -220,7 +227,8 @@ func TestAssetExportOneMeter(t *testing.T) {
 	m := fake.DemoMeters[1]
 	from, to := time.Date(2024, 9, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 9, 10, 0, 0, 0, 0, time.UTC)
 	files, job := export(t, f, session, "ExportMeteringData", map[string]string{
-		"startDate": from.Format(time.RFC3339), "endDate": to.Format(time.RFC3339), "jobType": "ASSET", "meterId": m.ID})
+		"startDate": from.Format(time.RFC3339), "endDate": to.Format(time.RFC3339), "jobType": "ASSET", "meterId": m.ID,
+	})
 	if job["meterId"] != m.ID {
 		t.Errorf("meterId %v, want %s", job["meterId"], m.ID)
 	}
@@ -244,7 +252,8 @@ func TestJobLevelExport(t *testing.T) {
 	f, session := breakdownFake(t)
 	from, to := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 9, 20, 0, 0, 0, 0, time.UTC)
 	files, job := export(t, f, session, "ExportServiceJobLevelMeteringData", map[string]any{
-		"startDate": from.Format(time.RFC3339), "endDate": to.Format(time.RFC3339), "allMeters": "TRUE"})
+		"startDate": from.Format(time.RFC3339), "endDate": to.Format(time.RFC3339), "allMeters": "TRUE",
+	})
 	if job["allMeters"] != true || job["orgId"] != f.LoginOrg().ID {
 		t.Errorf("create answer %v", job)
 	}
@@ -326,12 +335,14 @@ func TestJobLevelExport(t *testing.T) {
 	// meterId: that meter's file only; allMeters as a JSON boolean.
 	m := d.JobLevelMeters()[0]
 	files, job = export(t, f, session, "ExportServiceJobLevelMeteringData", map[string]any{
-		"startDate": from.Format(time.RFC3339), "endDate": to.Format(time.RFC3339), "allMeters": false, "meterId": m.ID})
+		"startDate": from.Format(time.RFC3339), "endDate": to.Format(time.RFC3339), "allMeters": false, "meterId": m.ID,
+	})
 	if _, ok := files[fake.JobLevelFileName(m)]; len(files) != 1 || !ok || job["meterId"] != m.ID || job["allMeters"] != false {
 		t.Errorf("meterId %s: files %v, answer %v", m.ID, len(files), job)
 	}
 	files, _ = export(t, f, session, "ExportServiceJobLevelMeteringData", map[string]any{
-		"startDate": from.Format(time.RFC3339), "endDate": to.Format(time.RFC3339), "allMeters": true})
+		"startDate": from.Format(time.RFC3339), "endDate": to.Format(time.RFC3339), "allMeters": true,
+	})
 	if len(files) != 4 {
 		t.Errorf("allMeters true: %d files, want 4", len(files))
 	}
@@ -423,7 +434,8 @@ func TestAssetExportShape(t *testing.T) {
 		map[string]string{"username": f.Username(), "password": f.Password()})
 	session := login["userInfo"].(map[string]any)["sessionId"].(string)
 	files, _ := export(t, f, session, "ExportMeteringData", map[string]string{
-		"startDate": "2024-09-10T00:00:00Z", "endDate": "2024-09-12T00:00:00Z", "jobType": "ASSET"})
+		"startDate": "2024-09-10T00:00:00Z", "endDate": "2024-09-12T00:00:00Z", "jobType": "ASSET",
+	})
 	for _, recs := range files {
 		header := recs[0]
 		for _, c := range assetHeader {

@@ -77,8 +77,10 @@ func (d *Dataset) AssetsOf(rows []Row) []AssetRow {
 	var out []AssetRow
 	for _, r := range rows {
 		if r.Meter.Daily == 0 {
-			out = append(out, AssetRow{Org: r.Org, Meter: r.Meter, Date: r.Date, AssetName: r.Meter.Name, AssetType: "Organization",
-				IPUPerUnit: r.Meter.Rate, Usage: usageOf(r.IPU, r.Meter.Rate), IPU: r.IPU})
+			out = append(out, AssetRow{
+				Org: r.Org, Meter: r.Meter, Date: r.Date, AssetName: r.Meter.Name, AssetType: "Organization",
+				IPUPerUnit: r.Meter.Rate, Usage: usageOf(r.IPU, r.Meter.Rate), IPU: r.IPU,
+			})
 			continue
 		}
 		assets := pickN(demoAssets, r.Org.ID, r.Meter.ID, 2, 6)
@@ -92,9 +94,11 @@ func (d *Dataset) AssetsOf(rows []Row) []AssetRow {
 			}
 			a := assets[i]
 			env := pick(environments, r.Org.ID+a.name, r.Meter.ID)
-			ar := AssetRow{Org: r.Org, Meter: r.Meter, Date: r.Date, AssetName: a.name, AssetType: a.kind,
+			ar := AssetRow{
+				Org: r.Org, Meter: r.Meter, Date: r.Date, AssetName: a.name, AssetType: a.kind,
 				Environment: env.name, EnvironmentType: env.kind, Tier: env.tier,
-				IPUPerUnit: r.Meter.Rate, Usage: usageOf(ipu, r.Meter.Rate), IPU: ipu}
+				IPUPerUnit: r.Meter.Rate, Usage: usageOf(ipu, r.Meter.Rate), IPU: ipu,
+			}
 			// The last asset of every org and meter was deleted.
 			if i == len(assets)-1 {
 				ar.Deleted = true
@@ -170,12 +174,14 @@ func (d *Dataset) TaskRunsOf(rows []Row) []TaskRun {
 				} else if u < 0.12 {
 					status = "Warning"
 				}
-				runs = append(runs, TaskRun{Org: r.Org, Meter: r.Meter, Date: r.Date,
+				runs = append(runs, TaskRun{
+					Org: r.Org, Meter: r.Meter, Date: r.Date,
 					TaskID: id22(key, r.Meter.ID, "task"), TaskName: t.name, TaskObjectName: t.object, TaskType: t.kind,
 					RunID:   fmt.Sprint(int(r.Date.Sub(runEpoch).Hours()/24)*4 + k + 1),
 					Project: project, Folder: folder, EnvironmentID: id22(env.name, r.Org.ID, "env"), Environment: env.name,
 					CoresUsed: 2 << (hash(key, r.Meter.ID, "cores") % 3),
-					Start:     start, End: start.Add(took), AuditTime: start.Add(took + 3*time.Minute), Status: status})
+					Start:     start, End: start.Add(took), AuditTime: start.Add(took + 3*time.Minute), Status: status,
+				})
 				weights = append(weights, 0.2+unit(key, r.Meter.ID+fmt.Sprint("ipu", k), r.Date))
 			}
 		}
@@ -227,9 +233,11 @@ func (d *Dataset) ExecutionsOf(rows []Row) []Execution {
 					count = 1 + int(u*10)
 				}
 				avg := round(0.2+u*40, 3)
-				out = append(out, Execution{Org: r.Org, Meter: r.Meter, Date: r.Date, Asset: p.name, Environment: env.name,
+				out = append(out, Execution{
+					Org: r.Org, Meter: r.Meter, Date: r.Date, Asset: p.name, Environment: env.name,
 					Status: status, InvokedBy: p.object, Type: p.kind, Count: count,
-					TotalHours: round(float64(count)*avg/3600, 6), AverageSeconds: avg})
+					TotalHours: round(float64(count)*avg/3600, 6), AverageSeconds: avg,
+				})
 			}
 		}
 	}

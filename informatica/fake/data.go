@@ -201,8 +201,10 @@ func (d *Dataset) ProjectRows(orgs []Org, from, to time.Time) []ProjectRow {
 				if share < 0.3 {
 					continue
 				}
-				out = append(out, ProjectRow{Org: r.Org, Meter: r.Meter, Date: r.Date, Project: name, Folder: folder,
-					IPU: round(r.IPU*share/float64(d.Projects*len(projectFolders)), 6)})
+				out = append(out, ProjectRow{
+					Org: r.Org, Meter: r.Meter, Date: r.Date, Project: name, Folder: folder,
+					IPU: round(r.IPU*share/float64(d.Projects*len(projectFolders)), 6),
+				})
 			}
 		}
 		// Usage of deleted assets: no project, no folder.

@@ -77,11 +77,12 @@ func (j *job) meterRows(rows []Row) []Row {
 }
 
 // csvFile adds a CSV file to zw in the fake's CSV shape (BOM, line ends);
-// the caller flushes the writer. s.mu must be held.
+// the caller flushes the writer. s.mu must be held. The writes go to a ZIP
+// in memory, which cannot fail, so callers drop the errors of Write.
 func (s *Server) csvFile(zw *zip.Writer, name string) *csv.Writer {
 	f, _ := zw.Create(name)
 	if s.opts.BOM {
-		f.Write([]byte{0xEF, 0xBB, 0xBF})
+		_, _ = f.Write([]byte{0xEF, 0xBB, 0xBF})
 	}
 	cw := csv.NewWriter(f)
 	cw.UseCRLF = s.opts.CRLF
@@ -114,8 +115,10 @@ func record(cols []string, vals map[string]string) []string {
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // assetColumns is the documented ASSET header [D 8].
-var assetColumns = []string{"Meter ID", "Meter Name", "Date", "Asset Name", "Asset Type", "Project", "Folder", "Org ID", "Org Type",
-	"Environment Name", "Environment Type", "Tier", "IPU Per Unit", "Usage", "Consumption (IPUs)"}
+var assetColumns = []string{
+	"Meter ID", "Meter Name", "Date", "Asset Name", "Asset Type", "Project", "Folder", "Org ID", "Org Type",
+	"Environment Name", "Environment Type", "Tier", "IPU Per Unit", "Usage", "Consumption (IPUs)",
+}
 
 // assetZIP writes asset rows as one CSV, records them as served, and
 // returns the ZIP; s.mu must be held. The file name is not documented.
@@ -125,13 +128,13 @@ func (s *Server) assetZIP(rows []AssetRow) []byte {
 	zw := zip.NewWriter(&buf)
 	cw := s.csvFile(zw, "IPU_Usage_Asset.csv")
 	cols := s.header(assetColumns, "Asset ID", "Comment")
-	cw.Write(cols)
+	_ = cw.Write(cols)
 	for i, r := range rows {
 		tier, envType := r.Tier, r.EnvironmentType
 		if s.opts.NullCells && i%5 == 3 {
 			tier, envType = "null", "null"
 		}
-		cw.Write(record(cols, map[string]string{
+		_ = cw.Write(record(cols, map[string]string{
 			"Meter ID": r.Meter.ID, "Meter Name": r.Meter.Name, "Date": r.Date.Format(s.opts.DateLayout),
 			"Asset Name": r.AssetName, "Asset Type": r.AssetType, "Project": r.Project, "Folder": r.Folder,
 			"Org ID": r.Org.ID, "Org Type": r.Org.Type, "Environment Name": r.Environment, "Environment Type": envType,
@@ -148,11 +151,15 @@ func (s *Server) assetZIP(rows []AssetRow) []byte {
 // §5.5): runColumns and executionColumns are the names public code reads
 // [C 1], in the order it lists them; unknownColumns are made up.
 var (
-	runColumns = []string{"Task ID", "Task Name", "Task Object Name", "Task Type", "Task Run ID", "Project Name", "Folder Name",
+	runColumns = []string{
+		"Task ID", "Task Name", "Task Object Name", "Task Type", "Task Run ID", "Project Name", "Folder Name",
 		"Org ID", "Environment ID", "Environment", "Cores Used", "Start Time", "End Time", "Status", "Metered Value",
-		"Audit Time", "OBM Task Time(s)"}
-	executionColumns = []string{"Org ID", "Executed asset", "Date (in UTC)", "Execution env", "status", "Invoked by",
-		"Execution type", "Execution count", "Total Execution time (in hours)", "Average Execution time (in seconds)"}
+		"Audit Time", "OBM Task Time(s)",
+	}
+	executionColumns = []string{
+		"Org ID", "Executed asset", "Date (in UTC)", "Execution env", "status", "Invoked by",
+		"Execution type", "Execution count", "Total Execution time (in hours)", "Average Execution time (in seconds)",
+	}
 	unknownColumns = []string{"Job Name", "Job Run ID", "Org ID", "Started", "Finished", "Files Transferred", "Bytes Transferred", "State"}
 )
 
@@ -197,10 +204,10 @@ func (s *Server) jobLevelZIP(d *Dataset, rows []Row, meterID string) []byte {
 func (s *Server) writeRuns(cw *csv.Writer, runs []TaskRun) {
 	s.servedRuns = append(s.servedRuns, runs...)
 	cols := s.header(runColumns, "Runtime Environment Type")
-	cw.Write(cols)
+	_ = cw.Write(cols)
 	tl := s.opts.TimeLayout
 	for _, r := range runs {
-		cw.Write(record(cols, map[string]string{
+		_ = cw.Write(record(cols, map[string]string{
 			"Task ID": r.TaskID, "Task Name": r.TaskName, "Task Object Name": r.TaskObjectName, "Task Type": r.TaskType,
 			"Task Run ID": r.RunID, "Project Name": r.Project, "Folder Name": r.Folder, "Org ID": r.Org.ID,
 			"Environment ID": r.EnvironmentID, "Environment": r.Environment, "Cores Used": strconv.Itoa(r.CoresUsed),
@@ -215,9 +222,9 @@ func (s *Server) writeRuns(cw *csv.Writer, runs []TaskRun) {
 func (s *Server) writeExecutions(cw *csv.Writer, rows []Execution) {
 	s.servedExecutions = append(s.servedExecutions, rows...)
 	cols := s.header(executionColumns)
-	cw.Write(cols)
+	_ = cw.Write(cols)
 	for _, r := range rows {
-		cw.Write(record(cols, map[string]string{
+		_ = cw.Write(record(cols, map[string]string{
 			"Org ID": r.Org.ID, "Executed asset": r.Asset, "Date (in UTC)": r.Date.Format(s.opts.DateLayout),
 			"Execution env": r.Environment, "status": r.Status, "Invoked by": r.InvokedBy, "Execution type": r.Type,
 			"Execution count": strconv.Itoa(r.Count), "Total Execution time (in hours)": num(r.TotalHours),
@@ -230,7 +237,7 @@ func (s *Server) writeExecutions(cw *csv.Writer, rows []Execution) {
 // moving the day's usage (in GB) as bytes. There is no IPU column.
 func (s *Server) writeUnknown(cw *csv.Writer, rows []Row) {
 	cols := s.header(unknownColumns)
-	cw.Write(cols)
+	_ = cw.Write(cols)
 	tl := s.opts.TimeLayout
 	for _, r := range rows {
 		jobs := []string{"landing_zone_sftp"}
@@ -240,7 +247,7 @@ func (s *Server) writeUnknown(cw *csv.Writer, rows []Row) {
 		for i, name := range jobs {
 			start := r.Date.Add(time.Duration(2+8*i) * time.Hour)
 			bytes := int64(r.MeterUsage * 1e9 / float64(len(jobs)))
-			cw.Write(record(cols, map[string]string{
+			_ = cw.Write(record(cols, map[string]string{
 				"Job Name": name, "Job Run ID": fmt.Sprint(int(r.Date.Sub(runEpoch).Hours()/24)*2 + i + 1), "Org ID": r.Org.ID,
 				"Started": start.Format(tl), "Finished": start.Add(47 * time.Minute).Format(tl),
 				"Files Transferred": strconv.FormatInt(1+bytes/50e6, 10), "Bytes Transferred": strconv.FormatInt(bytes, 10),

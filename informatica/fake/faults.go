@@ -145,7 +145,7 @@ func resetConn(w http.ResponseWriter) {
 	if hj, ok := w.(http.Hijacker); ok {
 		if conn, _, err := hj.Hijack(); err == nil {
 			if tcp, ok := conn.(*net.TCPConn); ok {
-				tcp.SetLinger(0)
+				_ = tcp.SetLinger(0) // the Close below resets or closes either way
 			}
 			conn.Close()
 			return

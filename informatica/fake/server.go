@@ -281,7 +281,7 @@ func (s *Server) Start(addr string) error {
 func (s *Server) StartListener(l net.Listener, scheme string) {
 	s.url = scheme + "://" + l.Addr().String()
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(l)
+	go func() { _ = s.srv.Serve(l) }() // returns when Close stops it
 }
 
 // URL is the login URL of a started fake.
@@ -305,8 +305,10 @@ func (s *Server) Close() error {
 	return s.srv.Close()
 }
 
-// Username and Password are the credentials the fake accepts.
+// Username is the user name the fake accepts.
 func (s *Server) Username() string { return s.opts.Username }
+
+// Password is the password the fake accepts.
 func (s *Server) Password() string { return s.opts.Password }
 
 // LoginOrg is the org the account logs in to.
@@ -739,9 +741,9 @@ func (s *Server) zipRows(rows []Row, combined bool) []byte {
 	zw := zip.NewWriter(&buf)
 	for _, name := range names {
 		cw := s.csvFile(zw, name)
-		cw.Write(cols)
+		_ = cw.Write(cols)
 		for i, r := range files[name] {
-			cw.Write(s.csvRecord(cols, r, i))
+			_ = cw.Write(s.csvRecord(cols, r, i))
 		}
 		cw.Flush()
 	}
@@ -806,10 +808,12 @@ func (s *Server) projectZIP(rows []ProjectRow) []byte {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	cw := s.csvFile(zw, "IPU_Usage_Project_Folder.csv")
-	cw.Write(projectColumns)
+	_ = cw.Write(projectColumns)
 	for _, r := range rows {
-		cw.Write([]string{r.Date.Format(s.opts.DateLayout), r.Project, r.Folder, r.Org.ID, r.Org.Type,
-			r.Meter.ID, r.Meter.Name, strconv.FormatFloat(r.IPU, 'f', -1, 64)})
+		_ = cw.Write([]string{
+			r.Date.Format(s.opts.DateLayout), r.Project, r.Folder, r.Org.ID, r.Org.Type,
+			r.Meter.ID, r.Meter.Name, strconv.FormatFloat(r.IPU, 'f', -1, 64),
+		})
 	}
 	cw.Flush()
 	zw.Close()
@@ -857,7 +861,7 @@ func flagText(b bool) string {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // as a failed Write: the client sees a short body
 }
 
 // writeError answers with Informatica's v3 error object.
