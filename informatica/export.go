@@ -223,6 +223,7 @@ type JobEvent struct {
 // JobStep names the steps of an export job that Config.OnJob reports.
 type JobStep string
 
+// The steps of an export job, in the order they happen.
 const (
 	JobStarted       JobStep = "started" // Informatica took the request, Status is its first
 	JobStatusChanged JobStep = "status"  // a poll found a status other than the last
