@@ -60,7 +60,7 @@ func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(
 	}
 	for _, a := range job.settings.Accounts {
 		collector.LogClient(&a.Client, log.With(logger, "account", a.Name), level.Info)
-		t, err := exportAccount(job.ctx, a, job.settings.Refresh, from, to, job.start)
+		t, err := exportAccount(job.ctx, logger, a, job.settings.Refresh, from, to, job.start)
 		if err != nil {
 			level.Error(logger).Log("msg", "Export failed", "account", a.Name, "stage", informatica.StageOf(err), "err", err)
 			return 1
@@ -176,12 +176,12 @@ type dayRange struct {
 // history.start (historyStart) is the first day, except in zip mode, which
 // reads no configuration. The last day is at most yesterday (of now, UTC):
 // today is not complete yet.
-func (c dayFlags) parseDays(historyStart time.Time, zipMode bool, now time.Time) (dayRange, error) {
+func (f dayFlags) parseDays(historyStart time.Time, zipMode bool, now time.Time) (dayRange, error) {
 	var r dayRange
 	var err error
 	switch {
-	case *c.from != "":
-		if r.from, err = parseDay("--from", *c.from); err != nil {
+	case *f.from != "":
+		if r.from, err = parseDay("--from", *f.from); err != nil {
 			return r, err
 		}
 	case zipMode:
@@ -193,8 +193,8 @@ func (c dayFlags) parseDays(historyStart time.Time, zipMode bool, now time.Time)
 	}
 	yesterday := day(now.UTC()).AddDate(0, 0, -1)
 	r.to = yesterday
-	if *c.to != "" {
-		if r.to, err = parseDay("--to", *c.to); err != nil {
+	if *f.to != "" {
+		if r.to, err = parseDay("--to", *f.to); err != nil {
 			return r, err
 		}
 	}
@@ -265,9 +265,9 @@ func readZIPFile(path string, read func(f *os.File, size int64) error) error {
 const backfillPollInterval = 15 * time.Second
 
 // exportAccount exports one account's usage for the days from..to.
-func exportAccount(ctx context.Context, a collector.AccountSettings, r collector.RefreshSettings, from, to, now time.Time) (*usage.Table, error) {
+func exportAccount(ctx context.Context, logger log.Logger, a collector.AccountSettings, r collector.RefreshSettings, from, to, now time.Time) (*usage.Table, error) {
 	var t *usage.Table
-	err := withAccountClient(ctx, a, r, func(client *informatica.Client) error {
+	err := withAccountClient(ctx, logger, a, r, func(client *informatica.Client) error {
 		var err error
 		t, err = exportSummary(ctx, client, from, to, now)
 		return err
@@ -294,8 +294,9 @@ func exportEnd(to, now time.Time) time.Time {
 }
 
 // withAccountClient calls fn with a client of account a, set up for a
-// one-off command, and logs out after.
-func withAccountClient(ctx context.Context, a collector.AccountSettings, r collector.RefreshSettings, fn func(*informatica.Client) error) error {
+// one-off command, and logs out after (a failed logout is a warning: the
+// work is done).
+func withAccountClient(ctx context.Context, logger log.Logger, a collector.AccountSettings, r collector.RefreshSettings, fn func(*informatica.Client) error) error {
 	cfg := a.Client
 	cfg.PollInterval, cfg.JobTimeout = r.PollInterval, r.JobTimeout
 	if cfg.CallbackURL != "" {
@@ -313,7 +314,9 @@ func withAccountClient(ctx context.Context, a collector.AccountSettings, r colle
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		client.Logout(ctx)
+		if err := client.Logout(ctx); err != nil {
+			level.Warn(logger).Log("msg", "Logout from Informatica failed", "account", a.Name, "err", err)
+		}
 	}()
 	return fn(client)
 }

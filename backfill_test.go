@@ -202,8 +202,10 @@ func TestBackfillFromZIPs(t *testing.T) {
 	os.WriteFile(zip2, f.ZIP(newer, true), 0o600)
 	output := filepath.Join(dir, "backfill.om")
 	logs := &syncBuffer{}
-	args := []string{"backfill", "--zip=" + zip1, "--zip=" + zip2, "--from=" + last.AddDate(0, 0, -20).Format(time.DateOnly),
-		"--to=" + last.Format(time.DateOnly), "--output=" + output}
+	args := []string{
+		"backfill", "--zip=" + zip1, "--zip=" + zip2, "--from=" + last.AddDate(0, 0, -20).Format(time.DateOnly),
+		"--to=" + last.Format(time.DateOnly), "--output=" + output,
+	}
 	if code := run(args, logs, hooks{}); code != 0 {
 		t.Fatalf("backfill exited %d:\n%s", code, logs)
 	}

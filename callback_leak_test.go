@@ -27,8 +27,10 @@ func TestCallbackURLNotLeaked(t *testing.T) {
 		json.NewDecoder(r.Body).Decode(&body)
 		sent, _ := body["callbackUrl"].(string)
 		sentURL.Store(sent)
-		msg, _ := json.Marshal(map[string]any{"error": map[string]any{"code": "MTR_010",
-			"message": "Invalid callbackUrl " + sent + " (" + url.QueryEscape(sent) + ")"}})
+		msg, _ := json.Marshal(map[string]any{"error": map[string]any{
+			"code":    "MTR_010",
+			"message": "Invalid callbackUrl " + sent + " (" + url.QueryEscape(sent) + ")",
+		}})
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write(msg)

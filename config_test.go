@@ -403,8 +403,10 @@ refresh: {poll_interval: 10m, job_timeout: 30m}
 // TestLoginURLHostAndSaas: the POD's host is accepted bare, with a trailing
 // slash and with the /saas of Informatica's examples.
 func TestLoginURLHostAndSaas(t *testing.T) {
-	for _, u := range []string{"https://dm-us.informaticacloud.com", "https://dm-us.informaticacloud.com/",
-		"https://dm-us.informaticacloud.com/saas", "https://dm-us.informaticacloud.com/saas/", "http://127.0.0.1:8080"} {
+	for _, u := range []string{
+		"https://dm-us.informaticacloud.com", "https://dm-us.informaticacloud.com/",
+		"https://dm-us.informaticacloud.com/saas", "https://dm-us.informaticacloud.com/saas/", "http://127.0.0.1:8080",
+	} {
 		if _, err := parseConfig([]byte("accounts:\n  - {name: a, login_url: '"+u+"', username: u, password: p}\n"), t.TempDir()); err != nil {
 			t.Errorf("login_url %s refused: %v", u, err)
 		}

@@ -46,7 +46,7 @@ func deployArgs(t *testing.T) map[string][]string {
 	inExec := false
 	for _, line := range strings.Split(readFile(t, "deploy/systemd/informatica_exporter.service"), "\n") {
 		if rest, ok := strings.CutPrefix(line, "ExecStart="); ok {
-			inExec, line = true, rest
+			line = rest
 		} else if !inExec {
 			continue
 		}

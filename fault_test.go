@@ -146,8 +146,10 @@ var faultMatrix = []faultCase{
 		}
 	}},
 	{name: "429 with Retry-After", stage: "export", inject: func(t *testing.T, f *fake.Server) {
-		f.Inject(fake.Fault{Endpoint: fake.EndpointExport, Times: persistent, Status: 429,
-			Header: http.Header{"Retry-After": {"1"}}, Body: `{"error":{"code":"429","message":"Too many requests"}}`})
+		f.Inject(fake.Fault{
+			Endpoint: fake.EndpointExport, Times: persistent, Status: 429,
+			Header: http.Header{"Retry-After": {"1"}}, Body: `{"error":{"code":"429","message":"Too many requests"}}`,
+		})
 	}},
 	{name: "burst of 500", stage: "poll", inject: fault(fake.EndpointStatus, 500, `{"error":{"code":"500","message":"Internal error"}}`)},
 	{name: "burst of 502", stage: "export", inject: fault(fake.EndpointExport, 502, "<html><body>Bad Gateway</body></html>")},
@@ -165,8 +167,10 @@ var faultMatrix = []faultCase{
 		f.SetOutcomes(fake.Outcome{Never: true})
 	}},
 	{name: "5 jobs already active", stage: "export", inject: func(t *testing.T, f *fake.Server) {
-		f.Inject(fake.Fault{Endpoint: fake.EndpointExport, Times: persistent, Status: 400,
-			Body: `{"error":{"code":"MTR_005","message":"You can have a maximum of 5 active export jobs."}}`})
+		f.Inject(fake.Fault{
+			Endpoint: fake.EndpointExport, Times: persistent, Status: 400,
+			Body: `{"error":{"code":"MTR_005","message":"You can have a maximum of 5 active export jobs."}}`,
+		})
 	}},
 	{name: "download 404", stage: "download", inject: fault(fake.EndpointDownload, 404, `{"error":{"code":"MTR_404","message":"Not found"}}`)},
 	{name: "download 410 expired", stage: "download", inject: fault(fake.EndpointDownload, 410, `{"error":{"code":"MTR_410","message":"The export has expired"}}`)},

@@ -108,7 +108,7 @@ func (c *focusCommand) run(logger log.Logger, configFile string, adjust func(*co
 		s := focusSource{account: acct}
 		// Job-level files the client cannot read are skipped with a warning.
 		collector.LogClient(&a.Client, log.With(logger, "account", a.Name), level.Info)
-		err = withAccountClient(job.ctx, a, job.settings.Refresh, func(client *informatica.Client) error {
+		err = withAccountClient(job.ctx, logger, a, job.settings.Refresh, func(client *informatica.Client) error {
 			var err error
 			if s.summary, err = exportSummary(job.ctx, client, from, to, job.start); err != nil {
 				return err
@@ -422,9 +422,11 @@ func (t *focusTasks) add(r *informatica.TaskRow) error {
 	k := taskDay{r.OrgID, meter, r.TaskID, int32(r.Date.Unix() / 86400)}
 	d := t.days[k]
 	if d == nil {
-		d = &focusTask{taskDay: taskDay{strings.Clone(k.org), strings.Clone(k.meter), strings.Clone(k.task), k.day},
-			name: strings.Clone(r.TaskName), typ: strings.Clone(r.TaskType), project: strings.Clone(r.Project),
-			folder: strings.Clone(r.Folder), env: strings.Clone(r.Environment)}
+		d = &focusTask{
+			taskDay: taskDay{strings.Clone(k.org), strings.Clone(k.meter), strings.Clone(k.task), k.day},
+			name:    strings.Clone(r.TaskName), typ: strings.Clone(r.TaskType), project: strings.Clone(r.Project),
+			folder: strings.Clone(r.Folder), env: strings.Clone(r.Environment),
+		}
 		t.days[k] = d
 	}
 	d.runs += max(r.Runs, 0)
@@ -530,8 +532,10 @@ func writeFOCUS(w io.Writer, sources []focusSource, by string, from, to time.Tim
 		}
 		for j := range t.Days {
 			e := t.Entry(j)
-			l := focusLine{account: &s.account, org: t.Orgs[e.Org], meter: t.Meters[e.Meter],
-				day: time.Unix(int64(e.Day)*86400, 0).UTC(), usage: e.Usage, ipu: e.IPU, rate: e.Rate, hasRate: e.HasRate}
+			l := focusLine{
+				account: &s.account, org: t.Orgs[e.Org], meter: t.Meters[e.Meter],
+				day: time.Unix(int64(e.Day)*86400, 0).UTC(), usage: e.Usage, ipu: e.IPU, rate: e.Rate, hasRate: e.HasRate,
+			}
 			if e.PeriodStart != 0 || e.PeriodEnd != 0 {
 				l.periodStart = time.Unix(e.PeriodStart, 0).UTC()
 				// Table periods end at 00:00 of their last day; FOCUS's
@@ -584,8 +588,10 @@ func writeFOCUS(w io.Writer, sources []focusSource, by string, from, to time.Tim
 					meter.ID = a.MeterName // SkuId MUST NOT be null on usage
 				}
 			}
-			l := focusLine{account: &s.account, org: org, meter: meter, day: a.Date, usage: a.Usage, ipu: a.IPU,
-				rate: a.IPUPerUnit, hasRate: a.IPUPerUnit != 0, asset: a}
+			l := focusLine{
+				account: &s.account, org: org, meter: meter, day: a.Date, usage: a.Usage, ipu: a.IPU,
+				rate: a.IPUPerUnit, hasRate: a.IPUPerUnit != 0, asset: a,
+			}
 			period(&l)
 			if err := write(&l); err != nil {
 				return stats, err

@@ -52,9 +52,11 @@ var focusSpec = map[string]focusColumnSpec{
 	"PricingUnit":        {true, true, "string", nil},
 	"ProviderName":       {true, false, "string", nil},
 	"PublisherName":      {true, false, "string", nil},
-	"ServiceCategory": {true, false, "string", []string{"AI and Machine Learning", "Analytics", "Business Applications", "Compute",
+	"ServiceCategory": {true, false, "string", []string{
+		"AI and Machine Learning", "Analytics", "Business Applications", "Compute",
 		"Databases", "Developer Tools", "Multicloud", "Identity", "Integration", "Internet of Things", "Management and Governance",
-		"Media", "Migration", "Mobile", "Networking", "Security", "Storage", "Web", "Other"}},
+		"Media", "Migration", "Mobile", "Networking", "Security", "Storage", "Web", "Other",
+	}},
 	"ServiceName": {true, false, "string", nil},
 	// Recommended and Conditional ones the command writes; "not null" where
 	// the spec says so for Usage rows that are no correction.

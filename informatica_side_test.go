@@ -70,8 +70,10 @@ func TestInformaticaSideRecipe(t *testing.T) {
 	}
 	output := filepath.Join(dir, "ipu.om")
 	logs := &syncBuffer{}
-	if code := run([]string{"backfill", "--zip=" + zips[0], "--from=" + from.Format(time.DateOnly),
-		"--to=" + last.Format(time.DateOnly), "--output=" + output}, logs, hooks{}); code != 0 {
+	if code := run([]string{
+		"backfill", "--zip=" + zips[0], "--from=" + from.Format(time.DateOnly),
+		"--to=" + last.Format(time.DateOnly), "--output=" + output,
+	}, logs, hooks{}); code != 0 {
 		t.Fatalf("backfill --zip of the recipe's ZIP exited %d:\n%s", code, logs)
 	}
 	om, err := os.ReadFile(output)

@@ -100,8 +100,10 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	// Informatica and one account against it.
 	load := func() (collector.Settings, error) { return loadConfig(logger, *configFile) }
 	if *demo {
-		f, settings, err := startDemo(demoSettings{entitlement: *demoIPUs, callbackURL: *demoCallback,
-			breakdowns: *demoBreakdowns, ipuPrice: *demoPrice, currency: *demoCurrency})
+		f, settings, err := startDemo(demoSettings{
+			entitlement: *demoIPUs, callbackURL: *demoCallback,
+			breakdowns: *demoBreakdowns, ipuPrice: *demoPrice, currency: *demoCurrency,
+		})
 		if err != nil {
 			level.Error(logger).Log("msg", "Cannot start the simulated Informatica", "err", err)
 			return 1
@@ -209,7 +211,9 @@ func run(args []string, stderr io.Writer, h hooks) int {
 			return 1
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
-				reloads.reload()
+				// reload logs a failure and shows it in its metrics and
+				// on the landing page; a signal has no one else to tell.
+				_ = reloads.reload()
 				continue
 			}
 			level.Info(logger).Log("msg", "Shutting down", "signal", sig)
@@ -247,8 +251,12 @@ func newLoggers(w io.Writer, lvl, format string) (log.Logger, *slog.Logger) {
 		}
 		return base.Log(kv...)
 	})
+	// The flag allows only levels both loggers know; Info, as for the
+	// go-kit filter above, should one still not parse.
 	var slogLevel slog.Level
-	slogLevel.UnmarshalText([]byte(lvl))
+	if err := slogLevel.UnmarshalText([]byte(lvl)); err != nil {
+		slogLevel = slog.LevelInfo
+	}
 	return logger, slog.New(slgk.NewGoKitHandler(bridged, slogLevel))
 }
 
@@ -287,8 +295,10 @@ var (
 
 func newReloader(logger log.Logger, load func() (collector.Settings, error), e *collector.Exporter, now func() time.Time) *reloader {
 	started := now()
-	return &reloader{logger: logger, load: load, exporter: e, now: now,
-		last: reloadStatus{Initial: true, At: started, LastSuccess: started}}
+	return &reloader{
+		logger: logger, load: load, exporter: e, now: now,
+		last: reloadStatus{Initial: true, At: started, LastSuccess: started},
+	}
 }
 
 func (r *reloader) reload() error {

@@ -452,8 +452,10 @@ func TestEndToEnd(t *testing.T) {
 		{name: "default resource, per-meter CSVs"},
 		{name: "export_metering_data resource", account: "    summary_api: export_metering_data\n"},
 		{name: "combined CSV", account: "    combined_meter_usage: true\n"},
-		{name: "shuffled columns, BOM, null cells, extra columns, CRLF",
-			opts: fake.Options{ShuffleColumns: true, BOM: true, NullCells: true, ExtraColumns: true, CRLF: true}},
+		{
+			name: "shuffled columns, BOM, null cells, extra columns, CRLF",
+			opts: fake.Options{ShuffleColumns: true, BOM: true, NullCells: true, ExtraColumns: true, CRLF: true},
+		},
 		{name: "RFC 3339 dates and jobID", opts: fake.Options{DateLayout: time.RFC3339, JobIDKey: "jobID", CreateStatus: http.StatusCreated}},
 		{name: "datetime dates", opts: fake.Options{DateLayout: "2006-01-02 15:04:05"}},
 		{name: "US dates", opts: fake.Options{DateLayout: "1/2/2006"}},

@@ -40,8 +40,10 @@ func testLogsProgress(t *testing.T, command []string) {
 		s.Refresh.PollInterval, s.Refresh.JobTimeout = 15*time.Second, 30*time.Minute
 	}
 	yesterday := day(time.Now().UTC().AddDate(0, 0, -1))
-	args := slices.Concat(command, []string{"--config.file=" + cfg, "--from=" + yesterday.AddDate(0, 0, -199).Format(time.DateOnly),
-		"--output=" + filepath.Join(dir, "out")})
+	args := slices.Concat(command, []string{
+		"--config.file=" + cfg, "--from=" + yesterday.AddDate(0, 0, -199).Format(time.DateOnly),
+		"--output=" + filepath.Join(dir, "out"),
+	})
 
 	logs := &syncBuffer{}
 	if code := run(args, logs, hooks{adjust: adjust}); code != 0 {

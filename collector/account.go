@@ -158,8 +158,10 @@ func (s *accountState) failing() bool {
 type requestKey struct{ endpoint, code string }
 
 func newAccountState() *accountState {
-	s := &accountState{failures: map[informatica.Stage]uint64{}, requests: map[requestKey]uint64{},
-		ignored: map[string]uint64{ignoredFutureDate: 0}}
+	s := &accountState{
+		failures: map[informatica.Stage]uint64{}, requests: map[requestKey]uint64{},
+		ignored: map[string]uint64{ignoredFutureDate: 0},
+	}
 	for _, st := range informatica.Stages {
 		s.failures[st] = 0
 	}

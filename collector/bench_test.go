@@ -167,7 +167,6 @@ func measureHeap(b testing.TB, r io.ReaderAt, size int64, name string) heapFigur
 	t, _ := parse(b, r, size, sample)
 	h := heapFigures{peak: peak - base, table: settle() - base}
 	runtime.KeepAlive(t)
-	t = nil
 
 	base = settle()
 	peak = base

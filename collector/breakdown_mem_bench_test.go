@@ -30,8 +30,10 @@ func BenchmarkBreakdownMemory(b *testing.B) {
 func breakdownMemory(assets, meters int) (retainedMiB, rssMiB float64) {
 	const days = 32 // the last day of the previous period, then 31
 	first := date("2025-05-31")
-	sc := &summaryScope{periods: map[string]usage.BillingPeriod{"org": {Start: date("2025-06-01").Unix(), End: date("2025-07-01").Unix()}},
-		lastDays: map[string]int32{"org": usage.DayNumber(date("2025-06-30"))}}
+	sc := &summaryScope{
+		periods:  map[string]usage.BillingPeriod{"org": {Start: date("2025-06-01").Unix(), End: date("2025-07-01").Unix()}},
+		lastDays: map[string]int32{"org": usage.DayNumber(date("2025-06-30"))},
+	}
 	var before runtime.MemStats
 	debug.FreeOSMemory()
 	runtime.ReadMemStats(&before)

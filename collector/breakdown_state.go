@@ -120,7 +120,7 @@ func loadBreakdown(dir, account string, k *breakdownKind) (breakdownStateHeader,
 	for ; ; series++ {
 		var s storedSeries
 		err := dec.Decode(&s)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err == nil {

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -53,7 +54,7 @@ func TestBreakdownStateRoundTrip(t *testing.T) {
 		!reflect.DeepEqual(loaded.periods, rows.periods) {
 		t.Errorf("rows after a round trip:\n got %+v\nwant %+v", loaded, rows)
 	}
-	if _, _, err := loadBreakdown(dir, "prod/eu", &assetKind); err != errNoState {
+	if _, _, err := loadBreakdown(dir, "prod/eu", &assetKind); !errors.Is(err, errNoState) {
 		t.Errorf("loading a kind never stored: %v, want errNoState", err)
 	}
 	if _, err := os.Stat(statePath(dir, "prod/eu")); !os.IsNotExist(err) {
@@ -117,8 +118,10 @@ func TestOldStateFileLoads(t *testing.T) {
 	clock := newFixedClock(date("2025-06-15T12:30:00Z"))
 	e := New(logger, WithClock(clock.Now), WithStorage(dir))
 	t.Cleanup(e.Stop)
-	acct := AccountSettings{Name: "prod", Client: informatica.Config{LoginURL: "https://fake.invalid", Username: "u", Password: "p"},
-		Breakdown: BreakdownSettings{Kinds: BreakdownNames(), Interval: 24 * time.Hour, MaxSeries: 500}}
+	acct := AccountSettings{
+		Name: "prod", Client: informatica.Config{LoginURL: "https://fake.invalid", Username: "u", Password: "p"},
+		Breakdown: BreakdownSettings{Kinds: BreakdownNames(), Interval: 24 * time.Hour, MaxSeries: 500},
+	}
 	if err := e.Apply(Settings{Accounts: []AccountSettings{acct}, Refresh: refreshSettings(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -166,8 +169,10 @@ func TestRestartServesStoredBreakdowns(t *testing.T) {
 		})
 	}
 	data := func(s samples) samples {
-		return s.with(slices.Concat(usageNames, taskFamilies, []string{"informatica_asset_billing_period_consumed_ipus",
-			"informatica_asset_last_day_consumed_ipus", "informatica_exporter_last_breakdown_success_timestamp_seconds"})...)
+		return s.with(slices.Concat(usageNames, taskFamilies, []string{
+			"informatica_asset_billing_period_consumed_ipus",
+			"informatica_asset_last_day_consumed_ipus", "informatica_exporter_last_breakdown_success_timestamp_seconds",
+		})...)
 	}
 	want := data(gatherSamples(t, g))
 	first.Stop()

@@ -33,8 +33,10 @@ func LogClient(cfg *informatica.Config, logger log.Logger, progress func(log.Log
 		level.Debug(logger).Log(kv...)
 	}
 	cfg.OnJob = func(j informatica.JobEvent) {
-		kv := []any{"msg", jobMessages[j.Step], "job", fmt.Sprintf("%d of %d", j.Job, j.Jobs), "resource", j.Resource,
-			"from", j.Range.Start.Format(rangeTime), "to", j.Range.End.Format(rangeTime), "job_id", j.JobID, "status", j.Status}
+		kv := []any{
+			"msg", jobMessages[j.Step], "job", fmt.Sprintf("%d of %d", j.Job, j.Jobs), "resource", j.Resource,
+			"from", j.Range.Start.Format(rangeTime), "to", j.Range.End.Format(rangeTime), "job_id", j.JobID, "status", j.Status,
+		}
 		if j.Step == informatica.JobRead {
 			kv = append(kv, "rows", j.Rows, "bytes", j.Bytes)
 		}

@@ -193,7 +193,7 @@ func (e *Exporter) apply(s Settings) error {
 	// table or waits for its encoding.
 	x := e.expo.Load()
 	if x != nil {
-		x.encode(next, s.Refresh.MaxAge, byReload)
+		x.encodeLogged(next, s.Refresh.MaxAge, byReload)
 	}
 	e.mu.Lock()
 	e.accounts = next

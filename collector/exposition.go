@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-kit/log/level"
 	kflate "github.com/klauspost/compress/flate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -46,8 +47,10 @@ func (e *Exporter) Handler(reg prometheus.Gatherer, opts promhttp.HandlerOpts) h
 		!opts.ProcessStartTime.IsZero() {
 		return fallback
 	}
-	x := &exposition{e: e, reg: reg, fallback: fallback, accepted: expfmt.DefaultAcceptedFormats(),
-		wake: make(chan struct{}, 1), after: time.After}
+	x := &exposition{
+		e: e, reg: reg, fallback: fallback, accepted: expfmt.DefaultAcceptedFormats(),
+		wake: make(chan struct{}, 1), after: time.After,
+	}
 	if opts.EnableOpenMetrics {
 		x.accepted = expfmt.DefaultOpenMetricsAcceptedFormats()
 	}
@@ -141,7 +144,7 @@ func (e *Exporter) published() {
 	}
 	accounts, maxAge := e.accounts, e.refresh.MaxAge
 	e.mu.RUnlock()
-	x.encode(accounts, maxAge, byRefresher)
+	x.encodeLogged(accounts, maxAge, byRefresher)
 }
 
 // expiry is when the data metrics of accounts, as of now, stop being
@@ -190,7 +193,7 @@ func (x *exposition) schedule(ctx context.Context, after func(time.Duration) <-c
 		case <-x.wake:
 		case <-fire:
 			accounts, maxAge := x.e.current()
-			x.encode(accounts, maxAge, byTimer)
+			x.encodeLogged(accounts, maxAge, byTimer)
 		}
 	}
 }
@@ -202,6 +205,15 @@ func (x *exposition) schedule(ctx context.Context, after func(time.Duration) <-c
 func (x *exposition) current() (*encodedData, error) {
 	accounts, maxAge := x.e.current()
 	return x.encode(accounts, maxAge, byScrape)
+}
+
+// encodeLogged encodes the data metrics ahead of a scrape, logging an
+// error, which has no one else to go to: the scrape that finds them
+// unencoded encodes them itself or falls back to the registry.
+func (x *exposition) encodeLogged(accounts []*account, maxAge time.Duration, by int) {
+	if _, err := x.encode(accounts, maxAge, by); err != nil {
+		level.Error(x.e.logger).Log("msg", "Cannot encode the data metrics", "err", err)
+	}
 }
 
 // encode returns the data metrics of accounts as of now, encoding them
@@ -253,8 +265,12 @@ func (x *exposition) encode(accounts []*account, maxAge time.Duration, by int) (
 			d.text[f] = append(d.text[f], plain)
 			buf.Reset()
 			zw.Reset(&buf)
-			zw.Write(plain)
-			zw.Flush()
+			if _, err := zw.Write(plain); err != nil {
+				return nil, err
+			}
+			if err := zw.Flush(); err != nil {
+				return nil, err
+			}
 			d.zip[f] = append(d.zip[f], bytes.Clone(buf.Bytes()))
 			d.crc[f] = append(d.crc[f], crc32.ChecksumIEEE(plain))
 			d.shift[f] = append(d.shift[f], newCRC32Shift(int64(len(plain))))
@@ -320,8 +336,12 @@ func (x *exposition) serve(w http.ResponseWriter, r *http.Request) bool {
 		if gz {
 			zstart := zhealth.Len()
 			zw.Reset(zhealth)
-			zw.Write(p.plain)
-			zw.Flush()
+			if _, err := zw.Write(p.plain); err != nil {
+				return piece{}, err
+			}
+			if err := zw.Flush(); err != nil {
+				return piece{}, err
+			}
 			p.deflated = zhealth.Bytes()[zstart:]
 		}
 		return p, nil
@@ -539,8 +559,10 @@ func probeEncoding(values []string) negotiated {
 	var log probeLog
 	h := promhttp.HandlerFor(prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return nil, nil }),
 		promhttp.HandlerOpts{ErrorLog: &log})
-	req := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/metrics"},
-		Header: http.Header{"Accept-Encoding": values}}
+	req := &http.Request{
+		Method: http.MethodGet, URL: &url.URL{Path: "/metrics"},
+		Header: http.Header{"Accept-Encoding": values},
+	}
 	w := probeWriter{header: http.Header{}}
 	h.ServeHTTP(w, req)
 	return negotiated{encoding: w.header.Get("Content-Encoding"), failed: bool(log)}

@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,7 +25,7 @@ import (
 // matter and the body, inflated.
 func scrapeWith(t *testing.T, h http.Handler, accept, encoding string) (int, string, string, []byte) {
 	t.Helper()
-	req := httptest.NewRequest("GET", "/metrics", nil)
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
@@ -246,7 +247,7 @@ func TestFallbackRendersWhatIsEncoded(t *testing.T) {
 	enc := expfmt.NewEncoder(&fromProto, expfmt.NewFormat(expfmt.TypeTextPlain))
 	for {
 		var mf dto.MetricFamily
-		if err := dec.Decode(&mf); err == io.EOF {
+		if err := dec.Decode(&mf); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			t.Fatal(err)
@@ -261,7 +262,7 @@ func TestFallbackRendersWhatIsEncoded(t *testing.T) {
 
 	const name = "informatica_ipu_billing_period_consumed_ipus"
 	before := x.fallbacks.Load()
-	req := httptest.NewRequest("GET", "/metrics?name[]="+name, nil)
+	req := httptest.NewRequest(http.MethodGet, "/metrics?name[]="+name, nil)
 	rec := httptest.NewRecorder()
 	x.ServeHTTP(rec, req)
 	if x.fallbacks.Load() != before+1 {
@@ -415,7 +416,7 @@ func TestEncodingNegotiatedAsPromhttp(t *testing.T) {
 		"application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
 	}
 	serve := func(h http.Handler, accept string, values []string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest("GET", "/metrics", nil)
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		req.Header.Set("Accept", accept)
 		if values != nil {
 			req.Header["Accept-Encoding"] = values

@@ -40,7 +40,7 @@ func gzipExporter(tb testing.TB, size string) (*Exporter, *prometheus.Registry) 
 // gzipBodySize serves one OpenMetrics scrape with gzip and returns the
 // size of the body.
 func gzipBodySize(h http.Handler) int {
-	req := httptest.NewRequest("GET", "/metrics", nil)
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0")
 	req.Header.Set("Accept-Encoding", "gzip")
 	rec := httptest.NewRecorder()

@@ -199,8 +199,10 @@ func (a *account) export(ctx context.Context, prev *snapshot, p runPlan) (*usage
 	if len(fresh.Days) == 0 && p.full {
 		// An incremental export without rows is nothing new: Informatica
 		// has not published the window yet. A full one is suspect.
-		return nil, res, &informatica.StageError{Stage: informatica.StageParse,
-			Err: errors.New("the export holds no usage rows; an empty export would wipe every series, so it is not used")}
+		return nil, res, &informatica.StageError{
+			Stage: informatica.StageParse,
+			Err:   errors.New("the export holds no usage rows; an empty export would wipe every series, so it is not used"),
+		}
 	}
 	var old *usage.Table
 	if prev != nil {

@@ -110,8 +110,10 @@ func TestFailedRefreshKeepsLastGoodData(t *testing.T) {
 			f.Inject(fake.Fault{Endpoint: fake.EndpointLogin, Status: http.StatusInternalServerError})
 		}},
 		{"export", informatica.StageExport, func(f *fake.Server) {
-			f.Inject(fake.Fault{Endpoint: fake.EndpointExport, Status: http.StatusInternalServerError,
-				Body: `{"error":{"code":"MTR_500","message":"Internal error"}}`})
+			f.Inject(fake.Fault{
+				Endpoint: fake.EndpointExport, Status: http.StatusInternalServerError,
+				Body: `{"error":{"code":"MTR_500","message":"Internal error"}}`,
+			})
 		}},
 		{"poll", informatica.StagePoll, func(f *fake.Server) {
 			f.SetOutcomes(fake.Outcome{Status: "FAILED", ErrorMessage: "Exception occurred while processing"})

@@ -48,8 +48,10 @@ func BenchmarkReloadScrape(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	refresh := RefreshSettings{Interval: time.Hour, Lookback: 45 * 24 * time.Hour, PollInterval: time.Second,
-		JobTimeout: time.Minute, MaxAge: 26 * time.Hour}
+	refresh := RefreshSettings{
+		Interval: time.Hour, Lookback: 45 * 24 * time.Hour, PollInterval: time.Second,
+		JobTimeout: time.Minute, MaxAge: 26 * time.Hour,
+	}
 	// No refresher ever runs: every run waits for this timer.
 	never := func(time.Duration) <-chan time.Time { return nil }
 

@@ -24,7 +24,7 @@ type httpGatherer struct {
 
 func (g httpGatherer) Gather() ([]*dto.MetricFamily, error) {
 	rec := httptest.NewRecorder()
-	g.h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	g.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if rec.Code != http.StatusOK {
 		g.t.Fatalf("GET /metrics: %d %s", rec.Code, rec.Body)
 	}

@@ -77,7 +77,7 @@ func TestScaleChild(t *testing.T) {
 	// The client keeps no body but the first two: what it allocates would
 	// count in this process's RSS.
 	scrape := func(url string, gzip, keep bool) (time.Duration, []byte) {
-		req, _ := http.NewRequest("GET", url, nil)
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2")
 		if gzip {
 			req.Header.Set("Accept-Encoding", "gzip")
@@ -94,7 +94,7 @@ func TestScaleChild(t *testing.T) {
 			_, err = io.Copy(io.Discard, resp.Body)
 		}
 		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 {
+		if err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("%d %v", resp.StatusCode, err)
 		}
 		return time.Since(start), body

@@ -184,7 +184,7 @@ func (s *snapshot) render(now time.Time) (*rendered, error) {
 		if err := checkLabelValues(org.ID, org.Name, org.Type); err != nil {
 			return nil, err
 		}
-		r.orgs[i] = renderedOrg{id: org.ID, index: int32(v.Org)}
+		r.orgs[i] = renderedOrg{id: org.ID, index: v.Org}
 	}
 	for f, vals := range values {
 		// The registry sorts a family by its label values in the order of

@@ -113,8 +113,11 @@ func scrapeOneSnapshot(client *http.Client, url string, expected *generationSums
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("scrape: %d %v", resp.StatusCode, err)
+	if err != nil {
+		return 0, fmt.Errorf("scrape: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("scrape: status %d", resp.StatusCode)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))

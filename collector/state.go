@@ -136,8 +136,10 @@ func saveState(dir string, h stateHeader, t *usage.Table) error {
 			if !r.BillingPeriodStart.IsZero() {
 				start, end = r.BillingPeriodStart.Unix(), r.BillingPeriodEnd.Unix()
 			}
-			encErr = enc.Encode(stateRow{r.OrgID, r.OrgName, r.OrgType, r.MeterID, r.MeterName, r.Scalar, r.MetricCategory,
-				r.Date.Format(time.DateOnly), start, end, r.IPU, r.MeterUsage, rate})
+			encErr = enc.Encode(stateRow{
+				r.OrgID, r.OrgName, r.OrgType, r.MeterID, r.MeterName, r.Scalar, r.MetricCategory,
+				r.Date.Format(time.DateOnly), start, end, r.IPU, r.MeterUsage, rate,
+			})
 		})
 		return encErr
 	})
@@ -180,8 +182,11 @@ func writeState(dir, final string, write func(*json.Encoder) error) (err error) 
 	}
 	// The rename itself is durable only once the folder is synced.
 	if d, err := os.Open(dir); err == nil {
-		d.Sync()
+		err = d.Sync()
 		d.Close()
+		if err != nil {
+			return fmt.Errorf("sync state folder %s: %w", dir, err)
+		}
 	}
 	return nil
 }
@@ -218,7 +223,7 @@ func loadState(dir, account string) (stateHeader, *usage.Table, error) {
 	for i := 0; ; i++ {
 		var raw [13]json.RawMessage
 		err := dec.Decode(&raw)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -228,7 +233,9 @@ func loadState(dir, account string) (stateHeader, *usage.Table, error) {
 		if err != nil {
 			return h, nil, fmt.Errorf("read state %s: row %d: %w", path, i+1, err)
 		}
-		b.Add(&r)
+		if err := b.Add(&r); err != nil {
+			return h, nil, fmt.Errorf("read state %s: row %d: %w", path, i+1, err)
+		}
 	}
 	if b.Rows() != h.Days {
 		return h, nil, fmt.Errorf("read state %s: %d rows, the header promises %d (a truncated file?)", path, b.Rows(), h.Days)
@@ -238,7 +245,7 @@ func loadState(dir, account string) (stateHeader, *usage.Table, error) {
 
 // openState opens a gzipped state file for decoding: errNoState when it
 // does not exist.
-func openState(path string) (*json.Decoder, func() error, error) {
+func openState(path string) (*json.Decoder, func(), error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, errNoState
@@ -251,7 +258,8 @@ func openState(path string) (*json.Decoder, func() error, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("read state %s: %w", path, err)
 	}
-	return json.NewDecoder(zr), f.Close, nil
+	// Closing what was only read has no error worth reporting.
+	return json.NewDecoder(zr), func() { f.Close() }, nil
 }
 
 func parseStateRow(raw [13]json.RawMessage) (informatica.UsageRow, error) {
@@ -259,8 +267,10 @@ func parseStateRow(raw [13]json.RawMessage) (informatica.UsageRow, error) {
 	var day string
 	var start, end int64
 	var rate *float64
-	for i, dst := range []any{&r.OrgID, &r.OrgName, &r.OrgType, &r.MeterID, &r.MeterName, &r.Scalar, &r.MetricCategory,
-		&day, &start, &end, &r.IPU, &r.MeterUsage, &rate} {
+	for i, dst := range []any{
+		&r.OrgID, &r.OrgName, &r.OrgType, &r.MeterID, &r.MeterName, &r.Scalar, &r.MetricCategory,
+		&day, &start, &end, &r.IPU, &r.MeterUsage, &rate,
+	} {
 		if err := json.Unmarshal(raw[i], dst); err != nil {
 			return r, fmt.Errorf("field %d: %w", i+1, err)
 		}

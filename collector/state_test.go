@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -34,8 +35,10 @@ func rowsOf(t *usage.Table) []informatica.UsageRow {
 func TestStateRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	table := stateTable(t)
-	h := stateHeader{Account: "prod/eu", LoginURL: "https://dm-em.informaticacloud.com", Username: "u",
-		LoginOrgID: "o1", Taken: date("2025-06-15T12:00:00Z"), ExportRows: 3, Partial: true}
+	h := stateHeader{
+		Account: "prod/eu", LoginURL: "https://dm-em.informaticacloud.com", Username: "u",
+		LoginOrgID: "o1", Taken: date("2025-06-15T12:00:00Z"), ExportRows: 3, Partial: true,
+	}
 	if err := saveState(dir, h, table); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +56,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 1 {
 		t.Errorf("files in the storage folder = %v, want only the state file", files)
 	}
-	if _, _, err := loadState(dir, "other"); err != errNoState {
+	if _, _, err := loadState(dir, "other"); !errors.Is(err, errNoState) {
 		t.Errorf("loading an account with no state: %v, want errNoState", err)
 	}
 }

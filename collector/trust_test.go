@@ -67,8 +67,10 @@ func incrementalRefresh() RefreshSettings {
 // its range.
 func correction(day time.Time, ipu float64) fake.Row {
 	start, end := fake.BillingPeriod(day, time.Time{})
-	return fake.Row{Org: fake.DemoOrgs[0], Meter: fake.DemoMeters[0], Date: day,
-		BillingPeriodStart: start, BillingPeriodEnd: end, MeterUsage: ipu, IPU: ipu}
+	return fake.Row{
+		Org: fake.DemoOrgs[0], Meter: fake.DemoMeters[0], Date: day,
+		BillingPeriodStart: start, BillingPeriodEnd: end, MeterUsage: ipu, IPU: ipu,
+	}
 }
 
 // TestStrayRowReplacesOnlyItsOwnDay: an incremental export that carries one
@@ -264,8 +266,10 @@ func TestStoredStateFromTheFuture(t *testing.T) {
 	f := startFake(t, fake.Options{}, clock.Now)
 	dir := t.TempDir()
 	acct := accountFor("prod", f, nil)
-	h := stateHeader{Account: "prod", LoginURL: acct.Client.LoginURL, Username: acct.Client.Username,
-		Taken: fakeBase.Add(72 * time.Hour), LastFull: fakeBase.Add(72 * time.Hour)}
+	h := stateHeader{
+		Account: "prod", LoginURL: acct.Client.LoginURL, Username: acct.Client.Username,
+		Taken: fakeBase.Add(72 * time.Hour), LastFull: fakeBase.Add(72 * time.Hour),
+	}
 	if err := saveState(dir, h, stateTable(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -336,8 +340,10 @@ func TestUnrenderableTableFailsOnlyItsAccount(t *testing.T) {
 	logger, logs := newTestLogger()
 	e, reg := newTestExporter(t, logger, newFixedClock(fakeBase).Now)
 	refresh := refreshSettings(time.Hour)
-	if err := e.Apply(Settings{Accounts: []AccountSettings{{Name: "bad", Client: informatica.Config{LoginURL: "http://127.0.0.1:1"}},
-		{Name: "good", Client: informatica.Config{LoginURL: "http://127.0.0.1:1"}}}, Refresh: refresh}); err != nil {
+	if err := e.Apply(Settings{Accounts: []AccountSettings{
+		{Name: "bad", Client: informatica.Config{LoginURL: "http://127.0.0.1:1"}},
+		{Name: "good", Client: informatica.Config{LoginURL: "http://127.0.0.1:1"}},
+	}, Refresh: refresh}); err != nil {
 		t.Fatal(err)
 	}
 	badAcct, goodAcct := accountNamed(e, "bad"), accountNamed(e, "good")

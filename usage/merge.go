@@ -45,6 +45,8 @@ func Merge(old, fresh *Table, c Coverage, keepFrom int32) *Table {
 	// Old and fresh each kept to the limit on one export; their merge
 	// keeps every row of both.
 	b.maxSeries = 0
+	// Without a series limit, the one error Add returns, Add cannot fail.
+	add := func(r *informatica.UsageRow) { _ = b.Add(r) }
 	freshOrgs := map[string]bool{}
 	// Rows outside the coverage are few: a day just outside the range asked
 	// for, a correction Informatica attached.
@@ -56,7 +58,7 @@ func Merge(old, fresh *Table, c Coverage, keepFrom int32) *Table {
 			stray[seriesDay{r.OrgID, r.MeterID, day}] = true
 		}
 		if day >= keepFrom {
-			b.Add(r)
+			add(r)
 		}
 	})
 	if old != nil {
@@ -67,7 +69,7 @@ func Merge(old, fresh *Table, c Coverage, keepFrom int32) *Table {
 				replaced = stray[seriesDay{r.OrgID, r.MeterID, day}]
 			}
 			if !replaced && day >= keepFrom {
-				b.Add(r)
+				add(r)
 			}
 		})
 	}

@@ -39,19 +39,45 @@ func TestMergeTables(t *testing.T) {
 		keepFrom string
 		want     map[string]float64
 	}{
-		{"covered days of every org replaced, stray row replaces only its own entry", Coverage{From: day("2025-06-03"), To: day("2025-06-04"), All: true}, "2025-01-01",
-			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4,
-				"o1 m 2025-06-05": 5.5, "o1 n 2025-06-05": 50, "o2 m 2025-06-05": 500, "o1 m 2025-06-09": 9}},
-		{"orgs the export did not return keep their days", Coverage{From: day("2025-06-03"), To: day("2025-06-04")}, "2025-01-01",
-			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4,
-				"o1 m 2025-06-05": 5.5, "o1 n 2025-06-05": 50, "o2 m 2025-06-03": 30, "o2 m 2025-06-05": 500, "o1 m 2025-06-09": 9}},
-		{"a full run is authoritative from its start Onward: future rows go", Coverage{From: day("2025-06-03"), To: Onward, All: true}, "2025-01-01",
-			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5}},
-		{"an incremental run Onward keeps the orgs it did not return", Coverage{From: day("2025-06-03"), To: Onward}, "2025-01-01",
-			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5,
-				"o2 m 2025-06-03": 30, "o2 m 2025-06-05": 500}},
-		{"old days dropped", Coverage{From: day("2025-06-03"), To: Onward, All: true}, "2025-06-02",
-			map[string]float64{"o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5}},
+		{
+			"covered days of every org replaced, stray row replaces only its own entry",
+			Coverage{From: day("2025-06-03"), To: day("2025-06-04"), All: true},
+			"2025-01-01",
+			map[string]float64{
+				"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4,
+				"o1 m 2025-06-05": 5.5, "o1 n 2025-06-05": 50, "o2 m 2025-06-05": 500, "o1 m 2025-06-09": 9,
+			},
+		},
+		{
+			"orgs the export did not return keep their days",
+			Coverage{From: day("2025-06-03"), To: day("2025-06-04")},
+			"2025-01-01",
+			map[string]float64{
+				"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4,
+				"o1 m 2025-06-05": 5.5, "o1 n 2025-06-05": 50, "o2 m 2025-06-03": 30, "o2 m 2025-06-05": 500, "o1 m 2025-06-09": 9,
+			},
+		},
+		{
+			"a full run is authoritative from its start Onward: future rows go",
+			Coverage{From: day("2025-06-03"), To: Onward, All: true},
+			"2025-01-01",
+			map[string]float64{"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5},
+		},
+		{
+			"an incremental run Onward keeps the orgs it did not return",
+			Coverage{From: day("2025-06-03"), To: Onward},
+			"2025-01-01",
+			map[string]float64{
+				"o1 m 2025-06-01": 1, "o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5,
+				"o2 m 2025-06-03": 30, "o2 m 2025-06-05": 500,
+			},
+		},
+		{
+			"old days dropped",
+			Coverage{From: day("2025-06-03"), To: Onward, All: true},
+			"2025-06-02",
+			map[string]float64{"o1 m 2025-06-02": 2, "o1 m 2025-06-03": 3.5, "o1 m 2025-06-04": 4, "o1 m 2025-06-05": 5.5},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

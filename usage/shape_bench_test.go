@@ -88,9 +88,11 @@ func TestBuilderShapeChild(t *testing.T) {
 		base, peak := ms.HeapAlloc, ms.HeapAlloc
 		rssBase := testkit.RSSKiB(t, "VmRSS")
 		b := NewBuilder()
-		r := informatica.UsageRow{OrgType: "Sub-Organization", MeterName: "Data Integration", Scalar: "Compute Units",
+		r := informatica.UsageRow{
+			OrgType: "Sub-Organization", MeterName: "Data Integration", Scalar: "Compute Units",
 			MetricCategory: "Data Integration", BillingPeriodStart: start, BillingPeriodEnd: end,
-			IPURate: 0.06, HasIPURate: true}
+			IPURate: 0.06, HasIPURate: true,
+		}
 		n := 0
 		s.rows(rows, func(org, meter, day int) {
 			id, ok := orgIDs[org]
