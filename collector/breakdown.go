@@ -202,6 +202,9 @@ const periodSum = math.MinInt32
 type rowsBuilder struct {
 	kind  *breakdownKind
 	scope *summaryScope // nil: every row as it is
+	// limit bounds the series; err says the export went past it.
+	limit int
+	err   error
 	// strings holds one copy of each label value: orgs, meters, projects
 	// and folders repeat across series.
 	strings map[string]string
@@ -211,8 +214,23 @@ type rowsBuilder struct {
 	rows    []breakdownRow
 }
 
+// maxBreakdownSeries bounds the distinct series (assets, tasks, project
+// folders of an org and meter) one breakdown export may hold. Real orgs have
+// some thousands to tens of thousands; a million is what only a broken or
+// hostile export reaches, and its rows alone would take hundreds of MiB.
+const maxBreakdownSeries = 1_000_000
+
 func newRowsBuilder(kind *breakdownKind, sc *summaryScope) *rowsBuilder {
-	return &rowsBuilder{kind: kind, scope: sc, strings: map[string]string{}, series: map[seriesKey]int32{}, cells: map[[2]int32]int32{}}
+	return &rowsBuilder{kind: kind, scope: sc, limit: maxBreakdownSeries, strings: map[string]string{}, series: map[seriesKey]int32{}, cells: map[[2]int32]int32{}}
+}
+
+// full returns an error naming the limit when n series are as many as a
+// breakdown may hold, else nil.
+func (b *rowsBuilder) full(n int) error {
+	if n < b.limit {
+		return nil
+	}
+	return fmt.Errorf("the %s breakdown export has more than %d series, more than a real export holds: not used", b.kind.name, b.limit)
 }
 
 // add adds the values of series k on the day of date. The key's strings
@@ -232,6 +250,10 @@ func (b *rowsBuilder) addDay(k seriesKey, day int32, v rowValues) {
 	}
 	s, ok := b.series[k]
 	if !ok {
+		if err := b.full(len(b.keys)); err != nil {
+			b.err = cmp.Or(b.err, err)
+			return
+		}
 		for i, v := range k {
 			c, ok := b.strings[v]
 			if !ok {
@@ -612,6 +634,9 @@ func (a *account) runBreakdown(ctx context.Context, i int) {
 	a.state.breakdowns[i].lastAttempt = a.now()
 	a.state.mu.Unlock()
 	stage := stageOf(err)
+	if err == nil && b.err != nil {
+		err, stage = b.err, informatica.StageParse
+	}
 	rows := b.finish(a.now())
 	if err == nil {
 		// Rows that cannot become metrics fail this run, not a scrape.

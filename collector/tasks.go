@@ -86,6 +86,9 @@ func exportTasks(ctx context.Context, c *informatica.Client, logger log.Logger, 
 		k := taskKey{t.OrgID, meter, t.TaskID}
 		n := names[k]
 		if n == nil {
+			if err := rows.full(len(names)); err != nil {
+				return err
+			}
 			n = &taskNames{}
 			k = taskKey{strings.Clone(k.org), strings.Clone(k.meter), strings.Clone(k.task)}
 			names[k] = n
