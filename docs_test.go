@@ -103,13 +103,15 @@ func brokenLinks(t *testing.T, files []string) []string {
 	return broken
 }
 
-// TestDocsLinks: every relative link of the README and the docs pages
-// points to a file that exists and, in a Markdown file, to a heading it has.
+// TestDocsLinks: every relative link of the README, the docs pages and the
+// READMEs that link into them points to a file that exists and, in a
+// Markdown file, to a heading it has.
 func TestDocsLinks(t *testing.T) {
 	files := docFiles(t, ".")
 	if len(files) < 2 {
 		t.Fatalf("no docs/*.md pages: %v", files)
 	}
+	files = append(files, "mixin/README.md", "deploy/helm/informatica-exporter/README.md")
 	for _, b := range brokenLinks(t, files) {
 		t.Error(b)
 	}
