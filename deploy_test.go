@@ -97,7 +97,7 @@ func TestSystemdUnit(t *testing.T) {
 	unit := readFile(t, "deploy/systemd/informatica_exporter.service")
 	const credential = "/run/credentials/informatica_exporter.service/password"
 	if !strings.Contains(unit, "LoadCredential=password:/etc/informatica_exporter/password") ||
-		!strings.Contains(readFile(t, "README.md"), "password_file: "+credential) {
+		!strings.Contains(readDocs(t), "password_file: "+credential) {
 		t.Errorf("the unit's LoadCredential and the README's password_file (%s) do not agree", credential)
 	}
 	// verify wants ExecStart's program to exist: this test's binary stands
