@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -118,5 +119,49 @@ func TestFirstRunWithoutConfig(t *testing.T) {
 				t.Errorf("%q: the error does not say %q:\n%s", args, want, out)
 			}
 		}
+	}
+}
+
+// TestCommandsDocDemo runs every demo line of docs/commands.md as written,
+// each in a folder of its own: backfill and focus write their file, serve
+// starts (and stops at once).
+func TestCommandsDocDemo(t *testing.T) {
+	doc := readFile(t, "docs/commands.md")
+	var lines []string
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(doc, -1) {
+		for _, line := range strings.Split(block[1], "\n") {
+			if strings.HasPrefix(line, "./informatica_exporter ") && strings.Contains(line, " --demo") && !slices.Contains(lines, line) {
+				lines = append(lines, line)
+			}
+		}
+	}
+	if len(lines) < 5 {
+		t.Fatalf("docs/commands.md has %d demo lines: %q", len(lines), lines)
+	}
+	for _, line := range lines {
+		args := strings.Fields(line)[1:]
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			if args[0] != "backfill" && args[0] != "focus" {
+				logs := &syncBuffer{}
+				stop := make(chan struct{})
+				close(stop)
+				if code := run(append(args, "--web.listen-address=127.0.0.1:0"), logs, hooks{stop: stop}); code != 0 {
+					t.Errorf("%s: exit %d:\n%s", line, code, logs)
+				}
+				return
+			}
+			dir := t.TempDir()
+			out, code := runChild(t, dir, args...)
+			var output string
+			for _, a := range args {
+				if v, ok := strings.CutPrefix(a, "--output="); ok {
+					output = v
+				}
+			}
+			if code != 0 || len(readFile(t, filepath.Join(dir, output))) == 0 {
+				t.Errorf("%s: exit %d, or an empty %s:\n%s", line, code, output, out)
+			}
+		})
 	}
 }
