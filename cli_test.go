@@ -165,3 +165,15 @@ func TestCommandsDocDemo(t *testing.T) {
 		})
 	}
 }
+
+// TestGitignoreKeepsSecretsOut: the configuration a first run creates
+// beside the clone's files, and password files, are never one git add away
+// from a commit.
+func TestGitignoreKeepsSecretsOut(t *testing.T) {
+	patterns := strings.Split(readFile(t, ".gitignore"), "\n")
+	for _, want := range []string{"/config.yml", "*.password", "password", "password.txt", "/secrets/"} {
+		if !slices.Contains(patterns, want) {
+			t.Errorf(".gitignore has no line %q", want)
+		}
+	}
+}
