@@ -64,8 +64,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 		logLevel   = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat  = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 	)
-	serveCmd := app.Command("serve", "Run the exporter (the default command: its flags work without the word serve).").Default()
-	serve := addServeFlags(serveCmd)
+	serve := newServeCommand(app)
 	backfill := offline.NewBackfill(app)
 	focus := offline.NewFocus(app)
 	app.Version(version.Print(exporterName))
@@ -88,8 +87,9 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	return serve.run(logger, slogger, *configFile, h)
 }
 
-// serveFlags are the flags of the serve command.
-type serveFlags struct {
+// serveCommand runs the exporter: the default command, whose flags work
+// without the word serve.
+type serveCommand struct {
 	metricsPath *string
 	storagePath *string
 	web         *web.FlagConfig
@@ -97,8 +97,10 @@ type serveFlags struct {
 	demoAccount demo.Account
 }
 
-func addServeFlags(cmd *kingpin.CmdClause) *serveFlags {
-	f := &serveFlags{
+// newServeCommand adds the serve command and its flags to app.
+func newServeCommand(app *kingpin.Application) *serveCommand {
+	cmd := app.Command("serve", "Run the exporter (the default command: its flags work without the word serve).").Default()
+	f := &serveCommand{
 		metricsPath: cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String(),
 		storagePath: cmd.Flag("storage.path", "Folder where each account's last good data is kept across restarts; empty keeps nothing.").Default("").String(),
 		web:         kingpinflag.AddFlags(cmd, ":9977"),
@@ -114,7 +116,7 @@ func addServeFlags(cmd *kingpin.CmdClause) *serveFlags {
 
 // run serves the metrics until a signal or h.stop ends it; its result is
 // the process's exit code.
-func (f *serveFlags) run(logger log.Logger, slogger *slog.Logger, configFile string, h hooks) int {
+func (f *serveCommand) run(logger log.Logger, slogger *slog.Logger, configFile string, h hooks) int {
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("build_context", version.BuildContext())
 
