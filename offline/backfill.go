@@ -115,8 +115,9 @@ func addDayFlags(cmd *kingpin.CmdClause) dayFlags {
 	return f
 }
 
-// dayJob is a command's setting out: its configuration (none in zip mode),
-// its days, and the instant it started.
+// dayJob is a command's setting out: its configuration (none in zip mode,
+// the simulated Informatica's with --demo), its days, and the instant it
+// started.
 type dayJob struct {
 	ctx      context.Context
 	stop     func()
@@ -126,9 +127,10 @@ type dayJob struct {
 	start    time.Time
 }
 
-// prepare reads the configuration, unless in zip mode, and the days to
-// write. On failure it logs why and returns the exit code; otherwise the
-// caller must call the job's stop.
+// prepare reads the configuration (with --demo, starts the simulated
+// Informatica instead; in zip mode, neither) and the days to write. On
+// failure it logs why and returns the exit code; otherwise the caller must
+// call the job's stop, which also stops the simulated Informatica.
 func (f dayFlags) prepare(logger log.Logger, command, configFile string, adjust func(*collector.Settings), now func() time.Time) (dayJob, int) {
 	if now == nil {
 		now = time.Now
