@@ -28,6 +28,15 @@ type syncBuffer = testkit.SyncBuffer
 
 var writeFile = testkit.WriteFile
 
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // exporterProcess is the exporter's run function serving on a free port.
 type exporterProcess struct {
 	t    *testing.T

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net/url"
 	"os"
@@ -89,6 +90,11 @@ var defaultRefresh = refreshConfig{
 // never quote a secret. What is valid but costly is logged as a warning.
 func Load(logger log.Logger, path string) (collector.Settings, error) {
 	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Most likely a first run: say what to do next.
+		return collector.Settings{}, fmt.Errorf("read config: %w; to try the exporter without an Informatica account, run it with --demo; "+
+			"to use yours, copy config.example.yml to %s and fill in your account", err, path)
+	}
 	if err != nil {
 		return collector.Settings{}, fmt.Errorf("read config: %w", err)
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -484,5 +485,26 @@ func TestConfigWarnings(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "level=warn") || !strings.Contains(logs.String(), "refresh.interval: 5m is shorter than 15m: about 288 summary export jobs a day") {
 		t.Errorf("Load logged %q, want the interval warning", logs.String())
+	}
+}
+
+// TestMissingFileSaysWhatToDo: without a configuration file, as on a
+// first run, the error names the file and points to --demo and to
+// config.example.yml.
+func TestMissingFileSaysWhatToDo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yml")
+	_, err := Load(log.NewNopLogger(), path)
+	if err == nil {
+		t.Fatal("a missing file loaded")
+	}
+	for _, want := range []string{"read config: open " + path + ": no such file or directory", "--demo", "copy config.example.yml to " + path} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	// A file that is there but cannot be read gets no such advice.
+	dir := t.TempDir()
+	if _, err := Load(log.NewNopLogger(), dir); err == nil || strings.Contains(err.Error(), "--demo") {
+		t.Errorf("reading a folder: %v, want an error without the first-run advice", err)
 	}
 }
