@@ -30,6 +30,7 @@ import (
 	"github.com/ipumon/informatica_exporter/collector"
 	"github.com/ipumon/informatica_exporter/config"
 	"github.com/ipumon/informatica_exporter/demo"
+	"github.com/ipumon/informatica_exporter/informatica/fake"
 	"github.com/ipumon/informatica_exporter/offline"
 )
 
@@ -53,6 +54,9 @@ type hooks struct {
 	// after, when set, replaces the refreshers' timer: tests start each
 	// run themselves.
 	after func(time.Duration) <-chan time.Time
+	// demo, when set, is given the simulated Informatica of --demo, so
+	// that tests can scan the logs for its secrets.
+	demo func(*fake.Server)
 }
 
 // run is main without the process.
@@ -130,6 +134,9 @@ func (f *serveCommand) run(logger log.Logger, slogger *slog.Logger, configFile s
 			return 1
 		}
 		defer simulated.Close()
+		if h.demo != nil {
+			h.demo(simulated)
+		}
 		level.Info(logger).Log("msg", "Demo mode: serving a simulated Informatica", "url", simulated.URL())
 		load = func() (collector.Settings, error) { return settings, nil }
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,6 +72,17 @@ func startExporterWith(t *testing.T, h hooks, args ...string) *exporterProcess {
 	p := &exporterProcess{t: t, logs: &syncBuffer{}, stop: make(chan struct{}), code: make(chan int, 1), adjust: h.adjust}
 	h.stop = p.stop
 	args = append([]string{"--web.listen-address=127.0.0.1:0"}, args...)
+	if slices.Contains(args, "--log.level=debug") {
+		// Registered before the shutdown below, so it runs after it and
+		// scans every line the exporter logged.
+		t.Cleanup(func() {
+			p.shutdown()
+			for _, leak := range secretsIn(p.logs.String(), trackedFakes(t)) {
+				t.Errorf("the debug log holds a secret: %s", leak)
+			}
+		})
+		h.demo = func(f *fake.Server) { trackFake(t, f) }
+	}
 	go func() { p.code <- run(args, p.logs, h) }()
 	waitFor(t, 10*time.Second, "the exporter to listen", func() bool {
 		select {
@@ -206,7 +218,53 @@ func startFake(t *testing.T, opts fake.Options) *fake.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
+	trackFake(t, f)
 	return f
+}
+
+// fakesOf holds the fake Informatica servers each test started: every
+// exporter a test runs at debug is scanned for their secrets.
+var fakesOf sync.Map // *testing.T -> *[]*fake.Server
+
+var fakesMu sync.Mutex
+
+func trackFake(t *testing.T, f *fake.Server) {
+	fakesMu.Lock()
+	defer fakesMu.Unlock()
+	list, loaded := fakesOf.LoadOrStore(t, &[]*fake.Server{f})
+	if loaded {
+		*list.(*[]*fake.Server) = append(*list.(*[]*fake.Server), f)
+		return
+	}
+	t.Cleanup(func() { fakesOf.Delete(t) })
+}
+
+func trackedFakes(t *testing.T) []*fake.Server {
+	fakesMu.Lock()
+	defer fakesMu.Unlock()
+	if list, ok := fakesOf.Load(t); ok {
+		return slices.Clone(*list.(*[]*fake.Server))
+	}
+	return nil
+}
+
+// secretsIn names each secret of the fakes (their password and every
+// session ID they issued) and the tests' callback token found in text.
+func secretsIn(text string, fakes []*fake.Server) []string {
+	var leaks []string
+	check := func(what, secret string) {
+		if secret != "" && strings.Contains(text, secret) {
+			leaks = append(leaks, fmt.Sprintf("%s %q", what, secret))
+		}
+	}
+	check("the callback token", callbackToken)
+	for _, f := range fakes {
+		check("the password", f.Password())
+		for _, id := range f.SessionIDs() {
+			check("the session ID", id)
+		}
+	}
+	return leaks
 }
 
 // writeConfig writes a configuration with one account per fake.
