@@ -37,7 +37,7 @@ func exportAssets(ctx context.Context, c *informatica.Client, _ log.Logger, r *e
 		// A blank asset name (the row that may sum up deleted assets) or
 		// environment is "(none)" like a blank project, so that the label
 		// is always there (an empty value is no label at all).
-		rows.add(seriesKey{a.OrgID, a.MeterID, orNone(a.AssetName), a.AssetType, orNone(a.Project), a.Folder, orNone(a.Environment)}, a.Date, rowValues{a.IPU})
+		rows.add(seriesKey{a.OrgID, a.MeterID, a.AssetName, a.AssetType, a.Project, a.Folder, a.Environment}, a.Date, rowValues{a.IPU})
 		return nil
 	})
 }

@@ -150,7 +150,7 @@ var projectKind = breakdownKind{
 
 func exportProjects(ctx context.Context, c *informatica.Client, _ log.Logger, r *exportRange, rows *rowsBuilder) (informatica.ExportResult, error) {
 	return c.ExportProjectUsage(ctx, r.from, r.to, func(p *informatica.ProjectRow) error {
-		rows.add(seriesKey{p.OrgID, orNone(p.Project), p.Folder}, p.Date, rowValues{p.IPU})
+		rows.add(seriesKey{p.OrgID, p.Project, p.Folder}, p.Date, rowValues{p.IPU})
 		return nil
 	})
 }
@@ -159,7 +159,7 @@ func exportProjects(ctx context.Context, c *informatica.Client, _ log.Logger, r 
 // a blank project is for assets deleted before Informatica processed their
 // usage, so that a blank folder, type or name is there to select (an
 // empty value is no label at all). seriesSums.add applies it to every
-// label of every series.
+// label of every series; the rows keep the labels as they came.
 func orNone(s string) string {
 	if s == "" {
 		return noProject

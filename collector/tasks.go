@@ -112,7 +112,7 @@ func exportTasks(ctx context.Context, c *informatica.Client, logger log.Logger, 
 	})
 	for d, v := range days {
 		n := names[d.task]
-		rows.addDay(seriesKey{d.task.org, d.task.meter, d.task.task, n.name, n.typ, orNone(n.project), n.folder}, d.day, v)
+		rows.addDay(seriesKey{d.task.org, d.task.meter, d.task.task, n.name, n.typ, n.project, n.folder}, d.day, v)
 	}
 	for _, hint := range meters.Unresolved() {
 		level.Warn(logger).Log("msg", "Skipping job-level rows of a file that names no meter this account's summary knows", "file", hint)
