@@ -256,6 +256,11 @@ func loadState(dir, account string) (stateHeader, *usage.Table, error) {
 // it lets other goroutines run.
 const yieldRows = 1024
 
+// maxStateLine bounds a line of a state file: the longest are breakdown
+// series of a few dozen days and headers of some thousand orgs' periods,
+// well under a MiB.
+const maxStateLine = 16 << 20
+
 // stateLines reads a state file's JSON values, one a line as
 // json.Encoder writes them.
 type stateLines struct {
@@ -292,6 +297,9 @@ func (l *stateLines) next() ([]byte, error) {
 			for errors.Is(err, bufio.ErrBufferFull) {
 				line, err = l.r.ReadSlice('\n')
 				l.long = append(l.long, line...)
+				if len(l.long) > maxStateLine {
+					return nil, fmt.Errorf("a line longer than %d bytes (a damaged file?)", maxStateLine)
+				}
 			}
 			line = l.long
 		}

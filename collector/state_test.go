@@ -403,3 +403,37 @@ func TestStateRowsReadWithoutEncodingJSON(t *testing.T) {
 		t.Errorf("rows:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestStateLineTooLong: a state file whose line never ends (damage) is an
+// error naming the bound, not a read of the whole file into memory.
+func TestStateLineTooLong(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	long := `{"version":1,"account":"prod","days":1}` + "\n" + `["` + strings.Repeat("x", maxStateLine+1)
+	if err := os.WriteFile(statePath(dir, "prod"), gzipped(t, long), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := loadState(dir, "prod")
+	if err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("loading a state with an endless line: %v, want an error naming the bound", err)
+	}
+}
+
+// TestStateLongLine: a line longer than the read buffer (64 KiB) reads
+// whole.
+func TestStateLongLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	name := strings.Repeat("long org name ", 10_000)
+	table := buildTable(t, row{org: name, meter: "m1", date: "2025-06-01", usage: 1, ipu: 2})
+	if err := saveState(dir, stateHeader{Account: "prod"}, table); err != nil {
+		t.Fatal(err)
+	}
+	_, loaded, err := loadState(dir, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, have := rowsOf(table), rowsOf(loaded); !reflect.DeepEqual(want, have) {
+		t.Errorf("rows after a round trip differ: %d rows, want %d", len(have), len(want))
+	}
+}
