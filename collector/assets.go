@@ -34,9 +34,9 @@ var assetKind = breakdownKind{
 
 func exportAssets(ctx context.Context, c *informatica.Client, run *breakdownRun, job informatica.Range) (informatica.ExportResult, error) {
 	return c.ExportAssetUsage(ctx, job.Start, job.End, func(a *informatica.AssetRow) error {
-		// A blank asset name (the row that may sum up deleted assets) or
-		// environment is "(none)" like a blank project, so that the label
-		// is always there (an empty value is no label at all).
+		// A blank label (the asset name of the row that may sum up
+		// deleted assets) is kept as it came: seriesSums.add makes it
+		// "(none)" (orNone).
 		run.rows.add(seriesKey{a.OrgID, a.MeterID, a.AssetName, a.AssetType, a.Project, a.Folder, a.Environment}, a.Date, rowValues{a.IPU})
 		return nil
 	})
