@@ -40,7 +40,7 @@ func readFile(t *testing.T, path string) string {
 
 // exporterProcess is the exporter's run function serving on a free port.
 type exporterProcess struct {
-	t    *testing.T
+	t    testing.TB
 	url  string
 	logs *syncBuffer
 	stop chan struct{}
@@ -122,7 +122,7 @@ func (p *exporterProcess) get(path string) (int, string) {
 	return httpDo(p.t, http.MethodGet, p.url+path)
 }
 
-func httpDo(t *testing.T, method, url string) (int, string) {
+func httpDo(t testing.TB, method, url string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
@@ -192,7 +192,7 @@ func key(name string, labels ...string) string {
 // waitFor polls cond until it holds. The timeout only bounds how long a
 // failing test hangs: it is at least patience, so that a busy machine never
 // fails a test that would pass on an idle one.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	timeout = max(timeout, patience)
 	deadline := time.Now().Add(timeout)
@@ -205,7 +205,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // startFake starts a fake Informatica with quick jobs.
-func startFake(t *testing.T, opts fake.Options) *fake.Server {
+func startFake(t testing.TB, opts fake.Options) *fake.Server {
 	t.Helper()
 	if opts.CreatedFor == 0 {
 		opts.CreatedFor = 20 * time.Millisecond
@@ -268,7 +268,7 @@ func secretsIn(text string, fakes []*fake.Server) []string {
 }
 
 // writeConfig writes a configuration with one account per fake.
-func writeConfig(t *testing.T, dir string, interval string, accounts ...string) string {
+func writeConfig(t testing.TB, dir string, interval string, accounts ...string) string {
 	t.Helper()
 	cfg := "accounts:\n" + strings.Join(accounts, "") + fmt.Sprintf(`refresh:
   interval: %s
