@@ -224,11 +224,11 @@ func startFake(t testing.TB, opts fake.Options) *fake.Server {
 
 // fakesOf holds the fake Informatica servers each test started: every
 // exporter a test runs at debug is scanned for their secrets.
-var fakesOf sync.Map // *testing.T -> *[]*fake.Server
+var fakesOf sync.Map // testing.TB -> *[]*fake.Server
 
 var fakesMu sync.Mutex
 
-func trackFake(t *testing.T, f *fake.Server) {
+func trackFake(t testing.TB, f *fake.Server) {
 	fakesMu.Lock()
 	defer fakesMu.Unlock()
 	list, loaded := fakesOf.LoadOrStore(t, &[]*fake.Server{f})
@@ -239,7 +239,7 @@ func trackFake(t *testing.T, f *fake.Server) {
 	t.Cleanup(func() { fakesOf.Delete(t) })
 }
 
-func trackedFakes(t *testing.T) []*fake.Server {
+func trackedFakes(t testing.TB) []*fake.Server {
 	fakesMu.Lock()
 	defer fakesMu.Unlock()
 	if list, ok := fakesOf.Load(t); ok {
