@@ -167,13 +167,14 @@ func (e *Exporter) apply(s Settings) error {
 		state, data := newAccountState(), newAccountData()
 		sameOrg := prev != nil && sameLogin(prev.settings, set)
 		if sameOrg {
-			state, data = prev.state, accountData{snap: prev.snap, breakdowns: prev.breakdowns}
+			state, data = prev.state, accountData{snap: prev.snap, breakdowns: prev.breakdowns, contract: prev.contract}
 		}
 		a, err := e.newAccount(set, s.Refresh, state, data, slots)
 		if err != nil {
 			return err
 		}
 		a.applyBreakdownSettings()
+		a.applyContractSettings()
 		a.runNow = sameOrg && (prev.settings.Client.Password != set.Client.Password || state.failing())
 		next = append(next, a)
 		changes = append(changes, change{prev: prev, next: a, restore: !sameOrg && e.storageDir != ""})
@@ -302,6 +303,18 @@ type AccountStatus struct {
 	ErrorStage informatica.Stage
 	// Breakdowns are the breakdowns turned on, in kind order.
 	Breakdowns []BreakdownStatus
+	// Contract are the contract sources turned on, in source order.
+	Contract []ContractStatus
+}
+
+// ContractStatus is the state of one contract source of an account.
+type ContractStatus struct {
+	Source      string
+	LastSuccess time.Time
+	// LastError is the last run's failure, if any; Refused lists the
+	// linked orgs that answered 403 or 404, which is no failure.
+	LastError string
+	Refused   []string
 }
 
 // BreakdownStatus is the state of one breakdown of an account.
@@ -331,6 +344,12 @@ func (e *Exporter) Status() []AccountStatus {
 		for i, k := range breakdownKinds {
 			if a.settings.Breakdown.on(k) {
 				st.Breakdowns = append(st.Breakdowns, BreakdownStatus{Kind: k.name, LastSuccess: s.breakdowns[i].lastSuccess})
+			}
+		}
+		for i, src := range contractSources {
+			if a.settings.Contract.On(src.name) {
+				c := &s.contract[i]
+				st.Contract = append(st.Contract, ContractStatus{Source: src.name, LastSuccess: c.lastSuccess, LastError: c.lastError, Refused: c.denied})
 			}
 		}
 		s.mu.Unlock()
