@@ -133,8 +133,8 @@ func demoContractSamples(now time.Time) samples {
 		key("informatica_org_tree_info", "org_id", demoProd, "parent_org_id", demoProd, "tree", "root"):                                    1,
 		key("informatica_org_tree_info", "org_id", demoSub, "parent_org_id", demoProd, "tree", "sub_org"):                                  1,
 		key("informatica_org_tree_info", "org_id", demoSandbox, "parent_org_id", demoSandbox, "tree", "not_in_tree"):                       1,
-		key("informatica_ipu_alert_threshold", "org_id", demoProd, "type", "absolute"):                                                     50000,
-		key("informatica_ipu_alert_threshold", "org_id", demoSub, "type", "percentage"):                                                    80,
+		key("informatica_ipu_alert_threshold", "org_id", demoProd, "type", "percentage"):                                                   80,
+		key("informatica_ipu_alert_threshold", "org_id", demoSub, "type", "absolute"):                                                      20,
 	}
 }
 
@@ -190,7 +190,7 @@ func TestContractMetrics(t *testing.T) {
 	// The encoded exposition serves them too.
 	rec := httptest.NewRecorder()
 	c.exp.Handler(prometheus.NewRegistry(), promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if want := `informatica_ipu_alert_threshold{org_id="` + demoProd + `",type="absolute"} 50000`; !strings.Contains(rec.Body.String(), want) {
+	if want := `informatica_ipu_alert_threshold{org_id="` + demoSub + `",type="absolute"} 20`; !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("/metrics lacks %s", want)
 	}
 	if want := `informatica_license_limit{limit_id="09cX4Tmi1qSfrS997ORMYl",name="",org_id="` + demoProd + `"} +Inf`; !strings.Contains(rec.Body.String(), want) {

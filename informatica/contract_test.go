@@ -196,8 +196,8 @@ func TestIPUAlert(t *testing.T) {
 		want informatica.IPUAlert
 		ok   bool
 	}{
-		{prod, informatica.IPUAlert{OrgID: prod, Threshold: 50000}, true},
-		{sub, informatica.IPUAlert{OrgID: sub, Threshold: 80, Percentage: true}, true},
+		{prod, informatica.IPUAlert{OrgID: prod, Threshold: 80, Percentage: true}, true},
+		{sub, informatica.IPUAlert{OrgID: sub, Threshold: 20}, true},
 		{sandbox, informatica.IPUAlert{}, false},
 	} {
 		a, ok, err := e.client.IPUAlert(context.Background(), c.org)
