@@ -30,6 +30,7 @@ import (
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/ipumon/informatica_exporter/collector"
+	"github.com/ipumon/informatica_exporter/config"
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
 )
@@ -98,7 +99,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 
 	// The configuration source: the file, or in demo mode a simulated
 	// Informatica and one account against it.
-	load := func() (collector.Settings, error) { return loadConfig(logger, *configFile) }
+	load := func() (collector.Settings, error) { return config.Load(logger, *configFile) }
 	if *demo {
 		f, settings, err := startDemo(demoSettings{
 			entitlement: *demoIPUs, callbackURL: *demoCallback,
@@ -410,23 +411,22 @@ type demoSettings struct {
 // The entitlement, the breakdowns and the price are checked as the
 // configuration file's are.
 func startDemo(d demoSettings) (*fake.Server, collector.Settings, error) {
-	if err := checkEntitlement("--demo.ipu-entitlement", d.entitlement); err != nil {
+	if err := config.CheckEntitlement("--demo.ipu-entitlement", d.entitlement); err != nil {
 		return nil, collector.Settings{}, err
 	}
-	acc := accountConfig{Currency: d.currency}
+	var kinds []string
 	for kind := range strings.SplitSeq(d.breakdowns, ",") {
 		if kind = strings.TrimSpace(kind); kind != "" {
-			acc.Breakdowns = append(acc.Breakdowns, kind)
+			kinds = append(kinds, kind)
 		}
 	}
-	breakdown, err := acc.breakdown()
+	breakdown, err := config.Breakdowns(kinds)
 	if err != nil {
 		return nil, collector.Settings{}, fmt.Errorf("--demo.%w", err)
 	}
 	var price float64
 	if d.ipuPrice != 0 {
-		acc.IPUPrice = &d.ipuPrice
-		if price, err = acc.price(); err != nil {
+		if price, err = config.Price(d.ipuPrice, d.currency); err != nil {
 			return nil, collector.Settings{}, fmt.Errorf("--demo.ipu-price and --demo.currency: %w", err)
 		}
 	}

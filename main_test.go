@@ -26,6 +26,8 @@ import (
 
 type syncBuffer = testkit.SyncBuffer
 
+var writeFile = testkit.WriteFile
+
 // exporterProcess is the exporter's run function serving on a free port.
 type exporterProcess struct {
 	t    *testing.T
