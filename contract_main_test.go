@@ -30,6 +30,22 @@ func withoutTreeLabels(s map[string]float64) map[string]float64 {
 	return out
 }
 
+// contractRead reports whether the account's first contract run has
+// finished: it read the IPU alert threshold, the last source, of every org
+// of its usage.
+func contractRead(s map[string]float64, account string) bool {
+	orgs, reads := 0, 0.0
+	for k, v := range s {
+		switch {
+		case strings.HasPrefix(k, "informatica_org_info{") && strings.Contains(k, `account="`+account+`"`):
+			orgs++
+		case strings.HasPrefix(k, "informatica_exporter_api_requests_total{") && strings.Contains(k, `account="`+account+`"`) && strings.Contains(k, `endpoint="ipu_alert"`):
+			reads += v
+		}
+	}
+	return orgs > 0 && reads >= float64(orgs)
+}
+
 // TestDemoContract: --demo serves every contract series, and the data the
 // mixin's contract alerts fire on: an edition that expires in 20 days,
 // and an org whose billing-period IPUs are over its absolute threshold.

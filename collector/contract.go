@@ -537,10 +537,13 @@ func (a *account) runContract(ctx context.Context) {
 	}
 	a.state.mu.Lock()
 	login := a.state.loginOrgID
+	loginFailed := !a.state.up && a.state.lastErrorStage == informatica.StageLogin
 	a.state.mu.Unlock()
 	login = cmp.Or(a.client.OrgID(), login)
-	if login == "" {
-		return // no login yet: the next run reads it
+	if login == "" || loginFailed {
+		// No login yet, or the run's failed: reads would only fail on it
+		// again. The next run reads what is due.
+		return
 	}
 	changed := false
 	for i, src := range contractSources {
