@@ -80,6 +80,12 @@ func TestLicense(t *testing.T) {
 			nil,
 		},
 		{"empty object", `{}`, nil, nil},
+		{
+			"a list of one, limits missing",
+			`[{"id":"1ax3wad2FEsz35asd2892s","assignedEditions":[{"expirationDate":"2027-02-01T00:00:00Z","edition":"E1"}]}]`,
+			[]time.Time{time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)},
+			nil,
+		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
