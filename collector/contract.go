@@ -171,6 +171,11 @@ type contractTimes struct {
 	lastSuccess time.Time
 	failures    uint64
 	attempts    map[string]time.Time // by org
+	// failing counts each org's failed reads since its last good one: a
+	// failed read is tried again sooner than the interval (retryDelay), so
+	// that one passing fault does not leave the last good values to run
+	// out at max_age.
+	failing map[string]int
 	// causes are the errors logged, by org, so that each is logged once.
 	causes map[string]string
 	// lastError is the last failed read's, until a run of the source
@@ -499,12 +504,16 @@ func (a *account) dueContractOrgs(i int, login string, now time.Time) []string {
 		}
 	}
 	a.state.mu.Lock()
-	attempts := a.state.contract[i].attempts
+	attempts, failing := a.state.contract[i].attempts, a.state.contract[i].failing
 	a.state.mu.Unlock()
 	var due []string
 	for _, org := range candidates {
+		gap := a.settings.Contract.interval()
+		if n := failing[org]; n > 0 {
+			gap = retryDelay(n, gap)
+		}
 		last, ok := attempts[org]
-		if !ok || now.Sub(last) >= a.settings.Contract.interval() || last.After(now) {
+		if !ok || now.Sub(last) >= gap || last.After(now) {
 			due = append(due, org)
 		}
 	}
@@ -566,13 +575,14 @@ func (a *account) runContract(ctx context.Context) {
 			a.state.mu.Lock()
 			t := &a.state.contract[i]
 			if t.attempts == nil {
-				t.attempts, t.causes = map[string]time.Time{}, map[string]string{}
+				t.attempts, t.causes, t.failing = map[string]time.Time{}, map[string]string{}, map[string]int{}
 			}
 			t.attempts[org] = finished
 			cause, logged := t.causes[org]
 			switch {
 			case err == nil:
 				delete(t.causes, org)
+				delete(t.failing, org)
 				t.lastSuccess = finished
 			case org != login && refused(err):
 				denied = append(denied, org)
@@ -581,6 +591,7 @@ func (a *account) runContract(ctx context.Context) {
 				failed = append(failed, org)
 				lastErr = err
 				t.failures++
+				t.failing[org]++
 				t.causes[org] = err.Error()
 			}
 			a.state.mu.Unlock()

@@ -170,7 +170,7 @@ func (a *account) restoreContract() {
 			continue
 		}
 		t := &a.state.contract[i]
-		t.attempts, t.causes = map[string]time.Time{}, map[string]string{}
+		t.attempts, t.causes, t.failing = map[string]time.Time{}, map[string]string{}, map[string]int{}
 		for org, e := range d.sources[i] {
 			// As with the summary: an entry dated in the future counts as
 			// taken now, and is read again at once.

@@ -449,3 +449,32 @@ func TestOrgTreeShortIDs(t *testing.T) {
 		t.Errorf("org_info labels of the dev org: %q, %q", parent, dev)
 	}
 }
+
+// TestContractRetriesFailedReads: a failed read is tried again at the next
+// run, not a contract_interval later, so that one passing fault does not
+// leave the values to run out at max_age; a linked org that refused the
+// read, and the orgs read well, wait for the interval.
+func TestContractRetriesFailedReads(t *testing.T) {
+	t.Parallel()
+	c := newContractEnv(t, "", func(a *AccountSettings) { a.Contract.Sources = []string{"license"} })
+	c.fake.Inject(fake.Fault{Endpoint: fake.EndpointLicense, Status: 503, Body: "<html>busy</html>"})
+	c.timer.run(t, 1)
+	failures := key("informatica_exporter_contract_failures_total", "account", "prod", "source", "license")
+	if s := c.samples(t); s[failures] != 1 || len(s.withLabel("org_id", demoProd).with("informatica_license_expiry_timestamp_seconds")) != 0 {
+		t.Fatalf("after the failed read of the login org: %v failures\n%s", s[failures], s.with(contractNames...))
+	}
+	c.clock.Set(fakeBase.Add(time.Hour))
+	c.timer.run(t, 2)
+	if got := c.fake.Calls(fake.EndpointLicense); got != 4 {
+		t.Errorf("%d licence calls after the next run, want 4: the failed read again, nothing else", got)
+	}
+	s := c.samples(t)
+	if s[failures] != 1 || len(s.withLabel("org_id", demoProd).with("informatica_license_expiry_timestamp_seconds")) != 3 {
+		t.Errorf("after the retry: %v failures\n%s", s[failures], s.with(contractNames...))
+	}
+	c.clock.Set(fakeBase.Add(2 * time.Hour))
+	c.timer.run(t, 3)
+	if got := c.fake.Calls(fake.EndpointLicense); got != 4 {
+		t.Errorf("%d licence calls a run after the good retry, want still 4", got)
+	}
+}
