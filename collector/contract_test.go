@@ -121,13 +121,19 @@ var contractNames = []string{
 // demoContractSamples are the contract series of the fake's demo contract
 // as of now, with the name the test's settings give the first edition.
 func demoContractSamples(now time.Time) samples {
+	return demoContractSamplesNamed(now, "Advanced Integration")
+}
+
+// demoContractSamplesNamed is demoContractSamples with the first edition
+// named name.
+func demoContractSamplesNamed(now time.Time, name string) samples {
 	day := now.UTC().Truncate(24 * time.Hour)
 	exp := "informatica_license_expiry_timestamp_seconds"
 	return samples{
-		key(exp, "id", demoEdition, "kind", "edition", "license_type", "", "name", "Advanced Integration", "org_id", demoProd):             float64(day.AddDate(0, 0, 20).Unix()),
+		key(exp, "id", demoEdition, "kind", "edition", "license_type", "", "name", name, "org_id", demoProd):                               float64(day.AddDate(0, 0, 20).Unix()),
 		key(exp, "id", "9hTq2LmXw0aZs1PdVbN8Kc", "kind", "edition", "license_type", "", "name", "", "org_id", demoProd):                    float64(day.AddDate(1, 0, 0).Unix()),
 		key(exp, "id", "a5Xjp3VF3sjcyZUDa6UaWh", "kind", "custom_license", "license_type", "SUBSCRIPTION", "name", "", "org_id", demoProd): float64(day.AddDate(1, 0, 0).Unix()),
-		key(exp, "id", demoEdition, "kind", "edition", "license_type", "", "name", "Advanced Integration", "org_id", demoSub):              float64(day.AddDate(0, 0, 200).Unix()),
+		key(exp, "id", demoEdition, "kind", "edition", "license_type", "", "name", name, "org_id", demoSub):                                float64(day.AddDate(0, 0, 200).Unix()),
 		key("informatica_license_limit", "limit_id", "09cX4Tmi1qSfrS997ORMYl", "name", "", "org_id", demoProd):                             math.Inf(1),
 		key("informatica_license_limit", "limit_id", "1bYv7RkP3sQw9TzXc2LmNd", "name", "", "org_id", demoProd):                             25,
 		key("informatica_org_tree_info", "org_id", demoProd, "parent_org_id", demoProd, "tree", "root"):                                    1,
@@ -476,5 +482,32 @@ func TestContractRetriesFailedReads(t *testing.T) {
 	c.timer.run(t, 3)
 	if got := c.fake.Calls(fake.EndpointLicense); got != 4 {
 		t.Errorf("%d licence calls a run after the good retry, want still 4", got)
+	}
+}
+
+// TestContractSharedOrgsOnce: two accounts that read the same orgs publish
+// each org's contract series once, as the usage's.
+func TestContractSharedOrgsOnce(t *testing.T) {
+	t.Parallel()
+	clock := newFixedClock(fakeBase)
+	f := startFake(t, fake.Options{}, clock.Now)
+	logger, _ := newTestLogger()
+	e, reg := newTestExporter(t, logger, clock.Now)
+	timer := &recordingTimer{limit: 2} // the first run of each
+	e.after = timer.after
+	var accounts []AccountSettings
+	for _, name := range []string{"one", "two"} {
+		a := accountFor(name, f, nil)
+		a.Contract.Sources = ContractSourceNames()
+		accounts = append(accounts, a)
+	}
+	if err := e.Apply(Settings{Accounts: accounts, Refresh: refreshSettings(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both accounts' first runs", func() bool { return len(timer.recorded()) == 4 })
+	s := gatherSamples(t, reg) // a series published twice fails the gathering
+	assertSamples(t, s.with(contractNames...), demoContractSamplesNamed(fakeBase, ""))
+	if got := len(s.with("informatica_exporter_last_contract_success_timestamp_seconds")); got != 6 {
+		t.Errorf("%d last-success series, want 3 per account", got)
 	}
 }
