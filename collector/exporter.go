@@ -11,8 +11,11 @@
 //   - the breakdowns (project and folder, asset, task): breakdown.go (the
 //     table of kinds, their per-day rows and the series scoped from them),
 //     with a file for each kind's export (assets.go, tasks.go);
-//   - what --storage.path keeps across restarts: state.go (the summary)
-//     and breakdown_state.go (each breakdown);
+//   - the contract around the usage (licences, org tree, IPU alert
+//     thresholds): contract.go (the table of sources, their families and
+//     reads);
+//   - what --storage.path keeps across restarts: state.go (the summary),
+//     breakdown_state.go (each breakdown) and contract_state.go;
 //   - OpenMetrics backfill of past days (MergeExports, WriteOpenMetrics):
 //     backfill.go;
 //   - exposition: metrics.go (the families, usage families as one table),
