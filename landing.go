@@ -61,6 +61,6 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 <p>{{with .Reload}}{{if .Initial}}Loaded at start, {{ts .At}}.{{else if .Err}}Last reload failed at {{ts .At}}: {{.Err}}. Running the configuration loaded at {{ts .LastSuccess}}.{{else}}Last reload succeeded at {{ts .At}}.{{end}}{{end}}</p>
 <h3>Accounts</h3>
 <table>
-<tr><th>Account</th><th>State</th><th>Last success</th><th>Next refresh</th><th>Breakdowns: last success</th><th>Orgs</th><th>Rows</th><th>Last error</th></tr>
-{{range .Accounts}}<tr><td>{{.Name}}</td><td>{{if not .Attempted}}first refresh running{{else if .Up}}up{{else}}down ({{.ErrorStage}}){{end}}</td><td>{{ts .LastSuccess}}</td><td>{{or .Activity (ts .NextRefresh)}}</td><td>{{range $i, $b := .Breakdowns}}{{if $i}}, {{end}}{{$b.Kind}}: {{ts $b.LastSuccess}}{{else}}none{{end}}</td><td>{{.Orgs}}</td><td>{{.Rows}}</td><td>{{.LastError}}</td></tr>
+<tr><th>Account</th><th>State</th><th>Last success</th><th>Next refresh</th><th>Breakdowns: last success</th><th>Contract: last success</th><th>Orgs</th><th>Rows</th><th>Last error</th></tr>
+{{range .Accounts}}<tr><td>{{.Name}}</td><td>{{if not .Attempted}}first refresh running{{else if .Up}}up{{else}}down ({{.ErrorStage}}){{end}}</td><td>{{ts .LastSuccess}}</td><td>{{or .Activity (ts .NextRefresh)}}</td><td>{{range $i, $b := .Breakdowns}}{{if $i}}, {{end}}{{$b.Kind}}: {{ts $b.LastSuccess}}{{else}}none{{end}}</td><td>{{range $i, $c := .Contract}}{{if $i}}, {{end}}{{$c.Source}}: {{ts $c.LastSuccess}}{{with $c.LastError}} (last read failed: {{.}}){{end}}{{with $c.Refused}} ({{len .}} linked org(s) refused it){{end}}{{else}}none{{end}}</td><td>{{.Orgs}}</td><td>{{.Rows}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>`))

@@ -58,6 +58,11 @@ type accountConfig struct {
 	CallbackURL        string            `yaml:"callback_url"`
 	IPUPrice           *float64          `yaml:"ipu_price"`
 	Currency           string            `yaml:"currency"`
+	// Contract is nil when not set (every source), empty to turn all off.
+	Contract         *[]string         `yaml:"contract"`
+	ContractInterval string            `yaml:"contract_interval"`
+	ContractMaxOrgs  *int              `yaml:"contract_max_orgs"`
+	LicenseNames     map[string]string `yaml:"license_names"`
 }
 
 // refreshConfig holds durations as text, parsed in settings, so that a bad
@@ -233,6 +238,16 @@ func checkYAMLTypes(n *yaml.Node, t reflect.Type, path string) error {
 			}
 		}
 		return nil
+	case t.Kind() == reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return wrong()
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkYAMLTypes(n.Content[i+1], t.Elem(), joinKey(path, n.Content[i].Value)); err != nil {
+				return err
+			}
+		}
+		return nil
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			return wrong()
@@ -359,10 +374,15 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	if err != nil {
 		return collector.AccountSettings{}, err
 	}
+	contract, err := a.contract()
+	if err != nil {
+		return collector.AccountSettings{}, err
+	}
 	return collector.AccountSettings{
 		Name:        a.Name,
 		Entitlement: a.IPUEntitlement,
 		Breakdown:   breakdown,
+		Contract:    contract,
 		IPUPrice:    price,
 		Currency:    a.Currency,
 		Client: informatica.Config{
@@ -481,6 +501,39 @@ func (a accountConfig) breakdown() (collector.BreakdownSettings, error) {
 		b.MaxSeries = *a.BreakdownMaxSeries
 	}
 	return b, nil
+}
+
+// contract reads the contract keys of an account: every source unless
+// contract lists some (or none).
+func (a accountConfig) contract() (collector.ContractSettings, error) {
+	c := collector.ContractSettings{Sources: collector.ContractSourceNames(), Interval: collector.DefaultContractInterval, MaxOrgs: collector.DefaultContractMaxOrgs}
+	if a.Contract != nil {
+		sources, err := collector.ParseContractSources(*a.Contract)
+		if err != nil {
+			return c, fmt.Errorf("contract: %w", err)
+		}
+		c.Sources = sources
+	}
+	if a.ContractInterval != "" {
+		d, err := model.ParseDuration(a.ContractInterval)
+		if err != nil || time.Duration(d) < time.Minute {
+			return c, fmt.Errorf("contract_interval: %q is not a duration of at least 1m such as 24h or 1d", a.ContractInterval)
+		}
+		c.Interval = time.Duration(d)
+	}
+	if a.ContractMaxOrgs != nil {
+		if *a.ContractMaxOrgs < 1 {
+			return c, fmt.Errorf("contract_max_orgs: %d, want at least 1", *a.ContractMaxOrgs)
+		}
+		c.MaxOrgs = *a.ContractMaxOrgs
+	}
+	for id, name := range a.LicenseNames {
+		if strings.TrimSpace(id) == "" || strings.TrimSpace(name) == "" {
+			return c, fmt.Errorf("license_names: %q: %q: want an edition, licence or limit ID and a name, neither empty", id, name)
+		}
+	}
+	c.Names = a.LicenseNames
+	return c, nil
 }
 
 // price reads ipu_price and currency, which go together: a price means

@@ -65,8 +65,11 @@ func Start(d Account) (*fake.Server, collector.Settings, error) {
 			Name:        "demo",
 			Entitlement: &d.Entitlement,
 			Breakdown:   breakdown,
-			IPUPrice:    price,
-			Currency:    d.Currency,
+			// Every contract source, read once a day; the demo's edition
+			// and licence IDs have names.
+			Contract: collector.ContractSettings{Sources: collector.ContractSourceNames(), Names: fake.DemoContractNames},
+			IPUPrice: price,
+			Currency: d.Currency,
 			Client: informatica.Config{
 				LoginURL: f.URL(),
 				Username: f.Username(),
