@@ -18,6 +18,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/ipumon/informatica_exporter/collector"
+	"github.com/ipumon/informatica_exporter/config"
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/usage"
 )
@@ -123,7 +124,7 @@ func (f dayFlags) prepare(logger log.Logger, command, configFile string, adjust 
 	job := dayJob{zipMode: len(*f.zips) > 0}
 	if !job.zipMode {
 		var err error
-		if job.settings, err = loadConfig(logger, configFile); err != nil {
+		if job.settings, err = config.Load(logger, configFile); err != nil {
 			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
 			return job, 1
 		}

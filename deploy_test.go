@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipumon/informatica_exporter/config"
 	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
@@ -22,7 +23,7 @@ func TestKubernetesConfigLoads(t *testing.T) {
 	if !strings.Contains(raw, "password_file: "+mounted) {
 		t.Fatalf("deploy/kubernetes/config.yml does not read the password from %s", mounted)
 	}
-	s, err := parseConfig([]byte(strings.Replace(raw, mounted, "password", 1)), dir)
+	s, err := config.Parse([]byte(strings.Replace(raw, mounted, "password", 1)), dir)
 	if err != nil {
 		t.Fatalf("deploy/kubernetes/config.yml: %v", err)
 	}

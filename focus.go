@@ -17,6 +17,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/ipumon/informatica_exporter/collector"
+	"github.com/ipumon/informatica_exporter/config"
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/usage"
 )
@@ -187,14 +188,14 @@ func (c *focusCommand) flagPricing(zipMode bool) (*focusAccount, error) {
 	return a, nil
 }
 
-// parsePrice reads a price flag; it must pass checkPrice, as ipu_price
+// parsePrice reads a price flag; it must pass config.CheckPrice, as ipu_price
 // must.
 func parsePrice(where, s string) (float64, error) {
 	p, err := strconv.ParseFloat(s, 64)
 	if s == "" || err != nil {
 		return 0, fmt.Errorf("%s: %q is not a price: give a decimal number > 0 such as 1.25", where, s)
 	}
-	return p, checkPrice(where, p)
+	return p, config.CheckPrice(where, p)
 }
 
 // checkCurrency accepts what the configuration's currency key accepts: an
@@ -202,7 +203,7 @@ func parsePrice(where, s string) (float64, error) {
 // one: FOCUS bills in a national currency, and IPUs are this export's
 // pricing (virtual) currency.
 func checkCurrency(where, s string) error {
-	if !isCurrency(s) {
+	if !config.IsCurrency(s) {
 		return fmt.Errorf("%s: %q is not an active ISO 4217 currency code such as EUR or USD", where, s)
 	}
 	return nil

@@ -30,6 +30,7 @@ import (
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/ipumon/informatica_exporter/collector"
+	"github.com/ipumon/informatica_exporter/config"
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
 )
@@ -98,7 +99,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 
 	// The configuration source: the file, or in demo mode a simulated
 	// Informatica and one account against it.
-	load := func() (collector.Settings, error) { return loadConfig(logger, *configFile) }
+	load := func() (collector.Settings, error) { return config.Load(logger, *configFile) }
 	if *demo {
 		f, settings, err := startDemo(demoSettings{
 			entitlement: *demoIPUs, callbackURL: *demoCallback,
@@ -390,8 +391,8 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 <p>{{with .Reload}}{{if .Initial}}Loaded at start, {{ts .At}}.{{else if .Err}}Last reload failed at {{ts .At}}: {{.Err}}. Running the configuration loaded at {{ts .LastSuccess}}.{{else}}Last reload succeeded at {{ts .At}}.{{end}}{{end}}</p>
 <h3>Accounts</h3>
 <table>
-<tr><th>Account</th><th>State</th><th>Last success</th><th>Next refresh</th><th>Breakdowns: last success</th><th>Orgs</th><th>Rows</th><th>Last error</th></tr>
-{{range .Accounts}}<tr><td>{{.Name}}</td><td>{{if not .Attempted}}first refresh running{{else if .Up}}up{{else}}down ({{.ErrorStage}}){{end}}</td><td>{{ts .LastSuccess}}</td><td>{{or .Activity (ts .NextRefresh)}}</td><td>{{range $i, $b := .Breakdowns}}{{if $i}}, {{end}}{{$b.Kind}}: {{ts $b.LastSuccess}}{{else}}none{{end}}</td><td>{{.Orgs}}</td><td>{{.Rows}}</td><td>{{.LastError}}</td></tr>
+<tr><th>Account</th><th>State</th><th>Last success</th><th>Next refresh</th><th>Breakdowns: last success</th><th>Contract: last success</th><th>Orgs</th><th>Rows</th><th>Last error</th></tr>
+{{range .Accounts}}<tr><td>{{.Name}}</td><td>{{if not .Attempted}}first refresh running{{else if .Up}}up{{else}}down ({{.ErrorStage}}){{end}}</td><td>{{ts .LastSuccess}}</td><td>{{or .Activity (ts .NextRefresh)}}</td><td>{{range $i, $b := .Breakdowns}}{{if $i}}, {{end}}{{$b.Kind}}: {{ts $b.LastSuccess}}{{else}}none{{end}}</td><td>{{range $i, $c := .Contract}}{{if $i}}, {{end}}{{$c.Source}}: {{ts $c.LastSuccess}}{{with $c.LastError}} (last read failed: {{.}}){{end}}{{with $c.Refused}} ({{len .}} linked org(s) refused it){{end}}{{else}}none{{end}}</td><td>{{.Orgs}}</td><td>{{.Rows}}</td><td>{{.LastError}}</td></tr>
 {{end}}</table>`))
 
 // demoSettings are the --demo.* flags.
@@ -410,23 +411,22 @@ type demoSettings struct {
 // The entitlement, the breakdowns and the price are checked as the
 // configuration file's are.
 func startDemo(d demoSettings) (*fake.Server, collector.Settings, error) {
-	if err := checkEntitlement("--demo.ipu-entitlement", d.entitlement); err != nil {
+	if err := config.CheckEntitlement("--demo.ipu-entitlement", d.entitlement); err != nil {
 		return nil, collector.Settings{}, err
 	}
-	acc := accountConfig{Currency: d.currency}
+	var kinds []string
 	for kind := range strings.SplitSeq(d.breakdowns, ",") {
 		if kind = strings.TrimSpace(kind); kind != "" {
-			acc.Breakdowns = append(acc.Breakdowns, kind)
+			kinds = append(kinds, kind)
 		}
 	}
-	breakdown, err := acc.breakdown()
+	breakdown, err := config.Breakdowns(kinds)
 	if err != nil {
 		return nil, collector.Settings{}, fmt.Errorf("--demo.%w", err)
 	}
 	var price float64
 	if d.ipuPrice != 0 {
-		acc.IPUPrice = &d.ipuPrice
-		if price, err = acc.price(); err != nil {
+		if price, err = config.Price(d.ipuPrice, d.currency); err != nil {
 			return nil, collector.Settings{}, fmt.Errorf("--demo.ipu-price and --demo.currency: %w", err)
 		}
 	}
@@ -446,8 +446,11 @@ func startDemo(d demoSettings) (*fake.Server, collector.Settings, error) {
 			Name:        "demo",
 			Entitlement: &d.entitlement,
 			Breakdown:   breakdown,
-			IPUPrice:    price,
-			Currency:    d.currency,
+			// Every contract source, read once a day; the demo's edition
+			// and licence IDs have names.
+			Contract: collector.ContractSettings{Sources: collector.ContractSourceNames(), Names: fake.DemoContractNames},
+			IPUPrice: price,
+			Currency: d.currency,
 			Client: informatica.Config{
 				LoginURL: f.URL(),
 				Username: f.Username(),

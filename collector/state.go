@@ -84,6 +84,7 @@ func (a *account) restore() {
 	s.mu.Unlock()
 	level.Info(a.logger).Log("msg", "Serving stored state", "taken", taken.UTC().Format(time.RFC3339), "orgs", len(t.Orgs), "entries", len(t.Days))
 	a.restoreBreakdowns()
+	a.restoreContract()
 }
 
 // persist stores a snapshot with the state that decides the next runs;
