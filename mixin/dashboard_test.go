@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// The rows whose panels have data only with breakdowns or a price start
-// collapsed, so that a dashboard without them shows no "No data" panels.
+// The rows whose panels have data only with breakdowns or a price, and the
+// licence table, start collapsed, so that a dashboard without them shows no "No data" panels.
 func TestDashboardOptionalRowsCollapsed(t *testing.T) {
-	optional := map[string]bool{"Top assets": true, "Top tasks": true, "Money": true}
+	optional := map[string]bool{"Top assets": true, "Top tasks": true, "Money": true, "Licences": true}
 	seen := 0
 	for _, p := range readDashboard(t).Panels {
 		if p.Type != "row" {
@@ -135,6 +135,120 @@ func TestDashboardOrgVariableByID(t *testing.T) {
 	for _, dq := range dashboardQueries(t, d) {
 		if strings.Contains(dq.expr, `org_name=~"$org"`) {
 			t.Errorf("%s filters org_name on $org, whose values are IDs: %s", dq.where, dq.expr)
+		}
+	}
+}
+
+// findPanel returns the panel with the title, wherever it is.
+func findPanel(t *testing.T, d dashboard, title string) panel {
+	t.Helper()
+	for _, p := range allPanels(d.Panels) {
+		if p.Title == title {
+			return p
+		}
+	}
+	t.Fatalf("no panel %q", title)
+	return panel{}
+}
+
+// thresholdRule is the recording rule of Informatica's IPU alert
+// thresholds in IPUs, the line InformaticaIPUThresholdCrossed compares with.
+const thresholdRule = "account_org:informatica_ipu_alert_threshold_ipus:max"
+
+// The consumption panel shows each org's IPU alert threshold from
+// Informatica, an absolute one and a percentage one times the entitlement,
+// dashed, against that org's own consumption: the lines the alert compares.
+func TestDashboardIPUAlertThresholds(t *testing.T) {
+	p := findPanel(t, readDashboard(t), "Billing-period consumption against entitlement")
+	byRef := map[string]target{}
+	for _, tg := range p.Targets {
+		byRef[tg.RefID] = tg
+	}
+	var threshold, orgConsumed string
+	for ref, tg := range byRef {
+		expr := strings.Join(strings.Fields(tg.Expr), " ")
+		switch {
+		case expr == thresholdRule+`{account=~"$account", org_id=~"$org"}`:
+			threshold = ref
+			for _, l := range []string{"{{org_name}}", "{{type}}"} {
+				if !strings.Contains(tg.LegendFormat, l) {
+					t.Errorf("threshold target %s: legend %q lacks %s", ref, tg.LegendFormat, l)
+				}
+			}
+		case strings.Contains(expr, "and on (account, org_id) "+thresholdRule):
+			orgConsumed = ref
+			// The threshold is for all of the org's meters: no meter filter.
+			want := `sum by (account, org_id, org_name) (account_org_meter:informatica_ipu_billing_period_consumed_ipus:max{account=~"$account", org_id=~"$org"}) and on (account, org_id) ` + thresholdRule
+			if expr != want {
+				t.Errorf("org consumption target %s is %q, want %q", ref, expr, want)
+			}
+		}
+	}
+	if threshold == "" || orgConsumed == "" {
+		t.Fatalf("panel %q: threshold target %q, org consumption target %q; want both", p.Title, threshold, orgConsumed)
+	}
+	dashed := false
+	for _, o := range p.FieldConfig.Overrides {
+		if o.Matcher.ID != "byFrameRefID" || o.Matcher.Options != threshold {
+			continue
+		}
+		for _, prop := range o.Properties {
+			if v, ok := prop.Value.(map[string]any); ok && prop.ID == "custom.lineStyle" && v["fill"] == "dash" {
+				dashed = true
+			}
+		}
+	}
+	if !dashed {
+		t.Errorf("panel %q: the threshold (target %s) is not drawn dashed", p.Title, threshold)
+	}
+
+	// The series holds both kinds of threshold in IPUs, and the alert
+	// compares with the same series.
+	var ruleExpr string
+	for _, r := range readRules(t, "rules.yml") {
+		if r.Record == thresholdRule {
+			ruleExpr = strings.Join(strings.Fields(r.Expr), " ")
+		}
+	}
+	for _, want := range []string{
+		`account_org:informatica_ipu_alert_threshold:max{type="absolute"} or`,
+		`account_org:informatica_ipu_alert_threshold:max{type="percentage"} / 100 * on (account) group_left () account:informatica_ipu_entitlement_ipus:max`,
+	} {
+		if !strings.Contains(ruleExpr, want) {
+			t.Errorf("%s is %q; want it to contain %q", thresholdRule, ruleExpr, want)
+		}
+	}
+	for _, r := range readRules(t, "alerts.yml") {
+		if r.Alert == "InformaticaIPUThresholdCrossed" && !strings.Contains(r.Expr, thresholdRule) {
+			t.Errorf("InformaticaIPUThresholdCrossed does not compare with %s, which the dashboard shows", thresholdRule)
+		}
+	}
+}
+
+// The licence table lists every edition and licence of the selected
+// accounts and orgs with its expiry as a date and the days left.
+func TestDashboardLicenceTable(t *testing.T) {
+	p := findPanel(t, readDashboard(t), "Licence and edition expiry")
+	if p.Type != "table" || len(p.Targets) != 2 {
+		t.Fatalf("panel %q: type %s with %d targets, want a table with the expiry and the days left", p.Title, p.Type, len(p.Targets))
+	}
+	units := map[string]string{}
+	for _, o := range p.FieldConfig.Overrides {
+		for _, prop := range o.Properties {
+			if s, ok := prop.Value.(string); ok && prop.ID == "unit" {
+				units[o.Matcher.Options] = s
+			}
+		}
+	}
+	sel := `account_org_license:informatica_license_expiry_timestamp_seconds:min{account=~"$account", org_id=~"$org"}`
+	for _, tg := range p.Targets {
+		expr := strings.Join(strings.Fields(tg.Expr), " ")
+		if !strings.Contains(expr, sel) || !strings.Contains(expr, "max by (org_id, org_name, kind, id, name, license_type)") {
+			t.Errorf("target %s is %q; want %s, one row per org, kind and id", tg.RefID, expr, sel)
+		}
+		// Grafana's dates are in milliseconds.
+		if strings.HasPrefix(expr, "1000 * ") != (units["Value #"+tg.RefID] == "dateTimeAsIso") {
+			t.Errorf("target %s: %q with unit %q; want the expiry in ms as a date, or the days left", tg.RefID, expr, units["Value #"+tg.RefID])
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,10 @@ import (
 // fires whatever the date.
 const demoEntitlement = "100"
 
+// demoExpiryRE matches the licence alert's description of the demo's
+// edition that expires 20 days after the start.
+var demoExpiryRE = regexp.MustCompile(`^Edition \S+ .*expires in (19|20)d `)
+
 // forRE matches the `for:` of an alert.
 var forRE = regexp.MustCompile(`(?m)^(\s+for:[ \t]*)\S+[ \t]*$`)
 
@@ -32,8 +37,8 @@ var forRE = regexp.MustCompile(`(?m)^(\s+for:[ \t]*)\S+[ \t]*$`)
 // output passes promtool's lint, that every recording rule produces series
 // (the demo runs with asset and task breakdowns and an IPU price, so the
 // asset, task and cost rules too), that every query of dashboard.json
-// returns data with its variables filled in, and that the entitlement alert
-// reaches the webhook.
+// returns data with its variables filled in, and that the entitlement, IPU
+// threshold and licence alerts reach the webhook.
 func TestMonitoringStack(t *testing.T) {
 	t.Parallel()
 	goTool := requireProgram(t, "go", "golang")
@@ -61,7 +66,7 @@ func TestMonitoringStack(t *testing.T) {
 		"--demo.breakdowns=asset,task", "--demo.ipu-price=0.5", "--demo.currency=USD",
 		"--web.listen-address="+exporterAddr)
 	var metrics string
-	waitFor(t, 30*time.Second, "the demo's usage and entitlement on /metrics", func() (bool, string) {
+	waitFor(t, 30*time.Second, "the demo's usage, entitlement, thresholds and licences on /metrics", func() (bool, string) {
 		if exporter.exited() {
 			t.Fatalf("the exporter exited")
 		}
@@ -74,6 +79,7 @@ func TestMonitoringStack(t *testing.T) {
 			"informatica_ipu_billing_period_consumed_ipus", "informatica_ipu_entitlement_ipus",
 			"informatica_asset_last_day_consumed_ipus", "informatica_task_last_day_consumed_ipus",
 			"informatica_ipu_price",
+			"informatica_ipu_alert_threshold", "informatica_license_expiry_timestamp_seconds",
 		} {
 			if !strings.Contains(body, "\n"+name+"{") {
 				return false, "no " + name + " yet"
@@ -149,7 +155,7 @@ receivers:
 inhibit_rules:
   - source_matchers: [severity="critical"]
     target_matchers: [severity="warning"]
-    equal: [alertname, account]
+    equal: [alertname, account, org_id, kind, id]
 `, hook.URL))
 	am := startProcess(t, "prometheus-alertmanager", alertmanager,
 		"--config.file="+amConfig,
@@ -325,7 +331,91 @@ scrape_configs:
 			return false, fmt.Sprintf("received %v", got)
 		})
 	})
+
+	// The demo's contract: IPU alert thresholds (absolute, and a percentage
+	// of the entitlement) and an edition that expires in 20 days. Which
+	// thresholds are crossed is worked out here from the raw series, apart
+	// from the rules: the alert must fire for exactly those orgs and types.
+	t.Run("the IPU threshold and licence alerts reach the webhook", func(t *testing.T) {
+		crossed := crossedThresholds(t, promURL)
+		if len(crossed) == 0 {
+			t.Fatal("the demo's consumption crosses none of its IPU alert thresholds")
+		}
+		t.Logf("thresholds crossed: %v", crossed)
+		waitFor(t, deadline, "InformaticaIPUThresholdCrossed and InformaticaLicenseExpiresSoon at the webhook", func() (bool, string) {
+			mu.Lock()
+			defer mu.Unlock()
+			var got []string
+			fired := map[string]bool{}
+			licence := false
+			for _, a := range received {
+				l := a.Labels
+				got = append(got, l["alertname"]+"/"+l["severity"]+"/"+a.Status)
+				if a.Status != "firing" || l["account"] != "demo" || a.Annotations["summary"] == "" {
+					continue
+				}
+				switch l["alertname"] {
+				case "InformaticaIPUThresholdCrossed":
+					if strings.Contains(a.Annotations["description"], "IPU alert threshold its administrators set in Informatica") {
+						fired[l["org_id"]+"/"+l["type"]] = true
+					}
+				case "InformaticaLicenseExpiresSoon":
+					// The edition 20 days ahead, by now 19 or 20 days.
+					licence = licence || l["severity"] == "warning" && l["kind"] == "edition" && l["id"] != "" &&
+						demoExpiryRE.MatchString(a.Annotations["description"])
+				}
+			}
+			for k := range fired {
+				if !crossed[k] {
+					t.Fatalf("InformaticaIPUThresholdCrossed fired for %s, whose threshold is not crossed", k)
+				}
+			}
+			return len(fired) == len(crossed) && licence,
+				fmt.Sprintf("threshold alerts for %v of %v, licence alert %v; received %v", fired, crossed, licence, got)
+		})
+	})
 	t.Logf("done %.1fs after the start", time.Since(start).Seconds())
+}
+
+// crossedThresholds returns org_id/type of every IPU alert threshold that
+// the org's consumption in the billing period exceeds, from the exporter's
+// raw series: an absolute threshold in IPUs, a percentage one of the
+// entitlement (none without one).
+func crossedThresholds(t *testing.T, promURL string) map[string]bool {
+	t.Helper()
+	values := func(query, key string) map[string]float64 {
+		v, err := promQuery(promURL, query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]float64{}
+		for _, s := range v {
+			f, err := strconv.ParseFloat(fmt.Sprint(s.Value[1]), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+			m[s.Metric[key]] = f
+		}
+		return m
+	}
+	consumed := values(`sum by (org_id) (informatica_ipu_billing_period_consumed_ipus)`, "org_id")
+	entitlement := values(`sum(informatica_ipu_entitlement_ipus{account="demo"})`, "")
+	crossed := map[string]bool{}
+	for _, typ := range []string{"absolute", "percentage"} {
+		for org, threshold := range values(`informatica_ipu_alert_threshold{type="`+typ+`"}`, "org_id") {
+			if typ == "percentage" {
+				e, ok := entitlement[""]
+				if !ok {
+					continue
+				}
+				threshold = threshold / 100 * e
+			}
+			if threshold > 0 && consumed[org] > threshold {
+				crossed[org+"/"+typ] = true
+			}
+		}
+	}
+	return crossed
 }
 
 // webhookAlert is one alert of Alertmanager's webhook payload.

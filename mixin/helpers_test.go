@@ -237,9 +237,10 @@ type panel struct {
 }
 
 type target struct {
-	RefID      string         `json:"refId"`
-	Expr       string         `json:"expr"`
-	Datasource *datasourceRef `json:"datasource"`
+	RefID        string         `json:"refId"`
+	Expr         string         `json:"expr"`
+	LegendFormat string         `json:"legendFormat"`
+	Datasource   *datasourceRef `json:"datasource"`
 }
 
 type datasourceRef struct {

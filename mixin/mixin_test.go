@@ -23,6 +23,8 @@ var requiredAlerts = map[string][]string{
 	"InformaticaExporterDown":                  {"warning"},
 	"InformaticaTaskCostSpike":                 {"warning"},
 	"InformaticaNewExpensiveAsset":             {"warning"},
+	"InformaticaIPUThresholdCrossed":           {"warning"},
+	"InformaticaLicenseExpiresSoon":            {"warning", "critical"},
 }
 
 // recordNameRE is level:metric:operations.
