@@ -76,6 +76,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	app.Command("serve", "Run the exporter (the default).").Default()
 	backfill := newBackfillCommand(app)
 	focus := newFocusCommand(app)
+	keepExports := addKeepFlags(app)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stderr)
@@ -87,11 +88,15 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	}
 
 	logger, slogger := newLoggers(stderr, *logLevel, *logFormat)
+	keeper, code := keepExports.open(logger, h.now)
+	if code != 0 {
+		return code
+	}
 	if command == backfill.name() {
-		return backfill.run(logger, *configFile, h.adjust, h.now)
+		return backfill.run(logger, *configFile, keepAccounts(keeper, h.adjust), h.now)
 	}
 	if command == focus.name() {
-		return focus.run(logger, *configFile, h.adjust, h.now)
+		return focus.run(logger, *configFile, keepAccounts(keeper, h.adjust), h.now)
 	}
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("build_context", version.BuildContext())
@@ -142,6 +147,9 @@ func run(args []string, stderr io.Writer, h hooks) int {
 		}
 		options = append(options, collector.WithStorage(*storagePath))
 	}
+	if keeper != nil {
+		options = append(options, collector.WithKeepExports(keeper.Keep))
+	}
 	exporter := collector.New(logger, options...)
 	if err := exporter.Apply(settings); err != nil {
 		level.Error(logger).Log("msg", "Invalid configuration", "err", err)
@@ -163,6 +171,9 @@ func run(args []string, stderr io.Writer, h hooks) int {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if keeper != nil {
+		reg.MustRegister(keeper)
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle(*metricsPath, exporter.Handler(reg, promhttp.HandlerOpts{
