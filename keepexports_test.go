@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/keep"
 )
 
 // keptFile is the name of a kept export ZIP, in parts.
@@ -203,6 +208,42 @@ func TestKeepExportsBadFolder(t *testing.T) {
 			return strings.Contains(l, "keep-exports") && strings.Contains(l, c.want)
 		}) {
 			t.Errorf("%v: the error does not name --keep-exports and %q:\n%s", c.args, c.want, logs)
+		}
+	}
+}
+
+// TestKeepExportsDoc: docs/keep-exports.md states the defaults, the kinds,
+// the name pattern and the metrics of the code.
+func TestKeepExportsDoc(t *testing.T) {
+	t.Parallel()
+	doc := readFile(t, "docs/keep-exports.md")
+	want := []string{
+		fmt.Sprintf("| `%s`", defaultKeepFiles), fmt.Sprintf("| `%s`", defaultKeepAge),
+		"\n" + keep.NamePattern.String() + "\n",
+		fmt.Sprintf("`%#o`", keep.FileMode), fmt.Sprintf("`%#o`", keep.DirMode),
+	}
+	for _, kind := range []string{informatica.KindSummary, informatica.KindAsset, informatica.KindProject, informatica.KindTask} {
+		want = append(want, "`"+kind+"`")
+	}
+	k, err := keep.Open(keep.Options{Dir: t.TempDir(), MaxFiles: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(k)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(families) != 4 {
+		t.Errorf("the keeper has %d metric families, the doc's table 4", len(families))
+	}
+	for _, mf := range families {
+		want = append(want, "| `"+mf.GetName())
+	}
+	for _, w := range want {
+		if !strings.Contains(doc, w) {
+			t.Errorf("docs/keep-exports.md does not say %q", w)
 		}
 	}
 }

@@ -33,10 +33,10 @@ const (
 	DirMode  os.FileMode = 0o750
 )
 
-// A kept file's name is <account>_<kind>_<from>_<to>_<job ID>.zip; no part
-// holds '_', so the name splits back into its parts. keptName matches it,
-// and only files it matches are ever removed.
-var keptName = regexp.MustCompile(`^[A-Za-z0-9.-]+_[A-Za-z0-9.-]+_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}_[A-Za-z0-9.-]+\.zip$`)
+// NamePattern matches the names of kept files,
+// <account>_<kind>_<from>_<to>_<job ID>.zip (no part holds '_', so a name
+// splits back into its parts): only files it matches are ever removed.
+var NamePattern = regexp.MustCompile(`^[A-Za-z0-9.-]+_[A-Za-z0-9.-]+_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}_[A-Za-z0-9.-]+\.zip$`)
 
 // Files being written are named tempPrefix*tempSuffix, hidden, and
 // renamed once whole. One left behind by a crash is removed once older than
@@ -276,7 +276,7 @@ func (k *Keeper) prune() error {
 		}
 		name := e.Name()
 		isTemp := strings.HasPrefix(name, tempPrefix) && strings.HasSuffix(name, tempSuffix)
-		if !keptName.MatchString(name) && !isTemp {
+		if !NamePattern.MatchString(name) && !isTemp {
 			continue
 		}
 		info, err := e.Info()

@@ -58,7 +58,7 @@ func TestName(t *testing.T) {
 		if got != c.want {
 			t.Errorf("Name(%q, %q) = %q, want %q", c.account, c.job.JobID, got, c.want)
 		}
-		if !keptName.MatchString(got) || filepath.Base(got) != got || strings.Contains(got, "..") ||
+		if !NamePattern.MatchString(got) || filepath.Base(got) != got || strings.Contains(got, "..") ||
 			!utf8.ValidString(got) || len(got) > 255 || strings.HasPrefix(got, ".") || strings.HasPrefix(got, "-") {
 			t.Errorf("Name(%q, %q) = %q is not a safe name of a kept file", c.account, c.job.JobID, got)
 		}
@@ -342,7 +342,7 @@ func TestConcurrentKeeps(t *testing.T) {
 	}
 	for _, n := range got {
 		b, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil || !bytes.Equal(b, []byte(body)) || !keptName.MatchString(n) {
+		if err != nil || !bytes.Equal(b, []byte(body)) || !NamePattern.MatchString(n) {
 			t.Errorf("%s: %d bytes, %v", n, len(b), err)
 		}
 	}
