@@ -139,8 +139,10 @@ func TestKeptExportsReadBack(t *testing.T) {
 	}
 
 	focusKept := filepath.Join(dir, "focus-kept")
-	runCommand(t, hooks{now: now}, 0, append([]string{"focus", "--config.file=" + config, "--keep-exports=" + focusKept,
-		"--by=asset", "--ipu-price=0.1", "--currency=EUR", "--output=" + filepath.Join(dir, "focus.csv")}, days...)...)
+	runCommand(t, hooks{now: now}, 0, append([]string{
+		"focus", "--config.file=" + config, "--keep-exports=" + focusKept,
+		"--by=asset", "--ipu-price=0.1", "--currency=EUR", "--output=" + filepath.Join(dir, "focus.csv"),
+	}, days...)...)
 	byKind = keptFiles(t, focusKept, "acme")
 	if len(byKind) != 2 || len(byKind["summary"]) != 1 || len(byKind["asset"]) == 0 {
 		t.Errorf("focus --by=asset kept %v, want a summary and the asset exports", byKind)

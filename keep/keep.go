@@ -76,7 +76,7 @@ func safe(s string, maxLen int) string {
 	var b strings.Builder
 	var last rune
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.') {
+		if !safeRune(r) {
 			r = '-'
 		}
 		if (r == '.' || r == '-') && (last == '.' || last == '-') {
@@ -93,6 +93,11 @@ func safe(s string, maxLen int) string {
 		return "none"
 	}
 	return out
+}
+
+// safeRune reports whether r stays as it is in a part of a name.
+func safeRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.'
 }
 
 // Options configure a Keeper.
@@ -354,7 +359,7 @@ func cause(err error) string {
 	return fmt.Sprintf("%T", err)
 }
 
-// Describe and Collect make the keeper a prometheus.Collector of its
+// Describe makes the keeper, with Collect, a prometheus.Collector of its
 // counts.
 func (k *Keeper) Describe(ch chan<- *prometheus.Desc) {
 	k.written.Describe(ch)
@@ -363,6 +368,7 @@ func (k *Keeper) Describe(ch chan<- *prometheus.Desc) {
 	k.bytes.Describe(ch)
 }
 
+// Collect reports the keeper's counts.
 func (k *Keeper) Collect(ch chan<- prometheus.Metric) {
 	k.written.Collect(ch)
 	k.failures.Collect(ch)

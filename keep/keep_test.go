@@ -40,19 +40,25 @@ func TestName(t *testing.T) {
 		// The range's UTC days, whatever zone its times are in: 00:30 at
 		// +05 on 1 January is 19:30 UTC on 31 December; a year's last
 		// second ends it.
-		{"prod", job(informatica.KindAsset, "j1", time.Date(2026, 1, 1, 0, 30, 0, 0, plus5), time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)),
-			"prod_asset_2025-12-31_2026-12-31_j1.zip"},
+		{
+			"prod", job(informatica.KindAsset, "j1", time.Date(2026, 1, 1, 0, 30, 0, 0, plus5), time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)),
+			"prod_asset_2025-12-31_2026-12-31_j1.zip",
+		},
 		{"../../etc/passwd", job(informatica.KindTask, "../x", jan1, jan31), "etc-passwd_task_2026-01-01_2026-01-31_x.zip"},
 		{`C:\prod data_2`, job(informatica.KindProject, "a/b\\c", jan1, jan31), "C-prod-data-2_project_2026-01-01_2026-01-31_a-b-c.zip"},
 		{".hidden..name.", job(informatica.KindSummary, "..", jan1, jan31), "hidden.name_summary_2026-01-01_2026-01-31_none.zip"},
-		{"Produktion Zürich", job(informatica.KindSummary, "id\x00\n\x1b[31m", jan1, jan31), "Produktion-Z-rich_summary_2026-01-01_2026-01-31_id-31m.zip"},
+		{"Société Générale", job(informatica.KindSummary, "id\x00\n\x1b[31m", jan1, jan31), "Soci-t-G-n-rale_summary_2026-01-01_2026-01-31_id-31m.zip"},
 		{"bad\xff\xfeutf8", job(informatica.KindSummary, "", jan1, jan31), "bad-utf8_summary_2026-01-01_2026-01-31_none.zip"},
 		{"--flag", job("", "-rf", jan1, jan31), "flag_none_2026-01-01_2026-01-31_rf.zip"},
-		{strings.Repeat("a", 100), job(informatica.KindSummary, strings.Repeat("9", 100), jan1, jan31),
-			strings.Repeat("a", maxAccountLen) + "_summary_2026-01-01_2026-01-31_" + strings.Repeat("9", maxJobIDLen) + ".zip"},
+		{
+			strings.Repeat("a", 100), job(informatica.KindSummary, strings.Repeat("9", 100), jan1, jan31),
+			strings.Repeat("a", maxAccountLen) + "_summary_2026-01-01_2026-01-31_" + strings.Repeat("9", maxJobIDLen) + ".zip",
+		},
 		// Cut at the limit, then trimmed: no part ends in '-'.
-		{strings.Repeat("a", maxAccountLen-1) + "-b", job(informatica.KindSummary, "j", jan1, jan31),
-			strings.Repeat("a", maxAccountLen-1) + "_summary_2026-01-01_2026-01-31_j.zip"},
+		{
+			strings.Repeat("a", maxAccountLen-1) + "-b", job(informatica.KindSummary, "j", jan1, jan31),
+			strings.Repeat("a", maxAccountLen-1) + "_summary_2026-01-01_2026-01-31_j.zip",
+		},
 	} {
 		got := Name(c.account, c.job)
 		if got != c.want {
