@@ -30,7 +30,7 @@ ACTIONLINT    ?= $(GOBIN)/actionlint
 BUILD_DIR   := .build
 TARBALL_DIR := .tarballs
 # What a tarball holds besides the binary.
-TARBALL_FILES := LICENSE README.md config.example.yml
+TARBALL_FILES := LICENSE README.md config.example.yml docs
 
 version_pkg := github.com/prometheus/common/version
 LDFLAGS := -s -w \
@@ -83,7 +83,7 @@ tarballs: crossbuild
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ "$$os" = windows ] && ext=.exe; \
 		dir=$(NAME)-$(VERSION).$$os-$$arch; \
 		mkdir -p $(TARBALL_DIR)/$$dir; \
-		cp $(BUILD_DIR)/$$os-$$arch/$(NAME)$$ext $(TARBALL_FILES) $(TARBALL_DIR)/$$dir/; \
+		cp -R $(BUILD_DIR)/$$os-$$arch/$(NAME)$$ext $(TARBALL_FILES) $(TARBALL_DIR)/$$dir/; \
 		tar -C $(TARBALL_DIR) -czf $(TARBALL_DIR)/$$dir.tar.gz $$dir; \
 		rm -rf $(TARBALL_DIR)/$$dir; \
 	done; \

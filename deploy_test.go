@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ipumon/informatica_exporter/config"
 	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
@@ -22,7 +23,7 @@ func TestKubernetesConfigLoads(t *testing.T) {
 	if !strings.Contains(raw, "password_file: "+mounted) {
 		t.Fatalf("deploy/kubernetes/config.yml does not read the password from %s", mounted)
 	}
-	s, err := parseConfig([]byte(strings.Replace(raw, mounted, "password", 1)), dir)
+	s, err := config.Parse([]byte(strings.Replace(raw, mounted, "password", 1)), dir)
 	if err != nil {
 		t.Fatalf("deploy/kubernetes/config.yml: %v", err)
 	}
@@ -96,7 +97,7 @@ func TestSystemdUnit(t *testing.T) {
 	unit := readFile(t, "deploy/systemd/informatica_exporter.service")
 	const credential = "/run/credentials/informatica_exporter.service/password"
 	if !strings.Contains(unit, "LoadCredential=password:/etc/informatica_exporter/password") ||
-		!strings.Contains(readFile(t, "README.md"), "password_file: "+credential) {
+		!strings.Contains(readDocs(t), "password_file: "+credential) {
 		t.Errorf("the unit's LoadCredential and the README's password_file (%s) do not agree", credential)
 	}
 	// verify wants ExecStart's program to exist: this test's binary stands

@@ -225,9 +225,9 @@ func TestFaultMatrix(t *testing.T) {
 			refreshes := key("informatica_exporter_refreshes_total", "account", "acme")
 
 			var good map[string]float64
-			waitFor(t, 20*time.Second, "a successful refresh", func() bool {
+			waitFor(t, 20*time.Second, "a successful refresh and its contract reads", func() bool {
 				good = p.scrape()
-				return good[up] == 1
+				return good[up] == 1 && contractRead(good, "acme")
 			})
 			goodUsage := usageOnly(good)
 			scrapes := p.scrapeContinuously(t)
@@ -392,12 +392,13 @@ var usagePrefixes = []string{
 	"informatica_ipu_", "informatica_meter_", "informatica_org_info",
 }
 
-// usageOnly keeps the samples computed from export data.
+// usageOnly keeps the samples computed from export data; the contract,
+// read after the first refresh, is left out, as are the org tree's labels.
 func usageOnly(s map[string]float64) map[string]float64 {
 	out := map[string]float64{}
-	for k, v := range s {
+	for k, v := range withoutTreeLabels(s) {
 		for _, p := range usagePrefixes {
-			if strings.HasPrefix(k, p) {
+			if strings.HasPrefix(k, p) && !strings.HasPrefix(k, "informatica_ipu_alert_threshold{") {
 				out[k] = v
 			}
 		}

@@ -21,9 +21,9 @@ func TestInformaticaSideRecipe(t *testing.T) {
 	bash := requireProgram(t, "bash")
 	requireProgram(t, "curl")
 	requireProgram(t, "jq")
-	m := regexp.MustCompile("(?s)<!-- informatica-side-recipe:[^>]*-->\n```sh\n(.*?)```").FindStringSubmatch(readFile(t, "README.md"))
+	m := regexp.MustCompile("(?s)<!-- informatica-side-recipe:[^>]*-->\n```sh\n(.*?)```").FindStringSubmatch(readDocs(t))
 	if m == nil {
-		t.Fatal("README.md has no informatica-side-recipe block")
+		t.Fatal("README.md and docs/*.md have no informatica-side-recipe block")
 	}
 	f := startFake(t, fake.Options{Days: 40})
 	last := f.Dataset().Last.AddDate(0, 0, -1)

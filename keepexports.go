@@ -23,7 +23,7 @@ type keepFlags struct {
 	maxAge   *model.Duration
 }
 
-// flagAdder is a kingpin application or command, whichever the flags go on.
+// flagAdder is a kingpin command (or application), whichever the flags go on.
 type flagAdder interface {
 	Flag(name, help string) *kingpin.FlagClause
 }
@@ -36,14 +36,18 @@ const (
 	defaultKeepAge   = "30d"
 )
 
-func addKeepFlags(a flagAdder) keepFlags {
-	f := keepFlags{maxAge: new(model.Duration)}
-	f.dir = a.Flag("keep-exports", "Folder where every export ZIP downloaded from Informatica is kept, "+
-		"named <account>_<kind>_<from>_<to>_<job ID>.zip, for audit and for backfill/focus --zip; empty keeps none.").Default("").String()
-	f.maxFiles = a.Flag("keep-exports.max-files", "With --keep-exports: the most ZIPs the folder keeps, the oldest removed first; 0: no bound by count.").
-		Default(defaultKeepFiles).Int()
-	a.Flag("keep-exports.max-age", "With --keep-exports: how long a ZIP is kept, e.g. 30d or 12h; 0: no bound by age.").
-		Default(defaultKeepAge).SetValue(maxAgeValue{f.maxAge})
+// addKeepFlags adds the flags to each of commands, the same on each: the
+// command that runs sets them.
+func addKeepFlags(commands ...flagAdder) keepFlags {
+	f := keepFlags{dir: new(string), maxFiles: new(int), maxAge: new(model.Duration)}
+	for _, c := range commands {
+		c.Flag("keep-exports", "Folder where every export ZIP downloaded from Informatica is kept, "+
+			"named <account>_<kind>_<from>_<to>_<job ID>.zip, for audit and for backfill/focus --zip; empty keeps none.").Default("").StringVar(f.dir)
+		c.Flag("keep-exports.max-files", "With --keep-exports: the most ZIPs the folder keeps, the oldest removed first; 0: no bound by count.").
+			Default(defaultKeepFiles).IntVar(f.maxFiles)
+		c.Flag("keep-exports.max-age", "With --keep-exports: how long a ZIP is kept, e.g. 30d or 12h; 0: no bound by age.").
+			Default(defaultKeepAge).SetValue(maxAgeValue{f.maxAge})
+	}
 	return f
 }
 

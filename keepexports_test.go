@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -247,5 +249,56 @@ func TestKeepExportsDoc(t *testing.T) {
 		if !strings.Contains(doc, w) {
 			t.Errorf("docs/keep-exports.md does not say %q", w)
 		}
+	}
+}
+
+// TestKeepExportsDocDemo runs the demo lines of docs/keep-exports.md as a
+// shell would, in a folder of their own, each process on the same frozen
+// clock: the backfill keeps its ZIP, the second backfill reads it back into
+// the same file.
+func TestKeepExportsDocDemo(t *testing.T) {
+	t.Parallel()
+	doc := readFile(t, "docs/keep-exports.md")
+	_, rest, ok := strings.Cut(doc, "<!-- keep-exports-demo")
+	block := regexp.MustCompile("(?s)```sh\n(.*?)```").FindStringSubmatch(rest)
+	if !ok || block == nil {
+		t.Fatal("docs/keep-exports.md has no demo block after its keep-exports-demo marker")
+	}
+	dir := t.TempDir()
+	now := time.Now().UTC().Format(time.RFC3339)
+	var ran, compared int
+	for _, line := range strings.Split(strings.TrimSpace(block[1]), "\n") {
+		fields := strings.Fields(line)
+		switch {
+		case fields[0] == "./informatica_exporter":
+			var args []string
+			for _, a := range fields[1:] {
+				if strings.Contains(a, "*") { // the shell's glob
+					matches, _ := filepath.Glob(filepath.Join(dir, a))
+					if len(matches) != 1 {
+						t.Fatalf("%s: %s matches %v, want one file", line, a, matches)
+					}
+					a, _ = filepath.Rel(dir, matches[0])
+				}
+				args = append(args, a)
+			}
+			raw, _ := json.Marshal(args)
+			cmd := exec.Command(os.Args[0])
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), childArgsEnv+"="+string(raw), childNowEnv+"="+now)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", line, err, out)
+			}
+			ran++
+		case fields[0] == "cmp":
+			a, b := readFile(t, filepath.Join(dir, fields[1])), readFile(t, filepath.Join(dir, fields[2]))
+			if a != b || !strings.Contains(a, "informatica_ipu_day_consumed_ipus{") {
+				t.Errorf("%s: the files differ or hold no sample", line)
+			}
+			compared++
+		}
+	}
+	if ran != 2 || compared != 1 {
+		t.Errorf("ran %d commands and %d comparisons of the doc's demo, want 2 and 1", ran, compared)
 	}
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"html/template"
 	"io"
 	stdlog "log"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -30,8 +28,11 @@ import (
 	slgk "github.com/tjhop/slog-gokit"
 
 	"github.com/ipumon/informatica_exporter/collector"
-	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/config"
+	"github.com/ipumon/informatica_exporter/demo"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/keep"
+	"github.com/ipumon/informatica_exporter/offline"
 )
 
 const exporterName = "informatica_exporter"
@@ -54,29 +55,24 @@ type hooks struct {
 	// after, when set, replaces the refreshers' timer: tests start each
 	// run themselves.
 	after func(time.Duration) <-chan time.Time
+	// demo, when set, is given the simulated Informatica of --demo, so
+	// that tests can scan the logs for its secrets.
+	demo func(*fake.Server)
 }
 
 // run is main without the process.
 func run(args []string, stderr io.Writer, h hooks) int {
 	app := kingpin.New(exporterName, "Prometheus exporter for Informatica IICS/IDMC IPU consumption.")
+	// The flags every command shares; each command's own are on it.
 	var (
-		configFile  = app.Flag("config.file", "Path to the YAML configuration file.").Default("config.yml").String()
-		metricsPath = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		demo        = app.Flag("demo", "Serve from a built-in simulated Informatica: no account or configuration needed.").Bool()
-		demoIPUs    = app.Flag("demo.ipu-entitlement", "With --demo: the demo account's ipu_entitlement.").Default("15000").Float64()
-		storagePath = app.Flag("storage.path", "Folder where each account's last good data is kept across restarts; empty keeps nothing.").Default("").String()
-		logLevel    = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
-		logFormat   = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
-		webFlags    = kingpinflag.AddFlags(app, ":9977")
+		configFile = app.Flag("config.file", "Path to the YAML configuration file.").Default("config.yml").String()
+		logLevel   = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat  = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 	)
-	demoCallback := app.Flag("demo.callback-url", "With --demo: the demo account's callback_url, e.g. http://localhost:9977/-/callback; its status polls are then a minute apart.").Default("").String()
-	demoBreakdowns := app.Flag("demo.breakdowns", "With --demo: the demo account's breakdowns, comma-separated: "+strings.Join(collector.BreakdownNames(), ", ")+".").Default("").String()
-	demoPrice := app.Flag("demo.ipu-price", "With --demo: the demo account's ipu_price; 0 publishes no price.").Default("0").Float64()
-	demoCurrency := app.Flag("demo.currency", "With --demo: the demo account's currency (ISO 4217), used with --demo.ipu-price.").Default("USD").String()
-	app.Command("serve", "Run the exporter (the default).").Default()
-	backfill := newBackfillCommand(app)
-	focus := newFocusCommand(app)
-	keepExports := addKeepFlags(app)
+	serve := newServeCommand(app)
+	backfill := offline.NewBackfill(app)
+	focus := offline.NewFocus(app)
+	keepExports := addKeepFlags(app.GetCommand("serve"), app.GetCommand(backfill.Name()), app.GetCommand(focus.Name()))
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stderr)
@@ -92,29 +88,62 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	if code != 0 {
 		return code
 	}
-	if command == backfill.name() {
-		return backfill.run(logger, *configFile, keepAccounts(keeper, h.adjust), h.now)
+	switch command {
+	case backfill.Name():
+		return backfill.Run(logger, *configFile, keepAccounts(keeper, h.adjust), h.now)
+	case focus.Name():
+		return focus.Run(logger, *configFile, keepAccounts(keeper, h.adjust), h.now)
 	}
-	if command == focus.name() {
-		return focus.run(logger, *configFile, keepAccounts(keeper, h.adjust), h.now)
+	return serve.run(logger, slogger, *configFile, h, keeper)
+}
+
+// serveCommand runs the exporter: the default command, whose flags work
+// without the word serve.
+type serveCommand struct {
+	metricsPath *string
+	storagePath *string
+	web         *web.FlagConfig
+	demo        *bool
+	demoAccount demo.Account
+}
+
+// newServeCommand adds the serve command and its flags to app.
+func newServeCommand(app *kingpin.Application) *serveCommand {
+	cmd := app.Command("serve", "Run the exporter (the default command: its flags work without the word serve).").Default()
+	f := &serveCommand{
+		metricsPath: cmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String(),
+		storagePath: cmd.Flag("storage.path", "Folder where each account's last good data is kept across restarts; empty keeps nothing.").Default("").String(),
+		web:         kingpinflag.AddFlags(cmd, ":9977"),
+		demo:        cmd.Flag("demo", "Serve from a built-in simulated Informatica: no account or configuration needed.").Bool(),
 	}
+	cmd.Flag("demo.ipu-entitlement", "With --demo: the demo account's ipu_entitlement.").Default("15000").Float64Var(&f.demoAccount.Entitlement)
+	cmd.Flag("demo.callback-url", "With --demo: the demo account's callback_url, e.g. http://localhost:9977/-/callback; its status polls are then a minute apart.").Default("").StringVar(&f.demoAccount.CallbackURL)
+	cmd.Flag("demo.breakdowns", "With --demo: the demo account's breakdowns, comma-separated: "+strings.Join(collector.BreakdownNames(), ", ")+".").Default("").StringVar(&f.demoAccount.Breakdowns)
+	cmd.Flag("demo.ipu-price", "With --demo: the demo account's ipu_price; 0 publishes no price.").Default("0").Float64Var(&f.demoAccount.IPUPrice)
+	cmd.Flag("demo.currency", "With --demo: the demo account's currency (ISO 4217), used with --demo.ipu-price.").Default("USD").StringVar(&f.demoAccount.Currency)
+	return f
+}
+
+// run serves the metrics until a signal or h.stop ends it; its result is
+// the process's exit code. keeper, when set, keeps each export ZIP.
+func (f *serveCommand) run(logger log.Logger, slogger *slog.Logger, configFile string, h hooks, keeper *keep.Keeper) int {
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("build_context", version.BuildContext())
 
 	// The configuration source: the file, or in demo mode a simulated
 	// Informatica and one account against it.
-	load := func() (collector.Settings, error) { return loadConfig(logger, *configFile) }
-	if *demo {
-		f, settings, err := startDemo(demoSettings{
-			entitlement: *demoIPUs, callbackURL: *demoCallback,
-			breakdowns: *demoBreakdowns, ipuPrice: *demoPrice, currency: *demoCurrency,
-		})
+	load := func() (collector.Settings, error) { return config.Load(logger, configFile) }
+	if *f.demo {
+		simulated, settings, err := demo.Start(f.demoAccount)
 		if err != nil {
 			level.Error(logger).Log("msg", "Cannot start the simulated Informatica", "err", err)
 			return 1
 		}
-		defer f.Close()
-		level.Info(logger).Log("msg", "Demo mode: serving a simulated Informatica", "url", f.URL())
+		defer simulated.Close()
+		if h.demo != nil {
+			h.demo(simulated)
+		}
+		level.Info(logger).Log("msg", "Demo mode: serving a simulated Informatica", "url", simulated.URL())
 		load = func() (collector.Settings, error) { return settings, nil }
 	}
 
@@ -140,12 +169,12 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	if h.after != nil {
 		options = append(options, collector.WithTimer(h.after))
 	}
-	if *storagePath != "" {
-		if err := os.MkdirAll(*storagePath, 0o700); err != nil {
+	if *f.storagePath != "" {
+		if err := os.MkdirAll(*f.storagePath, 0o700); err != nil {
 			level.Error(logger).Log("msg", "Cannot use --storage.path", "err", err)
 			return 1
 		}
-		options = append(options, collector.WithStorage(*storagePath))
+		options = append(options, collector.WithStorage(*f.storagePath))
 	}
 	if keeper != nil {
 		options = append(options, collector.WithKeepExports(keeper.Keep))
@@ -176,7 +205,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, exporter.Handler(reg, promhttp.HandlerOpts{
+	mux.Handle(*f.metricsPath, exporter.Handler(reg, promhttp.HandlerOpts{
 		ErrorLog:          stdlog.New(log.NewStdlibAdapter(level.Error(logger)), "", 0),
 		EnableOpenMetrics: true,
 	}))
@@ -204,13 +233,13 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	})
 	mux.Handle(callbackPath, callbackHandler(exporter, logger))
 	mux.Handle(callbackPath+"/", callbackHandler(exporter, logger))
-	if *metricsPath != "/" {
-		mux.Handle("/", landingPage(*metricsPath, exporter, reloads, logger))
+	if *f.metricsPath != "/" {
+		mux.Handle("/", landingPage(*f.metricsPath, exporter, reloads, logger))
 	}
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(srv, webFlags, slogger) }()
+	go func() { serveErr <- web.ListenAndServe(srv, f.web, slogger) }()
 
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
@@ -269,209 +298,4 @@ func newLoggers(w io.Writer, lvl, format string) (log.Logger, *slog.Logger) {
 		slogLevel = slog.LevelInfo
 	}
 	return logger, slog.New(slgk.NewGoKitHandler(bridged, slogLevel))
-}
-
-// reloader applies a new configuration on SIGHUP or POST /-/reload. A bad
-// configuration keeps the running one, and says so in its metrics and on
-// the landing page.
-type reloader struct {
-	logger   log.Logger
-	load     func() (collector.Settings, error)
-	exporter *collector.Exporter
-	now      func() time.Time
-
-	// reloading keeps one reload at a time; Collect never takes it, so a
-	// scrape never waits for a reload.
-	reloading sync.Mutex
-	mu        sync.Mutex
-	last      reloadStatus
-}
-
-// reloadStatus is the outcome of the last load of the configuration.
-type reloadStatus struct {
-	Initial     bool      // no reload yet: the configuration loaded at start
-	At          time.Time // when the last load finished
-	Err         string    // why it failed; "" when it succeeded
-	LastSuccess time.Time
-}
-
-var (
-	reloadSuccessfulDesc = prometheus.NewDesc(
-		"informatica_exporter_config_last_reload_successful",
-		"1 if the last configuration reload succeeded, else 0.", nil, nil)
-	reloadTimestampDesc = prometheus.NewDesc(
-		"informatica_exporter_config_last_reload_success_timestamp_seconds",
-		"When the configuration was last loaded successfully.", nil, nil)
-)
-
-func newReloader(logger log.Logger, load func() (collector.Settings, error), e *collector.Exporter, now func() time.Time) *reloader {
-	started := now()
-	return &reloader{
-		logger: logger, load: load, exporter: e, now: now,
-		last: reloadStatus{Initial: true, At: started, LastSuccess: started},
-	}
-}
-
-func (r *reloader) reload() error {
-	r.reloading.Lock()
-	defer r.reloading.Unlock()
-	settings, err := r.load()
-	if err == nil {
-		err = r.exporter.Apply(settings)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.last.Initial, r.last.At, r.last.Err = false, r.now(), ""
-	if err != nil {
-		r.last.Err = err.Error()
-		level.Error(r.logger).Log("msg", "Reload failed, keeping the running configuration", "err", err)
-		return err
-	}
-	r.last.LastSuccess = r.last.At
-	level.Info(r.logger).Log("msg", "Configuration reloaded", "accounts", len(settings.Accounts))
-	return nil
-}
-
-// status returns the outcome of the last load of the configuration.
-func (r *reloader) status() reloadStatus {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.last
-}
-
-func (r *reloader) Describe(ch chan<- *prometheus.Desc) {
-	ch <- reloadSuccessfulDesc
-	ch <- reloadTimestampDesc
-}
-
-func (r *reloader) Collect(ch chan<- prometheus.Metric) {
-	last := r.status()
-	ok := 0.0
-	if last.Err == "" {
-		ok = 1
-	}
-	ch <- prometheus.MustNewConstMetric(reloadSuccessfulDesc, prometheus.GaugeValue, ok)
-	ch <- prometheus.MustNewConstMetric(reloadTimestampDesc, prometheus.GaugeValue, float64(last.LastSuccess.UnixNano())/1e9)
-}
-
-// landingPage serves exporter-toolkit's landing page with the outcome of
-// the last reload and a table of the accounts' refresh status, rendered on
-// every request.
-func landingPage(metricsPath string, e *collector.Exporter, reloads *reloader, logger log.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var status strings.Builder
-		data := struct {
-			Reload   reloadStatus
-			Accounts []collector.AccountStatus
-		}{reloads.status(), e.Status()}
-		if err := statusTemplate.Execute(&status, data); err != nil {
-			level.Error(logger).Log("msg", "Cannot render the account status", "err", err)
-		}
-		page, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Informatica Exporter",
-			Description: "Prometheus exporter for Informatica IICS/IDMC IPU consumption",
-			Version:     version.Info(),
-			Profiling:   "false",
-			Links: []web.LandingLinks{
-				{Address: metricsPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness", Description: "200 once every account has finished a first refresh"},
-			},
-			ExtraHTML: status.String(),
-			ExtraCSS:  "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}",
-		})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		page.ServeHTTP(w, r)
-	})
-}
-
-// statusTemplate is html/template, so account names and error texts are
-// escaped before they reach the page.
-var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap{
-	"ts": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return t.UTC().Format(time.RFC3339)
-	},
-}).Parse(`<h3>Configuration</h3>
-<p>{{with .Reload}}{{if .Initial}}Loaded at start, {{ts .At}}.{{else if .Err}}Last reload failed at {{ts .At}}: {{.Err}}. Running the configuration loaded at {{ts .LastSuccess}}.{{else}}Last reload succeeded at {{ts .At}}.{{end}}{{end}}</p>
-<h3>Accounts</h3>
-<table>
-<tr><th>Account</th><th>State</th><th>Last success</th><th>Next refresh</th><th>Breakdowns: last success</th><th>Orgs</th><th>Rows</th><th>Last error</th></tr>
-{{range .Accounts}}<tr><td>{{.Name}}</td><td>{{if not .Attempted}}first refresh running{{else if .Up}}up{{else}}down ({{.ErrorStage}}){{end}}</td><td>{{ts .LastSuccess}}</td><td>{{or .Activity (ts .NextRefresh)}}</td><td>{{range $i, $b := .Breakdowns}}{{if $i}}, {{end}}{{$b.Kind}}: {{ts $b.LastSuccess}}{{else}}none{{end}}</td><td>{{.Orgs}}</td><td>{{.Rows}}</td><td>{{.LastError}}</td></tr>
-{{end}}</table>`))
-
-// demoSettings are the --demo.* flags.
-type demoSettings struct {
-	entitlement float64
-	callbackURL string
-	breakdowns  string // comma-separated, as in the breakdowns key
-	ipuPrice    float64
-	currency    string
-}
-
-// startDemo starts the simulated Informatica on loopback and returns one
-// account configured against it, with fast jobs and a short poll interval so
-// that metrics appear within seconds. With a callback URL, polls are a
-// minute apart, so that it is the callback that brings the data in seconds.
-// The entitlement, the breakdowns and the price are checked as the
-// configuration file's are.
-func startDemo(d demoSettings) (*fake.Server, collector.Settings, error) {
-	if err := checkEntitlement("--demo.ipu-entitlement", d.entitlement); err != nil {
-		return nil, collector.Settings{}, err
-	}
-	acc := accountConfig{Currency: d.currency}
-	for kind := range strings.SplitSeq(d.breakdowns, ",") {
-		if kind = strings.TrimSpace(kind); kind != "" {
-			acc.Breakdowns = append(acc.Breakdowns, kind)
-		}
-	}
-	breakdown, err := acc.breakdown()
-	if err != nil {
-		return nil, collector.Settings{}, fmt.Errorf("--demo.%w", err)
-	}
-	var price float64
-	if d.ipuPrice != 0 {
-		acc.IPUPrice = &d.ipuPrice
-		if price, err = acc.price(); err != nil {
-			return nil, collector.Settings{}, fmt.Errorf("--demo.ipu-price and --demo.currency: %w", err)
-		}
-	}
-	f := fake.New(fake.Options{})
-	if err := f.Start("127.0.0.1:0"); err != nil {
-		return nil, collector.Settings{}, err
-	}
-	settings := collector.Settings{
-		Refresh: collector.RefreshSettings{
-			Interval:     5 * time.Minute,
-			Lookback:     45 * 24 * time.Hour,
-			PollInterval: time.Second,
-			JobTimeout:   time.Minute,
-			MaxAge:       26 * time.Hour,
-		},
-		Accounts: []collector.AccountSettings{{
-			Name:        "demo",
-			Entitlement: &d.entitlement,
-			Breakdown:   breakdown,
-			IPUPrice:    price,
-			Currency:    d.currency,
-			Client: informatica.Config{
-				LoginURL: f.URL(),
-				Username: f.Username(),
-				Password: f.Password(),
-			},
-		}},
-	}
-	if price == 0 {
-		settings.Accounts[0].Currency = ""
-	}
-	if d.callbackURL != "" {
-		settings.Accounts[0].Client.CallbackURL = d.callbackURL
-		settings.Refresh.PollInterval, settings.Refresh.JobTimeout = time.Minute, 5*time.Minute
-	}
-	return f, settings, nil
 }

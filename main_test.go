@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,9 +27,20 @@ import (
 
 type syncBuffer = testkit.SyncBuffer
 
+var writeFile = testkit.WriteFile
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // exporterProcess is the exporter's run function serving on a free port.
 type exporterProcess struct {
-	t    *testing.T
+	t    testing.TB
 	url  string
 	logs *syncBuffer
 	stop chan struct{}
@@ -60,6 +72,17 @@ func startExporterWith(t *testing.T, h hooks, args ...string) *exporterProcess {
 	p := &exporterProcess{t: t, logs: &syncBuffer{}, stop: make(chan struct{}), code: make(chan int, 1), adjust: h.adjust}
 	h.stop = p.stop
 	args = append([]string{"--web.listen-address=127.0.0.1:0"}, args...)
+	if slices.Contains(args, "--log.level=debug") {
+		// Registered before the shutdown below, so it runs after it and
+		// scans every line the exporter logged.
+		t.Cleanup(func() {
+			p.shutdown()
+			for _, leak := range secretsIn(p.logs.String(), trackedFakes(t)) {
+				t.Errorf("the debug log holds a secret: %s", leak)
+			}
+		})
+		h.demo = func(f *fake.Server) { trackFake(t, f) }
+	}
 	go func() { p.code <- run(args, p.logs, h) }()
 	waitFor(t, 10*time.Second, "the exporter to listen", func() bool {
 		select {
@@ -99,7 +122,7 @@ func (p *exporterProcess) get(path string) (int, string) {
 	return httpDo(p.t, http.MethodGet, p.url+path)
 }
 
-func httpDo(t *testing.T, method, url string) (int, string) {
+func httpDo(t testing.TB, method, url string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
@@ -169,7 +192,7 @@ func key(name string, labels ...string) string {
 // waitFor polls cond until it holds. The timeout only bounds how long a
 // failing test hangs: it is at least patience, so that a busy machine never
 // fails a test that would pass on an idle one.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	timeout = max(timeout, patience)
 	deadline := time.Now().Add(timeout)
@@ -182,7 +205,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // startFake starts a fake Informatica with quick jobs.
-func startFake(t *testing.T, opts fake.Options) *fake.Server {
+func startFake(t testing.TB, opts fake.Options) *fake.Server {
 	t.Helper()
 	if opts.CreatedFor == 0 {
 		opts.CreatedFor = 20 * time.Millisecond
@@ -195,11 +218,57 @@ func startFake(t *testing.T, opts fake.Options) *fake.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
+	trackFake(t, f)
 	return f
 }
 
+// fakesOf holds the fake Informatica servers each test started: every
+// exporter a test runs at debug is scanned for their secrets.
+var fakesOf sync.Map // testing.TB -> *[]*fake.Server
+
+var fakesMu sync.Mutex
+
+func trackFake(t testing.TB, f *fake.Server) {
+	fakesMu.Lock()
+	defer fakesMu.Unlock()
+	list, loaded := fakesOf.LoadOrStore(t, &[]*fake.Server{f})
+	if loaded {
+		*list.(*[]*fake.Server) = append(*list.(*[]*fake.Server), f)
+		return
+	}
+	t.Cleanup(func() { fakesOf.Delete(t) })
+}
+
+func trackedFakes(t testing.TB) []*fake.Server {
+	fakesMu.Lock()
+	defer fakesMu.Unlock()
+	if list, ok := fakesOf.Load(t); ok {
+		return slices.Clone(*list.(*[]*fake.Server))
+	}
+	return nil
+}
+
+// secretsIn names each secret of the fakes (their password and every
+// session ID they issued) and the tests' callback token found in text.
+func secretsIn(text string, fakes []*fake.Server) []string {
+	var leaks []string
+	check := func(what, secret string) {
+		if secret != "" && strings.Contains(text, secret) {
+			leaks = append(leaks, fmt.Sprintf("%s %q", what, secret))
+		}
+	}
+	check("the callback token", callbackToken)
+	for _, f := range fakes {
+		check("the password", f.Password())
+		for _, id := range f.SessionIDs() {
+			check("the session ID", id)
+		}
+	}
+	return leaks
+}
+
 // writeConfig writes a configuration with one account per fake.
-func writeConfig(t *testing.T, dir string, interval string, accounts ...string) string {
+func writeConfig(t testing.TB, dir string, interval string, accounts ...string) string {
 	t.Helper()
 	cfg := "accounts:\n" + strings.Join(accounts, "") + fmt.Sprintf(`refresh:
   interval: %s
@@ -632,7 +701,7 @@ func TestReload(t *testing.T) {
 	if n := f1.Calls(fake.EndpointLogin); n != logins {
 		t.Errorf("account one logged in again on reload (%d logins, was %d)", n, logins)
 	}
-	if _, ok := got[key("informatica_org_info", "account", "two", "org_id", "2NdOrgxxxxxxxxxxxxxxxx", "org_name", "Second", "org_type", "Production")]; !ok {
+	if _, ok := withoutTreeLabels(got)[key("informatica_org_info", "account", "two", "org_id", "2NdOrgxxxxxxxxxxxxxxxx", "org_name", "Second", "org_type", "Production")]; !ok {
 		t.Errorf("account two's org is not published")
 	}
 }

@@ -10,12 +10,13 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// readmePromQL returns the expressions of the README's ```promql blocks:
-// each run of lines that are neither blank nor comments is one expression.
-func readmePromQL(t *testing.T, file string) []string {
+// readmePromQL returns the expressions of the ```promql blocks of the
+// README and the docs pages: each run of lines that are neither blank nor
+// comments is one expression.
+func readmePromQL(t *testing.T, docs string) []string {
 	t.Helper()
 	var exprs []string
-	for _, block := range regexp.MustCompile("(?s)```promql\n(.*?)```").FindAllStringSubmatch(readFile(t, file), -1) {
+	for _, block := range regexp.MustCompile("(?s)```promql\n(.*?)```").FindAllStringSubmatch(docs, -1) {
 		var cur []string
 		flush := func() {
 			if len(cur) > 0 {
@@ -39,9 +40,9 @@ func readmePromQL(t *testing.T, file string) []string {
 // through Prometheus' parser, as promtool check rules does for the
 // expressions of a rule file made of them.
 func TestREADMEPromQL(t *testing.T) {
-	exprs := readmePromQL(t, "README.md")
+	exprs := readmePromQL(t, readDocs(t))
 	if len(exprs) < 8 {
-		t.Fatalf("found %d PromQL expressions in README.md: %q", len(exprs), exprs)
+		t.Fatalf("found %d PromQL expressions in README.md and docs/*.md: %q", len(exprs), exprs)
 	}
 	type rule struct {
 		Record string `yaml:"record"`

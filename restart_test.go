@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 
 // startProcess runs the exporter with args as a process of its own, on a
 // free loopback port, its clock frozen at now; the test ends it.
-func startProcess(t *testing.T, now time.Time, args ...string) (*exporterProcess, *childProcess) {
+func startProcess(t testing.TB, now time.Time, args ...string) (*exporterProcess, *childProcess) {
 	t.Helper()
 	raw, _ := json.Marshal(append([]string{"--web.listen-address=127.0.0.1:0"}, args...))
 	cmd := exec.Command(os.Args[0])
@@ -96,7 +96,7 @@ type childProcess struct {
 }
 
 // stop sends SIGTERM and waits for the exporter to exit.
-func (c *childProcess) stop(t *testing.T) {
+func (c *childProcess) stop(t testing.TB) {
 	t.Helper()
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,9 @@ type AccountSettings struct {
 	Client informatica.Config
 	// Breakdown configures the optional breakdowns.
 	Breakdown BreakdownSettings
+	// Contract configures the reads of licences, org tree and IPU alert
+	// thresholds.
+	Contract ContractSettings
 	// IPUPrice is the price of one IPU in Currency (an ISO 4217 code); 0
 	// when not set.
 	IPUPrice float64
@@ -72,8 +75,10 @@ type account struct {
 
 	state *accountState
 	snap  *atomic.Pointer[snapshot]
-	// breakdowns, like snap, is shared with the instance this one replaced.
+	// breakdowns and contract, like snap, are shared with the instance
+	// this one replaced.
 	breakdowns *breakdowns
+	contract   *atomic.Pointer[contractData]
 
 	cancel   context.CancelFunc
 	retiring chan struct{}
@@ -96,10 +101,11 @@ type account struct {
 type accountData struct {
 	snap       *atomic.Pointer[snapshot]
 	breakdowns *breakdowns
+	contract   *atomic.Pointer[contractData]
 }
 
 func newAccountData() accountData {
-	return accountData{snap: &atomic.Pointer[snapshot]{}, breakdowns: &breakdowns{}}
+	return accountData{snap: &atomic.Pointer[snapshot]{}, breakdowns: &breakdowns{}, contract: &atomic.Pointer[contractData]{}}
 }
 
 // accountState is what outlives a reload that changes an account's settings
@@ -122,6 +128,7 @@ type accountState struct {
 	historyFrom  time.Time // the oldest day loaded without a gap
 
 	breakdowns     [numBreakdowns]breakdownTimes
+	contract       [numContractSources]contractTimes
 	requests       map[requestKey]uint64
 	ignored        map[string]uint64 // export rows not used, by reason
 	lastError      string
@@ -202,6 +209,7 @@ func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, stat
 		state:      state,
 		snap:       data.snap,
 		breakdowns: data.breakdowns,
+		contract:   data.contract,
 		storageDir: e.storageDir,
 		slots:      slots,
 		published:  e.published,
@@ -302,6 +310,9 @@ func (a *account) run(ctx context.Context) {
 				break
 			}
 			a.runBreakdown(ctx, k)
+		}
+		if !a.retired() {
+			a.runContract(ctx)
 		}
 		<-a.slots
 		wait = a.nextWait()

@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 
-	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ipumon/informatica_exporter/informatica"
@@ -28,16 +27,17 @@ var assetKind = breakdownKind{
 			"IPUs an asset consumed on a meter on the org's most recent complete UTC day (see informatica_ipu_last_day_timestamp_seconds), from ASSET exports."+cached,
 			assetLabels, nil), lastDay: true},
 	},
-	group:  2,
-	export: exportAssets,
+	group:   2,
+	maxDays: informatica.MaxAssetDays,
+	export:  exportAssets,
 }
 
-func exportAssets(ctx context.Context, c *informatica.Client, _ log.Logger, r *exportRange, rows *rowsBuilder) (informatica.ExportResult, error) {
-	return c.ExportAssetUsage(ctx, r.from, r.to, func(a *informatica.AssetRow) error {
-		// A blank asset name (the row that may sum up deleted assets) or
-		// environment is "(none)" like a blank project, so that the label
-		// is always there (an empty value is no label at all).
-		rows.add(seriesKey{a.OrgID, a.MeterID, orNone(a.AssetName), a.AssetType, orNone(a.Project), a.Folder, orNone(a.Environment)}, a.Date, rowValues{a.IPU})
+func exportAssets(ctx context.Context, c *informatica.Client, run *breakdownRun, job informatica.Range) (informatica.ExportResult, error) {
+	return c.ExportAssetUsage(ctx, job.Start, job.End, func(a *informatica.AssetRow) error {
+		// A blank label (the asset name of the row that may sum up
+		// deleted assets) is kept as it came: seriesSums.add makes it
+		// "(none)" (orNone).
+		run.rows.add(seriesKey{a.OrgID, a.MeterID, a.AssetName, a.AssetType, a.Project, a.Folder, a.Environment}, a.Date, rowValues{a.IPU})
 		return nil
 	})
 }

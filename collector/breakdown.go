@@ -111,8 +111,29 @@ type breakdownKind struct {
 	group int
 	// keepMax marks the row values that combine by maximum rather than sum.
 	keepMax [maxRowValues]bool
-	// export runs the kind's export jobs for the range and adds their rows.
-	export func(ctx context.Context, c *informatica.Client, logger log.Logger, r *exportRange, rows *rowsBuilder) (informatica.ExportResult, error)
+	// maxDays is the longest range one of its export jobs may cover.
+	maxDays int
+	// export runs the kind's export job for one range of the run and adds
+	// its rows to the run's; finish, if set, adds what the kind gathered
+	// over all of them.
+	export func(ctx context.Context, c *informatica.Client, run *breakdownRun, job informatica.Range) (informatica.ExportResult, error)
+	finish func(logger log.Logger, run *breakdownRun)
+}
+
+// breakdownRun is a breakdown export under way: the range it asked for,
+// split into the kind's jobs, and the rows of the jobs done. A run that a
+// reload cut between two jobs is resumed by the instance that replaced
+// the one that started it (breakdownData.paused).
+type breakdownRun struct {
+	started time.Time
+	scope   *summaryScope
+	r       *exportRange
+	jobs    []informatica.Range
+	next    int // the next job to run
+	rows    *rowsBuilder
+	res     informatica.ExportResult
+	// gathered is what the kind keeps across its jobs until finish.
+	gathered any
 }
 
 // breakdownFamily is a family of a breakdown: a row value combined over
@@ -144,13 +165,14 @@ var projectKind = breakdownKind{
 		"informatica_ipu_project_billing_period_consumed_ipus",
 		"IPUs consumed in the org's current billing period by a project folder, from PROJECT_FOLDER exports; project \"other\" sums the folders beyond breakdown_max_series, project \"(none)\" the usage of deleted assets."+cached,
 		[]string{"org_id", "project", "folder"}, nil)}},
-	group:  1,
-	export: exportProjects,
+	group:   1,
+	maxDays: informatica.MaxProjectDays,
+	export:  exportProjects,
 }
 
-func exportProjects(ctx context.Context, c *informatica.Client, _ log.Logger, r *exportRange, rows *rowsBuilder) (informatica.ExportResult, error) {
-	return c.ExportProjectUsage(ctx, r.from, r.to, func(p *informatica.ProjectRow) error {
-		rows.add(seriesKey{p.OrgID, orNone(p.Project), p.Folder}, p.Date, rowValues{p.IPU})
+func exportProjects(ctx context.Context, c *informatica.Client, run *breakdownRun, job informatica.Range) (informatica.ExportResult, error) {
+	return c.ExportProjectUsage(ctx, job.Start, job.End, func(p *informatica.ProjectRow) error {
+		run.rows.add(seriesKey{p.OrgID, p.Project, p.Folder}, p.Date, rowValues{p.IPU})
 		return nil
 	})
 }
@@ -159,7 +181,7 @@ func exportProjects(ctx context.Context, c *informatica.Client, _ log.Logger, r 
 // a blank project is for assets deleted before Informatica processed their
 // usage, so that a blank folder, type or name is there to select (an
 // empty value is no label at all). seriesSums.add applies it to every
-// label of every series.
+// label of every series; the rows keep the labels as they came.
 func orNone(s string) string {
 	if s == "" {
 		return noProject
@@ -485,7 +507,10 @@ type breakdowns struct {
 type breakdownData struct {
 	rows      atomic.Pointer[breakdownRows]
 	published atomic.Pointer[breakdown]
-	mu        sync.Mutex // held while scoping
+	// paused is a run a reload cut between two jobs, for the next
+	// instance to resume.
+	paused atomic.Pointer[breakdownRun]
+	mu     sync.Mutex // held while scoping
 	// scopeFailed is set once a failed scoping has been logged.
 	scopeFailed atomic.Bool
 }
@@ -525,6 +550,7 @@ func (a *account) applyBreakdownSettings() {
 		}
 		a.breakdowns.kinds[i].rows.Store(nil)
 		a.breakdowns.kinds[i].published.Store(nil)
+		a.breakdowns.kinds[i].paused.Store(nil)
 		a.state.mu.Lock()
 		a.state.breakdowns[i] = breakdownTimes{}
 		a.state.mu.Unlock()
@@ -619,17 +645,42 @@ func (a *account) dueBreakdowns(now time.Time) []int {
 // and informatica_up alone.
 func (a *account) runBreakdown(ctx context.Context, i int) {
 	k := breakdownKinds[i]
-	started := a.now()
-	if a.snap.Load() == nil {
-		return
+	run := a.breakdowns.kinds[i].paused.Swap(nil)
+	if run != nil && a.now().Sub(run.started) < a.settings.Breakdown.Interval {
+		level.Info(a.logger).Log("msg", "Resuming the breakdown a reload cut short", "breakdown", k.name, "job", run.next+1, "jobs", len(run.jobs))
+	} else {
+		started := a.now()
+		if a.snap.Load() == nil {
+			return
+		}
+		sc := a.summaryScope(started)
+		r := newExportRange(sc, started, k.lastDay())
+		run = &breakdownRun{
+			started: started, scope: sc, r: r, rows: newRowsBuilder(k, sc),
+			jobs: informatica.SplitRange(r.from.UTC(), r.to.UTC(), k.maxDays),
+		}
 	}
-	sc := a.summaryScope(started)
-	r := newExportRange(sc, started, k.lastDay())
-	b := newRowsBuilder(k, sc)
-	res, err := k.export(ctx, a.client, a.logger, r, b)
-	if ctx.Err() != nil {
-		return
+	var err error
+	for ; run.next < len(run.jobs) && err == nil; run.next++ {
+		if a.retired() {
+			// A retired instance starts no job: the one that replaced
+			// it goes on from here.
+			a.breakdowns.kinds[i].paused.Store(run)
+			return
+		}
+		var res informatica.ExportResult
+		res, err = k.export(ctx, a.client, run, run.jobs[run.next])
+		run.res.Jobs += res.Jobs
+		run.res.Rows += res.Rows
+		run.res.Partial = run.res.Partial || res.Partial
+		if ctx.Err() != nil {
+			return
+		}
 	}
+	if k.finish != nil {
+		k.finish(a.logger, run)
+	}
+	started, sc, r, b, res := run.started, run.scope, run.r, run.rows, run.res
 	a.state.mu.Lock()
 	a.state.breakdowns[i].lastAttempt = a.now()
 	a.state.mu.Unlock()

@@ -102,13 +102,13 @@ func saveBreakdown(dir string, h breakdownStateHeader, r *breakdownRows) error {
 // a breakdown.
 func loadBreakdown(dir, account string, k *breakdownKind) (breakdownStateHeader, *breakdownRows, error) {
 	path := breakdownStatePath(dir, account, k)
-	dec, closeFile, err := openState(path)
+	lines, closeFile, err := openStateLines(path)
 	if err != nil {
 		return breakdownStateHeader{}, nil, err
 	}
 	defer closeFile()
 	var h breakdownStateHeader
-	if err := dec.Decode(&h); err != nil {
+	if err := lines.decode(&h); err != nil {
 		return h, nil, fmt.Errorf("read state %s: header: %w", path, err)
 	}
 	if h.Version != breakdownStateVersion || h.Breakdown != k.name {
@@ -119,7 +119,7 @@ func loadBreakdown(dir, account string, k *breakdownKind) (breakdownStateHeader,
 	series := 0
 	for ; ; series++ {
 		var s storedSeries
-		err := dec.Decode(&s)
+		err := lines.decode(&s)
 		if errors.Is(err, io.EOF) {
 			break
 		}

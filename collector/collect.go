@@ -48,9 +48,18 @@ func (e *Exporter) collectData(ch chan<- prometheus.Metric, accounts []*account,
 	for i := range breakdownSeen {
 		breakdownSeen[i] = map[string]bool{}
 	}
+	var contractSeen [len(contractFamilies)]map[string]bool
+	for i := range contractSeen {
+		contractSeen[i] = map[string]bool{}
+	}
 	for _, a := range accounts {
+		var usageOrgs []usage.OrgInfo
 		if r := a.rendered(now, maxAge); r != nil {
-			r.collect(ch, orgsSeen)
+			usageOrgs = r.table.Orgs
+		}
+		a.collectContract(ch, &contractSeen, usageOrgs, now, maxAge)
+		if r := a.rendered(now, maxAge); r != nil {
+			r.collect(ch, orgsSeen, a.loginTree(now, maxAge, usageOrgs))
 			for _, m := range r.meters {
 				if !metersSeen[m] {
 					metersSeen[m] = true
@@ -131,6 +140,15 @@ func (a *account) collectHealth(ch chan<- prometheus.Metric) {
 	for i, k := range breakdownKinds {
 		if t := s.breakdowns[i].lastSuccess; !t.IsZero() {
 			gauge(lastBreakdownDesc, unixSeconds(t), name, k.name)
+		}
+	}
+	for i, src := range contractSources {
+		if !a.settings.Contract.On(src.name) {
+			continue
+		}
+		counter(contractFailuresDesc, s.contract[i].failures, name, src.name)
+		if t := s.contract[i].lastSuccess; !t.IsZero() {
+			gauge(lastContractDesc, unixSeconds(t), name, src.name)
 		}
 	}
 	if a.settings.Entitlement != nil && s.loginOrgID != "" {

@@ -182,8 +182,8 @@ func TestDescribeCoversEveryMetric(t *testing.T) {
 			t.Errorf("collected but not described: %s", m.Desc())
 		}
 	}
-	if len(described) != 30 {
-		t.Errorf("%d descriptions, want the 19 metrics of design.md other than build_info, rows_ignored_total, ipu_price, the 7 of the breakdowns, last_breakdown_success and callbacks_total", len(described))
+	if len(described) != 36 {
+		t.Errorf("%d descriptions, want the 19 metrics of design.md other than build_info, rows_ignored_total, ipu_price, the 7 of the breakdowns, last_breakdown_success, callbacks_total, the 4 of the contract and its 2 health metrics", len(described))
 	}
 }
 
@@ -248,7 +248,7 @@ func TestSharedOrgPublishedOnceByFirstAccount(t *testing.T) {
 		return usageKey("informatica_ipu_billing_period_consumed_ipus", org, "Org "+org, "m", "Meter m")
 	}
 	info := func(account, org string) string {
-		return key("informatica_org_info", "account", account, "org_id", org, "org_name", "Org "+org, "org_type", "Production")
+		return key("informatica_org_info", "account", account, "dev_org", "", "org_id", org, "org_name", "Org "+org, "org_type", "Production", "parent_org_id", "")
 	}
 	meterInfo := key("informatica_meter_info", "meter_id", "m", "meter_name", "Meter m",
 		"metric_category", "Data Integration", "scalar", "Compute Units")

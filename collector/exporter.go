@@ -11,8 +11,11 @@
 //   - the breakdowns (project and folder, asset, task): breakdown.go (the
 //     table of kinds, their per-day rows and the series scoped from them),
 //     with a file for each kind's export (assets.go, tasks.go);
-//   - what --storage.path keeps across restarts: state.go (the summary)
-//     and breakdown_state.go (each breakdown);
+//   - the contract around the usage (licences, org tree, IPU alert
+//     thresholds): contract.go (the table of sources, their families and
+//     reads);
+//   - what --storage.path keeps across restarts: state.go (the summary),
+//     breakdown_state.go (each breakdown) and contract_state.go;
 //   - OpenMetrics backfill of past days (MergeExports, WriteOpenMetrics):
 //     backfill.go;
 //   - exposition: metrics.go (the families, usage families as one table),
@@ -176,13 +179,14 @@ func (e *Exporter) apply(s Settings) error {
 		state, data := newAccountState(), newAccountData()
 		sameOrg := prev != nil && sameLogin(prev.settings, set)
 		if sameOrg {
-			state, data = prev.state, accountData{snap: prev.snap, breakdowns: prev.breakdowns}
+			state, data = prev.state, accountData{snap: prev.snap, breakdowns: prev.breakdowns, contract: prev.contract}
 		}
 		a, err := e.newAccount(set, s.Refresh, state, data, slots)
 		if err != nil {
 			return err
 		}
 		a.applyBreakdownSettings()
+		a.applyContractSettings()
 		a.runNow = sameOrg && (prev.settings.Client.Password != set.Client.Password || state.failing())
 		next = append(next, a)
 		changes = append(changes, change{prev: prev, next: a, restore: !sameOrg && e.storageDir != ""})
@@ -311,6 +315,18 @@ type AccountStatus struct {
 	ErrorStage informatica.Stage
 	// Breakdowns are the breakdowns turned on, in kind order.
 	Breakdowns []BreakdownStatus
+	// Contract are the contract sources turned on, in source order.
+	Contract []ContractStatus
+}
+
+// ContractStatus is the state of one contract source of an account.
+type ContractStatus struct {
+	Source      string
+	LastSuccess time.Time
+	// LastError is the last run's failure, if any; Refused lists the
+	// linked orgs that answered 403 or 404, which is no failure.
+	LastError string
+	Refused   []string
 }
 
 // BreakdownStatus is the state of one breakdown of an account.
@@ -340,6 +356,12 @@ func (e *Exporter) Status() []AccountStatus {
 		for i, k := range breakdownKinds {
 			if a.settings.Breakdown.on(k) {
 				st.Breakdowns = append(st.Breakdowns, BreakdownStatus{Kind: k.name, LastSuccess: s.breakdowns[i].lastSuccess})
+			}
+		}
+		for i, src := range contractSources {
+			if a.settings.Contract.On(src.name) {
+				c := &s.contract[i]
+				st.Contract = append(st.Contract, ContractStatus{Source: src.name, LastSuccess: c.lastSuccess, LastError: c.lastError, Refused: c.denied})
 			}
 		}
 		s.mu.Unlock()

@@ -126,9 +126,9 @@ var canonical = [numFormats]expfmt.Format{
 // the account, its rendering (nil once past max_age; a new one at a UTC
 // midnight or period boundary) and its breakdown.
 func dataKey(accounts []*account, maxAge time.Duration, now time.Time) []any {
-	key := make([]any, 0, 3*len(accounts))
+	key := make([]any, 0, 4*len(accounts))
 	for _, a := range accounts {
-		key = append(key, a, a.rendered(now, maxAge), a.freshBreakdown(now, maxAge))
+		key = append(key, a, a.rendered(now, maxAge), a.freshBreakdown(now, maxAge), a.contractKey(now, maxAge))
 	}
 	return key
 }
@@ -171,6 +171,9 @@ func expiry(accounts []*account, maxAge time.Duration, now time.Time) time.Time 
 			if b != nil {
 				note(stale(b.taken))
 			}
+		}
+		if t := a.contractExpiry(now, maxAge); !t.IsZero() {
+			note(t)
 		}
 	}
 	return first

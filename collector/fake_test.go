@@ -255,7 +255,7 @@ func expectedUsage(t *testing.T, account string, rows []fake.Row, now time.Time)
 	}
 	out := samples{}
 	for id, o := range orgs {
-		out[key("informatica_org_info", "account", account, "org_id", id, "org_name", o.Name, "org_type", o.Type)] = 1
+		out[key("informatica_org_info", "account", account, "dev_org", "", "org_id", id, "org_name", o.Name, "org_type", o.Type, "parent_org_id", "")] = 1
 		p, ok := current[id]
 		if !ok {
 			t.Fatalf("no row of org %s holds now", id)

@@ -53,13 +53,19 @@ func seriesFamily(name, help string, value func(*usage.OrgView, *usage.SeriesVie
 }
 
 // orgLabels are the labels an org's own series can have.
-var orgLabels = []string{"account", "org_id", "org_name", "org_type"}
+var orgLabels = []string{"account", "org_id", "org_name", "org_type", "parent_org_id", "dev_org"}
 
 // usageLabelValue is the value of the label name of a series of account,
 // org and meter (nil for an org's own series, which orgFamily keeps to
-// orgLabels).
-func usageLabelValue(name, account string, org *usage.OrgInfo, meter *usage.MeterInfo) string {
+// orgLabels); tree is the account's org tree, nil when it has none.
+func usageLabelValue(name, account string, org *usage.OrgInfo, meter *usage.MeterInfo, tree *orgTree) string {
 	switch name {
+	case "parent_org_id":
+		parent, _ := tree.orgLabels(org.ID)
+		return parent
+	case "dev_org":
+		_, dev := tree.orgLabels(org.ID)
+		return dev
 	case "account":
 		return account
 	case "org_id":
@@ -83,8 +89,8 @@ var seriesLabels = []string{"org_id", "org_name", "meter_id", "meter_name"}
 // order, each family in the order the registry sorts it in.
 var usageFamilies = [...]usageFamily{
 	orgFamily("informatica_org_info",
-		"Orgs in the account's export, with their names and types. Always 1."+cached,
-		[]string{"account", "org_id", "org_name", "org_type"},
+		"Orgs in the account's export, with their names and types; with the account's org_tree read, parent_org_id (empty for an org without a parent) and dev_org (true or false) for the orgs in the tree. Always 1."+cached,
+		[]string{"account", "org_id", "org_name", "org_type", "parent_org_id", "dev_org"},
 		func(*usage.OrgView) (float64, bool) { return 1, true }),
 	orgFamily("informatica_ipu_billing_period_start_timestamp_seconds",
 		"00:00 UTC of the first day of the org's current billing period."+cached,
@@ -183,5 +189,6 @@ var allDescs = func() []*prometheus.Desc {
 	out = append(out, entitlementDesc, ipuPriceDesc, meterInfoDesc,
 		upDesc, lastSuccessDesc, lastDurationDesc, nextRefreshDesc, refreshesDesc, failuresDesc,
 		exportRowsDesc, exportPartialDesc, apiRequestsDesc, rowsIgnoredDesc)
-	return append(out, breakdownDescs()...)
+	out = append(out, breakdownDescs()...)
+	return append(out, contractDescs()...)
 }()

@@ -390,7 +390,7 @@ func TestGoldenAfterRefreshFromFake(t *testing.T) {
 			names = append(names, descName(d))
 		}
 	}
-	if len(names) != 28 || !strings.HasPrefix(names[0], "informatica_") {
+	if len(names) != 34 || !strings.HasPrefix(names[0], "informatica_") {
 		t.Fatalf("metric names %q", names)
 	}
 	if err := testutil.CollectAndCompare(e, bytes.NewReader(expected), names...); err != nil {

@@ -69,7 +69,7 @@ type renderedOrg struct {
 // collect sends the usage metrics of the orgs that are not in seen yet,
 // family by family, and adds those orgs to seen: an org several accounts
 // export is published by the first of them.
-func (r *rendered) collect(ch chan<- prometheus.Metric, seen map[string]bool) {
+func (r *rendered) collect(ch chan<- prometheus.Metric, seen map[string]bool, tree *orgTree) {
 	publish := make([]bool, len(r.orgs))
 	for i, o := range r.orgs {
 		if !seen[o.id] {
@@ -79,16 +79,17 @@ func (r *rendered) collect(ch chan<- prometheus.Metric, seen map[string]bool) {
 	for f, family := range r.families {
 		for _, x := range family {
 			if publish[x.org] {
-				ch <- r.metric(f, x)
+				ch <- r.metric(f, x, tree)
 			}
 		}
 	}
 }
 
-// metric makes the series x of family f. render checked every label value
+// metric makes the series x of family f, with the labels of the account's
+// org tree, if any. render checked every label value
 // it can have, so this cannot fail but for a bug, which the gathering
 // reports.
-func (r *rendered) metric(f int, x familyValue) prometheus.Metric {
+func (r *rendered) metric(f int, x familyValue, tree *orgTree) prometheus.Metric {
 	fam := &usageFamilies[f]
 	org := &r.table.Orgs[r.orgs[x.org].index]
 	var meter *usage.MeterInfo
@@ -97,7 +98,7 @@ func (r *rendered) metric(f int, x familyValue) prometheus.Metric {
 	}
 	labels := make([]string, len(fam.labels))
 	for i, name := range fam.labels {
-		labels[i] = usageLabelValue(name, r.account, org, meter)
+		labels[i] = usageLabelValue(name, r.account, org, meter, tree)
 	}
 	m, err := prometheus.NewConstMetric(fam.desc, prometheus.GaugeValue, x.v, labels...)
 	if err != nil {

@@ -11,7 +11,7 @@ func renderedSamples(t *testing.T, r *rendered) samples {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectFunc(func(ch chan<- prometheus.Metric) {
-		r.collect(ch, map[string]bool{})
+		r.collect(ch, map[string]bool{}, nil)
 		for _, m := range r.meters {
 			ch <- meterMetric(m)
 		}

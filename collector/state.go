@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-kit/log/level"
 
@@ -84,6 +88,7 @@ func (a *account) restore() {
 	s.mu.Unlock()
 	level.Info(a.logger).Log("msg", "Serving stored state", "taken", taken.UTC().Format(time.RFC3339), "orgs", len(t.Orgs), "entries", len(t.Days))
 	a.restoreBreakdowns()
+	a.restoreContract()
 }
 
 // persist stores a snapshot with the state that decides the next runs;
@@ -207,33 +212,38 @@ var errNoState = errors.New("no stored state")
 // the file; the caller starts empty rather than serve half a table.
 func loadState(dir, account string) (stateHeader, *usage.Table, error) {
 	path := statePath(dir, account)
-	dec, closeFile, err := openState(path)
+	lines, closeFile, err := openStateLines(path)
 	if err != nil {
 		return stateHeader{}, nil, err
 	}
 	defer closeFile()
 	var h stateHeader
-	if err := dec.Decode(&h); err != nil {
+	if err := lines.decode(&h); err != nil {
 		return h, nil, fmt.Errorf("read state %s: header: %w", path, err)
 	}
 	if h.Version != stateVersion {
 		return h, nil, fmt.Errorf("read state %s: version %d, this exporter reads version %d", path, h.Version, stateVersion)
 	}
 	b := usage.NewBuilder()
+	var rd stateRowReader
 	for i := 0; ; i++ {
-		var raw [13]json.RawMessage
-		err := dec.Decode(&raw)
+		if i%yieldRows == yieldRows-1 {
+			// A restore may read millions of rows while the exporter
+			// serves scrapes: a scrape waiting for this goroutine's
+			// processor runs now rather than at its preemption.
+			runtime.Gosched()
+		}
+		line, err := lines.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			return h, nil, fmt.Errorf("read state %s: row %d: %w", path, i+1, err)
+		if err == nil {
+			var r informatica.UsageRow
+			if r, err = rd.read(line); err == nil {
+				err = b.Add(&r)
+			}
 		}
-		r, err := parseStateRow(raw)
 		if err != nil {
-			return h, nil, fmt.Errorf("read state %s: row %d: %w", path, i+1, err)
-		}
-		if err := b.Add(&r); err != nil {
 			return h, nil, fmt.Errorf("read state %s: row %d: %w", path, i+1, err)
 		}
 	}
@@ -243,9 +253,25 @@ func loadState(dir, account string) (stateHeader, *usage.Table, error) {
 	return h, b.Table(), nil
 }
 
-// openState opens a gzipped state file for decoding: errNoState when it
-// does not exist.
-func openState(path string) (*json.Decoder, func(), error) {
+// yieldRows is how many rows a restore reads (about a millisecond) before
+// it lets other goroutines run.
+const yieldRows = 1024
+
+// maxStateLine bounds a line of a state file: the longest are breakdown
+// series of a few dozen days and headers of some thousand orgs' periods,
+// well under a MiB.
+const maxStateLine = 16 << 20
+
+// stateLines reads a state file's JSON values, one a line as
+// json.Encoder writes them.
+type stateLines struct {
+	r    *bufio.Reader
+	long []byte // a line longer than r's buffer
+}
+
+// openStateLines opens a gzipped state file: errNoState when it does not
+// exist.
+func openStateLines(path string) (*stateLines, func(), error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, errNoState
@@ -259,7 +285,250 @@ func openState(path string) (*json.Decoder, func(), error) {
 		return nil, nil, fmt.Errorf("read state %s: %w", path, err)
 	}
 	// Closing what was only read has no error worth reporting.
-	return json.NewDecoder(zr), func() { f.Close() }, nil
+	return &stateLines{r: bufio.NewReaderSize(zr, 64<<10)}, func() { f.Close() }, nil
+}
+
+// next returns the next line that is not blank, valid until the next call;
+// io.EOF at the end.
+func (l *stateLines) next() ([]byte, error) {
+	for {
+		line, err := l.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			l.long = append(l.long[:0], line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = l.r.ReadSlice('\n')
+				l.long = append(l.long, line...)
+				if len(l.long) > maxStateLine {
+					return nil, fmt.Errorf("a line longer than %d bytes (a damaged file?)", maxStateLine)
+				}
+			}
+			line = l.long
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			return line, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// decode reads the next line into v; io.EOF at the end.
+func (l *stateLines) decode(v any) error {
+	line, err := l.next()
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(line, v)
+}
+
+// stateRowReader reads stateRows. encoding/json spends 40 allocations and
+// 10 microseconds a row, which a restore of millions of rows, running
+// beside the scrapes, cannot afford: rows as saveState writes them are read
+// here without it, with a row's few distinct strings kept once; anything
+// else (escapes, spaces, invalid UTF-8, a malformed row) goes through
+// encoding/json, so that what a row means and the errors it gets are
+// encoding/json's.
+type stateRowReader struct {
+	strs map[string]string
+	// last are the previous row's strings: a series' rows come one after
+	// the other and repeat all but the day.
+	last [7]string
+	days map[string]time.Time
+}
+
+func (rd *stateRowReader) read(line []byte) (informatica.UsageRow, error) {
+	if r, ok := rd.fast(line); ok {
+		return r, nil
+	}
+	var raw [13]json.RawMessage
+	if err := json.Unmarshal(line, &raw); err != nil {
+		return informatica.UsageRow{}, err
+	}
+	return parseStateRow(raw)
+}
+
+// fast reads a row written by saveState; ok is false for anything else.
+func (rd *stateRowReader) fast(line []byte) (r informatica.UsageRow, ok bool) {
+	p := stateScan{b: bytes.TrimRight(line, "\n")}
+	if !p.byte('[') {
+		return r, false
+	}
+	for i, dst := range []*string{&r.OrgID, &r.OrgName, &r.OrgType, &r.MeterID, &r.MeterName, &r.Scalar, &r.MetricCategory} {
+		s, ok := p.str()
+		if !ok || !p.byte(',') {
+			return r, false
+		}
+		if string(s) != rd.last[i] {
+			rd.last[i] = rd.intern(s)
+		}
+		*dst = rd.last[i]
+	}
+	day, ok := p.str()
+	if !ok || !p.byte(',') {
+		return r, false
+	}
+	d, ok := rd.days[string(day)]
+	if !ok {
+		var err error
+		if d, err = time.Parse(time.DateOnly, string(day)); err != nil {
+			return r, false
+		}
+		if rd.days == nil {
+			rd.days = map[string]time.Time{}
+		}
+		rd.days[string(day)] = d
+	}
+	start, ok1 := p.int()
+	end, ok2 := p.int()
+	ipu, ok3 := p.float()
+	use, ok4 := p.float()
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return r, false
+	}
+	if p.null() {
+		if !p.byte(']') {
+			return r, false
+		}
+	} else {
+		rate, ok := p.number()
+		if !ok || !p.byte(']') {
+			return r, false
+		}
+		r.IPURate, r.HasIPURate = rate, true
+	}
+	if len(p.b) != 0 || r.OrgID == "" || r.MeterID == "" {
+		return r, false
+	}
+	r.Date, r.IPU, r.MeterUsage = d, ipu, use
+	if start != 0 || end != 0 {
+		r.BillingPeriodStart, r.BillingPeriodEnd = time.Unix(start, 0).UTC(), time.Unix(end, 0).UTC()
+	}
+	return r, true
+}
+
+// intern returns s as a string, the same string each time it comes.
+func (rd *stateRowReader) intern(s []byte) string {
+	if v, ok := rd.strs[string(s)]; ok {
+		return v
+	}
+	if rd.strs == nil {
+		rd.strs = map[string]string{}
+	}
+	v := string(s)
+	rd.strs[v] = v
+	return v
+}
+
+// stateScan reads the JSON tokens of a stateRow from the start of b: only
+// the plain forms json.Encoder writes, for which what it reads is what
+// encoding/json reads.
+type stateScan struct{ b []byte }
+
+func (p *stateScan) byte(c byte) bool {
+	if len(p.b) == 0 || p.b[0] != c {
+		return false
+	}
+	p.b = p.b[1:]
+	return true
+}
+
+// str reads a string without escapes, in valid UTF-8.
+func (p *stateScan) str() ([]byte, bool) {
+	if !p.byte('"') {
+		return nil, false
+	}
+	for i, c := range p.b {
+		switch {
+		case c == '"':
+			s := p.b[:i]
+			p.b = p.b[i+1:]
+			return s, utf8.Valid(s)
+		case c == '\\' || c < 0x20:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+func (p *stateScan) null() bool {
+	if !bytes.HasPrefix(p.b, []byte("null")) {
+		return false
+	}
+	p.b = p.b[len("null"):]
+	return true
+}
+
+// numberLen is the length of the JSON number b starts with, 0 for none;
+// integer says it has no fraction or exponent.
+func numberLen(b []byte) (n int, integer bool) {
+	digits := func() int {
+		k := 0
+		for n+k < len(b) && b[n+k] >= '0' && b[n+k] <= '9' {
+			k++
+		}
+		n += k
+		return k
+	}
+	if n < len(b) && b[n] == '-' {
+		n++
+	}
+	switch {
+	case n < len(b) && b[n] == '0':
+		n++
+	case digits() == 0:
+		return 0, false
+	}
+	integer = true
+	if n < len(b) && b[n] == '.' {
+		n++
+		if digits() == 0 {
+			return 0, false
+		}
+		integer = false
+	}
+	if n < len(b) && (b[n] == 'e' || b[n] == 'E') {
+		n++
+		if n < len(b) && (b[n] == '+' || b[n] == '-') {
+			n++
+		}
+		if digits() == 0 {
+			return 0, false
+		}
+		integer = false
+	}
+	return n, integer
+}
+
+// number reads a JSON number as a float64.
+func (p *stateScan) number() (float64, bool) {
+	n, _ := numberLen(p.b)
+	if n == 0 {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(p.b[:n]), 64)
+	p.b = p.b[n:]
+	return f, err == nil
+}
+
+// float reads a number and the comma after it.
+func (p *stateScan) float() (float64, bool) {
+	f, ok := p.number()
+	return f, ok && p.byte(',')
+}
+
+// int reads an integer and the comma after it.
+func (p *stateScan) int() (int64, bool) {
+	n, integer := numberLen(p.b)
+	if n == 0 || !integer {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(p.b[:n]), 10, 64)
+	p.b = p.b[n:]
+	return v, err == nil && p.byte(',')
 }
 
 func parseStateRow(raw [13]json.RawMessage) (informatica.UsageRow, error) {

@@ -3,7 +3,9 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -286,4 +288,152 @@ func gzipped(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// readStateRowReference reads a state row with encoding/json alone, as
+// every version of the exporter before stateRowReader did.
+func readStateRowReference(line []byte) (informatica.UsageRow, error) {
+	var raw [13]json.RawMessage
+	if err := json.Unmarshal(line, &raw); err != nil {
+		return informatica.UsageRow{}, err
+	}
+	return parseStateRow(raw)
+}
+
+// stateRowSeeds are rows as saveState writes them and rows it never
+// writes: escapes, spaces, invalid UTF-8, numbers of every JSON form,
+// values of the wrong type, too few or too many fields.
+var stateRowSeeds = []string{
+	`["o1","Org","Sub","m1","Data Integration","Compute Units","CDI","2025-06-01",1748736000,1751241600,1.25,10.5,0.119]`,
+	`["o1","Org","Sub","m1","Data Integration","Compute Units","CDI","2025-06-01",0,0,2.5e-7,3,null]`,
+	`["o2 with, comma","Org \u003cb\u003e","","m1","M","","","2025-05-31",0,0,-0,1E+2,1e-400]`,
+	`["o1","Zürich ☃","Sub","m1","M","S","C","2025-06-01",0,0,1,2,3]`,
+	"[\"o1\",\"bad \xff utf8\",\"Sub\",\"m1\",\"M\",\"S\",\"C\",\"2025-06-01\",0,0,1,2,3]",
+	"[\"o1\",\"tab\there\",\"Sub\",\"m1\",\"M\",\"S\",\"C\",\"2025-06-01\",0,0,1,2,3]",
+	`["o1","quote \" and \\ backslash","Sub","m1","M","S","C","2025-06-01",0,0,1,2,3]`,
+	`[ "o1" , "Org","Sub","m1","M","S","C","2025-06-01",0,0,1,2,3 ]`,
+	"[\"o1\",\"Org\",\"Sub\",\"m1\",\"M\",\"S\",\"C\",\"2025-06-01\",0,0,1,2,3]\r\n",
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",0,0,1,2]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",0,0,1,2,3,4]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",1.5,0,1,2,3]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",1e3,0,1,2,3]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",99999999999999999999,0,1,2,3]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",-5,+5,1,2,3]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",0,0,01,2,3]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",0,0,1.,2,3]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",0,0,.5,2,3]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",0,0,1e999,2,3]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",0,0,NaN,2,3]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",0,0,"1",2,3]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",0,0,1,2,nul]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-31",0,0,1,2,3]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-6-1",0,0,1,2,3]`,
+	`["","Org","Sub","m1","M","S","C","2025-06-01",0,0,1,2,3]`,
+	`["o1","Org","Sub","","M","S","C","2025-06-01",0,0,1,2,3]`,
+	`[null,"Org","Sub","m1","M","S","C","2025-06-01",0,0,1,2,3]`,
+	`["o1",null,"Sub","m1","M","S","C","2025-06-01",null,null,null,null,null]`,
+	`["o1","Org","Sub","m1","M","S","C","2025-06-01",0,0,1,2,3]x`,
+	`{"version":1}`,
+	``,
+	`[`,
+}
+
+// FuzzStateRow: stateRowReader reads every line as encoding/json reads it
+// (readStateRowReference): the same row, or an error where it errs.
+func FuzzStateRow(f *testing.F) {
+	for _, s := range stateRowSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		want, wantErr := readStateRowReference(line)
+		var rd stateRowReader
+		got, err := rd.read(line)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%q: error %v, encoding/json's %v", line, err, wantErr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\n got %+v\nwant %+v", line, got, want)
+		}
+	})
+}
+
+// TestStateRowsReadWithoutEncodingJSON: every row saveState writes takes
+// stateRowReader's own path, the one a restore of millions of rows can
+// afford, and reads back as it was.
+func TestStateRowsReadWithoutEncodingJSON(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	table := buildTable(t,
+		row{org: "o1", meter: "m1", date: "2025-06-01", start: "2025-06-01", end: "2025-06-30", usage: 10.5, ipu: 1.25, rate: 0.119, hasRate: true},
+		row{org: "o1", meter: "m1", date: "2025-06-02", start: "2025-06-01", end: "2025-06-30", usage: 1e-9, ipu: 123456789.125},
+		row{org: "Zürich ☃", meter: "m2", date: "2025-06-02", usage: 0, ipu: -0.5},
+	)
+	if err := saveState(dir, stateHeader{Account: "prod"}, table); err != nil {
+		t.Fatal(err)
+	}
+	lines, closeFile, err := openStateLines(statePath(dir, "prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFile()
+	var h stateHeader
+	if err := lines.decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	var rd stateRowReader
+	var got []informatica.UsageRow
+	for {
+		line, err := lines.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := rd.fast(line)
+		if !ok {
+			t.Fatalf("row %q needs encoding/json", line)
+		}
+		if want, err := readStateRowReference(line); err != nil || !reflect.DeepEqual(r, want) {
+			t.Fatalf("row %q: %+v, encoding/json reads %+v (%v)", line, r, want, err)
+		}
+		got = append(got, r)
+	}
+	if want := rowsOf(table); !reflect.DeepEqual(got, want) {
+		t.Errorf("rows:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestStateLineTooLong: a state file whose line never ends (damage) is an
+// error naming the bound, not a read of the whole file into memory.
+func TestStateLineTooLong(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	long := `{"version":1,"account":"prod","days":1}` + "\n" + `["` + strings.Repeat("x", maxStateLine+1)
+	if err := os.WriteFile(statePath(dir, "prod"), gzipped(t, long), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := loadState(dir, "prod")
+	if err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("loading a state with an endless line: %v, want an error naming the bound", err)
+	}
+}
+
+// TestStateLongLine: a line longer than the read buffer (64 KiB) reads
+// whole.
+func TestStateLongLine(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	name := strings.Repeat("long org name ", 10_000)
+	table := buildTable(t, row{org: name, meter: "m1", date: "2025-06-01", usage: 1, ipu: 2})
+	if err := saveState(dir, stateHeader{Account: "prod"}, table); err != nil {
+		t.Fatal(err)
+	}
+	_, loaded, err := loadState(dir, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, have := rowsOf(table), rowsOf(loaded); !reflect.DeepEqual(want, have) {
+		t.Errorf("rows after a round trip differ: %d rows, want %d", len(have), len(want))
+	}
 }

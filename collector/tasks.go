@@ -44,7 +44,9 @@ var taskKind = breakdownKind{
 	},
 	group:   2,
 	keepMax: [maxRowValues]bool{taskMaxRunIPU: true},
+	maxDays: informatica.MaxTaskDays,
 	export:  exportTasks,
+	finish:  finishTasks,
 }
 
 // Values of a task's day.
@@ -68,14 +70,25 @@ type taskDay struct {
 	day  int32
 }
 
-func exportTasks(ctx context.Context, c *informatica.Client, logger log.Logger, r *exportRange, rows *rowsBuilder) (informatica.ExportResult, error) {
-	meters := informatica.NewMeterResolver()
-	for _, m := range r.meters {
-		meters.Add(m.ID, m.Name)
+// taskGather is what the task breakdown keeps across its jobs: a task's
+// names are those of its latest row in the whole range.
+type taskGather struct {
+	meters *informatica.MeterResolver
+	names  map[taskKey]*taskNames
+	days   map[taskDay]rowValues
+}
+
+func exportTasks(ctx context.Context, c *informatica.Client, run *breakdownRun, job informatica.Range) (informatica.ExportResult, error) {
+	g, _ := run.gathered.(*taskGather)
+	if g == nil {
+		g = &taskGather{meters: informatica.NewMeterResolver(), names: map[taskKey]*taskNames{}, days: map[taskDay]rowValues{}}
+		for _, m := range run.r.meters {
+			g.meters.Add(m.ID, m.Name)
+		}
+		run.gathered = g
 	}
-	names := map[taskKey]*taskNames{}
-	days := map[taskDay]rowValues{}
-	res, err := c.ExportTaskUsage(ctx, r.from, r.to, func(t *informatica.TaskRow) error {
+	rows, meters, names, days := run.rows, g.meters, g.names, g.days
+	return c.ExportTaskUsage(ctx, job.Start, job.End, func(t *informatica.TaskRow) error {
 		meter := t.MeterID
 		if meter == "" {
 			var ok bool
@@ -110,12 +123,19 @@ func exportTasks(ctx context.Context, c *informatica.Client, logger log.Logger, 
 		days[d] = v
 		return nil
 	})
-	for d, v := range days {
-		n := names[d.task]
-		rows.addDay(seriesKey{d.task.org, d.task.meter, d.task.task, n.name, n.typ, orNone(n.project), n.folder}, d.day, v)
+}
+
+// finishTasks adds the task days gathered over the run's jobs.
+func finishTasks(logger log.Logger, run *breakdownRun) {
+	g, _ := run.gathered.(*taskGather)
+	if g == nil {
+		return
 	}
-	for _, hint := range meters.Unresolved() {
+	for d, v := range g.days {
+		n := g.names[d.task]
+		run.rows.addDay(seriesKey{d.task.org, d.task.meter, d.task.task, n.name, n.typ, n.project, n.folder}, d.day, v)
+	}
+	for _, hint := range g.meters.Unresolved() {
 		level.Warn(logger).Log("msg", "Skipping job-level rows of a file that names no meter this account's summary knows", "file", hint)
 	}
-	return res, err
 }

@@ -56,12 +56,6 @@ func readAssetZIP(r io.ReaderAt, size int64, limits Limits, fn func(*AssetRow) e
 	})
 }
 
-// ReadAssetCSV reads an ASSET export CSV and calls fn for each row.
-func ReadAssetCSV(file string, r io.Reader, fn func(*AssetRow) error) (int, error) {
-	var rr recordReader
-	return readAssetCSV(&rr, file, r, fn, nil)
-}
-
 // The columns of an ASSET file. The first name of each is the documented
 // one [D 8]; the others are the spellings of the same column in the
 // SUMMARY (MeterId, OrgId...) and job-level (Date (in UTC)) reports and in

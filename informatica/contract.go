@@ -74,8 +74,24 @@ func (c *Client) License(ctx context.Context, orgID string) (License, error) {
 			Value           jsonNumber `json:"value"`
 		} `json:"customLimits"`
 	}
-	if err := c.getJSON(ctx, EndpointLicense, licensePath+url.PathEscape(orgID), false, &raw); err != nil {
+	var body json.RawMessage
+	if err := c.getJSON(ctx, EndpointLicense, licensePath+url.PathEscape(orgID), false, &body); err != nil {
 		return License{}, fmt.Errorf("read licences of org %s: %w", orgID, err)
+	}
+	// Documented as one object; a list of one, as the org resource's
+	// "list format", is read too.
+	if body = bytes.TrimSpace(body); len(body) > 0 && body[0] == '[' {
+		var list []json.RawMessage
+		if err := json.Unmarshal(body, &list); err != nil || len(list) > 1 {
+			return License{}, fmt.Errorf("read licences of org %s: response is not the expected JSON (a list of %d)", orgID, len(list))
+		}
+		body = []byte("{}")
+		if len(list) == 1 {
+			body = list[0]
+		}
+	}
+	if err := json.Unmarshal(body, &raw); err != nil && !bytes.Equal(body, []byte("null")) {
+		return License{}, fmt.Errorf("read licences of org %s: response is not the expected JSON (%w)", orgID, err)
 	}
 	l := License{OrgID: c.clean(raw.ID)}
 	if l.OrgID == "" {

@@ -80,6 +80,12 @@ func TestLicense(t *testing.T) {
 			nil,
 		},
 		{"empty object", `{}`, nil, nil},
+		{
+			"a list of one, limits missing",
+			`[{"id":"1ax3wad2FEsz35asd2892s","assignedEditions":[{"expirationDate":"2027-02-01T00:00:00Z","edition":"E1"}]}]`,
+			[]time.Time{time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)},
+			nil,
+		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -196,8 +202,8 @@ func TestIPUAlert(t *testing.T) {
 		want informatica.IPUAlert
 		ok   bool
 	}{
-		{prod, informatica.IPUAlert{OrgID: prod, Threshold: 50000}, true},
-		{sub, informatica.IPUAlert{OrgID: sub, Threshold: 80, Percentage: true}, true},
+		{prod, informatica.IPUAlert{OrgID: prod, Threshold: 80, Percentage: true}, true},
+		{sub, informatica.IPUAlert{OrgID: sub, Threshold: 20}, true},
 		{sandbox, informatica.IPUAlert{}, false},
 	} {
 		a, ok, err := e.client.IPUAlert(context.Background(), c.org)

@@ -50,12 +50,6 @@ func readProjectZIP(r io.ReaderAt, size int64, limits Limits, fn func(*ProjectRo
 	})
 }
 
-// ReadProjectCSV reads a PROJECT_FOLDER export CSV and calls fn for each row.
-func ReadProjectCSV(file string, r io.Reader, fn func(*ProjectRow) error) (int, error) {
-	var rr recordReader
-	return readProjectCSV(&rr, file, r, fn, nil)
-}
-
 // The columns of a PROJECT_FOLDER file, with the header names they may
 // have: public code reads "Org ID", "Project", "Folder", "Date" and
 // "Consumption (IPUs)" [C 1], and the other reports spell the same columns

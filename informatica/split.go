@@ -88,7 +88,7 @@ func (rr *recordReader) skipBOM() error {
 // errRecordTooLong is what a record over maxRecordBytes is.
 var errRecordTooLong = fmt.Errorf("row is longer than %d bytes (an unterminated quote?)", maxRecordBytes)
 
-// wrap turns a reader failure into the error ReadUsageCSV returns: a record
+// wrap turns a reader failure into the error a CSV reader returns: a record
 // too long names its line; a failure of the underlying reader (a corrupt ZIP
 // entry) goes through unchanged.
 func (rr *recordReader) wrap(file string, line int, err error) error {

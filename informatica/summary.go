@@ -71,18 +71,6 @@ var usageColumns = [numColumns]column{
 	colMetricCategory: {names: []string{"MetricCategory"}},
 }
 
-// ReadUsageCSV reads a SUMMARY export CSV and calls fn for each data row.
-// Columns are found by header name in any order, so extra columns and a new
-// column order do not break it; header names match ignoring case, spaces and
-// underscores. A leading UTF-8 BOM, quoted fields and empty or "null" cells
-// are accepted. Rows are streamed: memory use does not grow with the file.
-// fn gets the same *UsageRow each time and must copy what it keeps; the
-// strings in it stay valid (they are never overwritten), and repeat from row
-// to row without new allocations.
-func ReadUsageCSV(file string, r io.Reader, fn func(*UsageRow) error) (int, error) {
-	return newCSVState(nil).read(file, r, fn)
-}
-
 // csvState is what the rows of one export share, across all its files: the
 // read buffer and the strings seen so far.
 type csvState struct {
@@ -126,6 +114,14 @@ func newCSVState(warn *warnings) *csvState {
 	return &csvState{warn: warn, orgs: map[string]*orgStrings{}, meters: map[string]*meterStrings{}}
 }
 
+// read reads a SUMMARY export CSV and calls fn for each data row.
+// Columns are found by header name in any order, so extra columns and a new
+// column order do not break it; header names match ignoring case, spaces and
+// underscores. A leading UTF-8 BOM, quoted fields and empty or "null" cells
+// are accepted. Rows are streamed: memory use does not grow with the file.
+// fn gets the same *UsageRow each time and must copy what it keeps; the
+// strings in it stay valid (they are never overwritten), and repeat from row
+// to row without new allocations.
 func (s *csvState) read(file string, r io.Reader, fn func(*UsageRow) error) (int, error) {
 	s.rr.reset(r)
 	return s.readFile(file, fn)

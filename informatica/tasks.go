@@ -67,15 +67,6 @@ func ReadTaskZIP(r io.ReaderAt, size int64, limits Limits, fn func(*TaskRow) err
 	})
 }
 
-// ReadTaskCSV reads one job-level export CSV, as ReadTaskZIP reads each.
-func ReadTaskCSV(file string, r io.Reader, fn func(*TaskRow) error, warn func(msg string, keyvals ...any)) (int, error) {
-	if warn == nil {
-		warn = func(string, ...any) {}
-	}
-	var rr recordReader
-	return readTaskCSV(&rr, file, r, fn, warn)
-}
-
 // The columns of the job-level layouts this client knows, as public code
 // reads them [C 1]; none is documented (§5.5). The Data Integration meter's
 // files have a row per task run, identified by Task ID; the Application

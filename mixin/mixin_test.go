@@ -310,7 +310,7 @@ type unitTestFile struct {
 // recording rule, the top-level one's YAML snippets parse, and its
 // Alertmanager configuration passes amtool.
 func TestReadme(t *testing.T) {
-	readme := readFile(t, "../README.md")
+	readme := readDocs(t)
 	both := readme + readFile(t, "README.md")
 	for _, f := range []string{"rules.yml", "alerts.yml"} {
 		for _, r := range readRules(t, f) {

@@ -11,25 +11,33 @@
 #      concurrent scrapers;
 #   4. refresh economy and download-to-snapshot (parse, view, merge, render);
 #   5. idle cost;
-#   6. scrapes every 100 ms during a reload that restores a 1M-row state.
+#   6. scrapes every 100 ms during a reload that restores a 1M-row state;
+#   7. a restarted process's time to its first whole /metrics.
 # Needs Go and a Linux /proc; about 15 minutes. Other load on the machine
-# shows in the load averages printed at the start and the end.
-#   scripts/bench.sh [count]     (default 5)
+# shows in the load averages printed at the start, between and at the end.
+#   scripts/bench.sh [count] [reload]   (default 5; "reload": only 6 and 7)
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: scripts/bench.sh [COUNT]
+Usage: scripts/bench.sh [COUNT] [reload]
 
 Runs every benchmark of BENCHMARKS.md COUNT times (default 5), each paired with its baseline,
 and prints one table of the min and median: parse against stdlib and klauspost inflate, peak
 RSS by shape of the rows, the scale table (refresh CPU, RSS, cold and warm scrapes, plain and
 gzip, against serving the same bytes from memory), refresh economy, download to served, idle
-cost, and scrapes during a reload. Needs Go and a Linux /proc; about 20 minutes.
+cost, scrapes during a reload and the time a restart takes to serve. Needs Go and a Linux
+/proc; about 20 minutes. With "reload", only the last two (about 5 minutes at COUNT 5).
 EOF
 }
 case "${1:-}" in -h|--help) usage; exit 0 ;; esac
 count=${1:-5}
+only=${2:-}
+if [[ -n $only && $only != reload ]]; then
+  echo "bench.sh: the second argument may only be 'reload', not '$only'" >&2
+  usage >&2
+  exit 2
+fi
 if ! [[ $count =~ ^[1-9][0-9]*$ ]]; then
   echo "bench.sh: COUNT must be a whole number of at least 1, not '$count'" >&2
   usage >&2
@@ -50,6 +58,7 @@ load() { echo "MACHINE load average $1: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$ou
 } >>"$out"
 load "at start"
 
+if [[ -z $only ]]; then
 step "generating the exports (10k, 100k, 1M rows)"
 go run ./scripts/genexport -dir "$EXPORTGEN_DIR" -rows 10000,100000,1000000 >&2
 
@@ -73,8 +82,13 @@ step "idle cost (60 s)"
 go build -o "$work/informatica_exporter" .
 go build -o "$work/fakeinformatica" ./scripts/fakeinformatica
 go run ./scripts/idlecost -exporter "$work/informatica_exporter" -fake "$work/fakeinformatica" -seconds 60 | tee -a "$out" >&2
+load "before the reload runs"
+fi
 step "scrapes during a reload that restores a 1M-row state"
 go test -run '^$' -bench '^BenchmarkReloadScrape$' -benchtime 1x -count "$count" -timeout 60m ./collector | tee -a "$out" >&2
+load "after the reload runs"
+step "a restarted process until its first whole /metrics"
+go test -run '^$' -bench '^BenchmarkRestartFirstScrape$' -benchtime 1x -count "$count" . | tee -a "$out" >&2
 load "at end"
 
-go run ./scripts/benchtable <"$out"
+go run ./scripts/benchtable ${only:+-reload} <"$out"

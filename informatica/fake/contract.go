@@ -49,9 +49,12 @@ type Alert struct {
 }
 
 // DemoContract is the demo's contract relative to now: the production org
-// has an edition that expires in 20 days and an absolute IPU alert, the
-// sub-org a percentage alert and no custom licence, and the sandbox's
-// licence call answers 403.
+// has an edition that expires in 20 days and a percentage IPU alert (80%
+// of the entitlement: with the demo's 15000 IPUs, more than the demo data
+// reaches in a month), the sub-org no custom licence and an absolute alert
+// of 20 IPUs, which its demo usage crosses on the first day of every
+// period (at least 40 IPUs, from DemoOrgs and DemoMeters), and the
+// sandbox's licence call answers 403.
 func DemoContract(now time.Time) *Contract {
 	day := now.UTC().Truncate(24 * time.Hour)
 	prod, sub, sandbox := DemoOrgs[0].ID, DemoOrgs[1].ID, DemoOrgs[2].ID
@@ -69,11 +72,19 @@ func DemoContract(now time.Time) *Contract {
 		},
 		LicenseForbidden: map[string]bool{sandbox: true},
 		Alerts: map[string]Alert{
-			prod: {Threshold: 50000},
-			sub:  {Threshold: 80, Percentage: true},
+			prod: {Threshold: 80, Percentage: true},
+			sub:  {Threshold: 20},
 		},
 		ShortSubOrgIDs: true,
 	}
+}
+
+// DemoContractNames are display names of DemoContract's edition and
+// licence IDs, as a user maps Informatica's opaque IDs.
+var DemoContractNames = map[string]string{
+	"4sdvnCrYEjfcKjTvAoigEF": "Advanced Integration",
+	"9hTq2LmXw0aZs1PdVbN8Kc": "Data Quality",
+	"a5Xjp3VF3sjcyZUDa6UaWh": "IPU subscription",
 }
 
 // shortID is the fake's 6-character v2 form of an org ID.

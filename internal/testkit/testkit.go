@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,17 @@ func LinesWith(text string, parts ...string) []string {
 		}
 	}
 	return out
+}
+
+// WriteFile writes content to dir/name, readable by its owner only, and
+// returns the path.
+func WriteFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // RequireProgram finds a program a test needs, from Debian package pkg.

@@ -140,10 +140,7 @@ func TestGeneratedRulesUpToDate(t *testing.T) {
 // TestREADMEOverlay renders and checks the overlay of the README's
 // "Kubernetes" section, with its files made as the README says.
 func TestREADMEOverlay(t *testing.T) {
-	readme, err := os.ReadFile("../../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	readme := readDocs(t)
 	m := regexp.MustCompile("(?s)```yaml\n(# my-overlay/kustomization.yaml\n.*?)```").FindSubmatch(readme)
 	if m == nil {
 		t.Fatal("README.md has no ```yaml block starting with # my-overlay/kustomization.yaml")

@@ -1,4 +1,4 @@
-package main
+package offline
 
 import (
 	"bytes"
@@ -55,9 +55,9 @@ func prometheusOnBlocks(t *testing.T, openMetrics string) string {
 	promtool := requireProgram(t, "promtool")
 	prometheus := requireProgram(t, "prometheus")
 	data := t.TempDir()
-	// The README's recipe, so that what it tells users to run is what is tested.
-	if !strings.Contains(readFile(t, "README.md"), "promtool tsdb create-blocks-from openmetrics "+maxBlockDuration+" ipu.om ./blocks") {
-		t.Errorf("README's backfill recipe does not run promtool with %s", maxBlockDuration)
+	// The backfill page's recipe, so that what it tells users to run is what is tested.
+	if !strings.Contains(readFile(t, "../docs/backfill.md"), "promtool tsdb create-blocks-from openmetrics "+maxBlockDuration+" ipu.om ./blocks") {
+		t.Errorf("docs/backfill.md's recipe does not run promtool with %s", maxBlockDuration)
 	}
 	out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", maxBlockDuration, openMetrics, data).CombinedOutput()
 	if err != nil {

@@ -1,4 +1,8 @@
-package main
+// Package offline holds the commands that write past days once and exit,
+// rather than serve: backfill (OpenMetrics for promtool) and focus (FinOps
+// FOCUS CSV). Both read from Informatica, the accounts of the configuration
+// file or the simulated one of --demo, or from downloaded export ZIPs.
+package offline
 
 import (
 	"bufio"
@@ -18,31 +22,37 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/ipumon/informatica_exporter/collector"
+	"github.com/ipumon/informatica_exporter/config"
+	"github.com/ipumon/informatica_exporter/demo"
 	"github.com/ipumon/informatica_exporter/informatica"
+	"github.com/ipumon/informatica_exporter/informatica/fake"
 	"github.com/ipumon/informatica_exporter/usage"
 )
 
-// backfillCommand writes past daily IPU consumption as OpenMetrics, for
+// Backfill writes past daily IPU consumption as OpenMetrics, for
 // `promtool tsdb create-blocks-from openmetrics`: history that Prometheus
 // could not scrape because the exporter did not run yet.
-type backfillCommand struct {
+type Backfill struct {
 	cmd *kingpin.CmdClause
 	dayFlags
 }
 
-func newBackfillCommand(app *kingpin.Application) *backfillCommand {
-	c := &backfillCommand{cmd: app.Command("backfill",
+// NewBackfill adds the backfill command and its flags to app.
+func NewBackfill(app *kingpin.Application) *Backfill {
+	c := &Backfill{cmd: app.Command("backfill",
 		"Write one sample per org, meter and day (informatica_ipu_day_consumed_ipus, at 00:00 UTC of the day) as OpenMetrics, "+
-			"from Informatica (the accounts of --config.file) or from downloaded export ZIPs (--zip).")}
+			"from Informatica (the accounts of --config.file, or the simulated one of --demo) or from downloaded export ZIPs (--zip).")}
 	c.dayFlags = addDayFlags(c.cmd)
 	return c
 }
 
-func (c *backfillCommand) name() string { return c.cmd.FullCommand() }
+// Name is the command's name, as kingpin's Parse returns it.
+func (c *Backfill) Name() string { return c.cmd.FullCommand() }
 
-// run executes the command; its result is the process's exit code. now,
-// when set, replaces the clock (tests run it on any day).
-func (c *backfillCommand) run(logger log.Logger, configFile string, adjust func(*collector.Settings), now func() time.Time) int {
+// Run executes the command; its result is the process's exit code. adjust,
+// when set, changes the settings after loading; now, when set, replaces
+// the clock (tests run it on any day).
+func (c *Backfill) Run(logger log.Logger, configFile string, adjust func(*collector.Settings), now func() time.Time) int {
 	job, code := c.prepare(logger, "backfill", configFile, adjust, now)
 	if code != 0 {
 		return code
@@ -91,6 +101,7 @@ type dayFlags struct {
 	from, to *string
 	output   *string
 	zips     *[]string
+	demo     *bool
 }
 
 func addDayFlags(cmd *kingpin.CmdClause) dayFlags {
@@ -99,42 +110,66 @@ func addDayFlags(cmd *kingpin.CmdClause) dayFlags {
 	f.to = cmd.Flag("to", "Last day to write, inclusive, as YYYY-MM-DD; default and at most yesterday (UTC): today is incomplete and never written.").String()
 	f.output = cmd.Flag("output", "File to write; - for standard output.").Required().String()
 	f.zips = cmd.Flag("zip", "Read this export ZIP instead of calling Informatica; repeatable. Where ZIPs overlap, the later one's days win.").ExistingFiles()
+	f.demo = cmd.Flag("demo", "Read from a built-in simulated Informatica instead of the configuration's accounts: no account or configuration needed; "+
+		"--from defaults to its first day.").Bool()
 	return f
 }
 
-// dayJob is a command's setting out: its configuration (none in zip mode),
-// its days, and the instant it started.
+// dayJob is a command's setting out: its configuration (none in zip mode,
+// the simulated Informatica's with --demo), its days, and the instant it
+// started.
 type dayJob struct {
 	ctx      context.Context
-	stop     context.CancelFunc
+	stop     func()
 	settings collector.Settings
 	zipMode  bool
 	days     dayRange
 	start    time.Time
 }
 
-// prepare reads the configuration, unless in zip mode, and the days to
-// write. On failure it logs why and returns the exit code; otherwise the
-// caller must call the job's stop.
+// prepare reads the configuration (with --demo, starts the simulated
+// Informatica instead; in zip mode, neither) and the days to write. On
+// failure it logs why and returns the exit code; otherwise the caller must
+// call the job's stop, which also stops the simulated Informatica.
 func (f dayFlags) prepare(logger log.Logger, command, configFile string, adjust func(*collector.Settings), now func() time.Time) (dayJob, int) {
 	if now == nil {
 		now = time.Now
 	}
 	job := dayJob{zipMode: len(*f.zips) > 0}
-	if !job.zipMode {
+	var simulated *fake.Server
+	switch {
+	case job.zipMode && *f.demo:
+		level.Error(logger).Log("msg", "Invalid "+command+" arguments", "err", "--demo and --zip: give one, the simulated Informatica or export ZIPs")
+		return job, 2
+	case *f.demo:
 		var err error
-		if job.settings, err = loadConfig(logger, configFile); err != nil {
+		if simulated, job.settings, err = demo.Start(demo.Account{}); err != nil {
+			level.Error(logger).Log("msg", "Cannot start the simulated Informatica", "err", err)
+			return job, 1
+		}
+		// The default first day: all the history it holds.
+		job.settings.Refresh.HistoryStart = simulated.Dataset().First
+		level.Info(logger).Log("msg", "Demo mode: reading from a simulated Informatica", "url", simulated.URL())
+	case !job.zipMode:
+		var err error
+		if job.settings, err = config.Load(logger, configFile); err != nil {
 			level.Error(logger).Log("msg", "Invalid configuration", "err", err)
 			return job, 1
 		}
-		if adjust != nil {
-			adjust(&job.settings)
+	}
+	closeDemo := func() {
+		if simulated != nil {
+			simulated.Close()
 		}
+	}
+	if adjust != nil && !job.zipMode {
+		adjust(&job.settings)
 	}
 	job.start = now()
 	var err error
 	job.days, err = f.parseDays(job.settings.Refresh.HistoryStart, job.zipMode, job.start)
 	if err != nil {
+		closeDemo()
 		level.Error(logger).Log("msg", "Invalid "+command+" range", "err", err)
 		return job, 2
 	}
@@ -143,7 +178,8 @@ func (f dayFlags) prepare(logger log.Logger, command, configFile string, adjust 
 			"today's incomplete day is never written, since a TSDB block would keep it for ever",
 			"to_asked", *f.to, "to", job.days.to.Format(time.DateOnly))
 	}
-	job.ctx, job.stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	job.ctx, job.stop = ctx, func() { cancel(); closeDemo() }
 	return job, 0
 }
 

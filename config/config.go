@@ -1,10 +1,14 @@
-package main
+// Package config loads and checks the YAML configuration file into
+// collector.Settings. Load either returns a complete, valid configuration or
+// an error; the caller applies it (the exporter swaps it in on a reload).
+package config
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net/url"
 	"os"
@@ -54,6 +58,11 @@ type accountConfig struct {
 	CallbackURL        string            `yaml:"callback_url"`
 	IPUPrice           *float64          `yaml:"ipu_price"`
 	Currency           string            `yaml:"currency"`
+	// Contract is nil when not set (every source), empty to turn all off.
+	Contract         *[]string         `yaml:"contract"`
+	ContractInterval string            `yaml:"contract_interval"`
+	ContractMaxOrgs  *int              `yaml:"contract_max_orgs"`
+	LicenseNames     map[string]string `yaml:"license_names"`
 }
 
 // refreshConfig holds durations as text, parsed in settings, so that a bad
@@ -80,28 +89,33 @@ var defaultRefresh = refreshConfig{
 	Concurrency:  4,
 }
 
-// loadConfig reads, checks and resolves the configuration file, reading
+// Load reads, checks and resolves the configuration file, reading
 // password files too, so that a reload either applies a complete, valid
 // configuration or nothing. Errors name the file and the key at fault and
 // never quote a secret. What is valid but costly is logged as a warning.
-func loadConfig(logger log.Logger, path string) (collector.Settings, error) {
+func Load(logger log.Logger, path string) (collector.Settings, error) {
 	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Most likely a first run: say what to do next.
+		return collector.Settings{}, fmt.Errorf("read config: %w; to try the exporter without an Informatica account, run it with --demo; "+
+			"to use yours, copy config.example.yml to %s and fill in your account", err, path)
+	}
 	if err != nil {
 		return collector.Settings{}, fmt.Errorf("read config: %w", err)
 	}
-	s, err := parseConfig(raw, filepath.Dir(path))
+	s, err := Parse(raw, filepath.Dir(path))
 	if err != nil {
 		return collector.Settings{}, fmt.Errorf("config file %s: %w", path, err)
 	}
-	for _, w := range configWarnings(s, time.Now()) {
+	for _, w := range Warnings(s, time.Now()) {
 		level.Warn(logger).Log("msg", "Costly configuration", "file", path, "warning", w)
 	}
 	return s, nil
 }
 
-// parseConfig parses a configuration; relative password_file paths are read
+// Parse parses a configuration; relative password_file paths are read
 // from dir, the configuration file's folder.
-func parseConfig(raw []byte, dir string) (collector.Settings, error) {
+func Parse(raw []byte, dir string) (collector.Settings, error) {
 	cfg := fileConfig{Refresh: defaultRefresh}
 	// First as a tree, to report a value of the wrong type by its key and
 	// in YAML's terms, then into the structs.
@@ -163,7 +177,7 @@ func yamlError(err error) error {
 
 var (
 	quotedValue = regexp.MustCompile("`[^`]*` ")
-	goTypeName  = regexp.MustCompile(` in type main\.\w+`)
+	goTypeName  = regexp.MustCompile(` in type config\.\w+`)
 )
 
 // checkYAMLTypes walks the YAML tree n beside t, the Go type it decodes
@@ -220,6 +234,16 @@ func checkYAMLTypes(n *yaml.Node, t reflect.Type, path string) error {
 				return fmt.Errorf("line %d: %s: unknown key %q; the keys here are: %s", k.Line, at, k.Value, strings.Join(keys, ", "))
 			}
 			if err := checkYAMLTypes(v, f.Type, joinKey(path, k.Value)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case t.Kind() == reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return wrong()
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkYAMLTypes(n.Content[i+1], t.Elem(), joinKey(path, n.Content[i].Value)); err != nil {
 				return err
 			}
 		}
@@ -328,7 +352,7 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 			a.SummaryAPI, informatica.AllLinkedOrgsAcrossRegion, informatica.ExportMeteringData)
 	}
 	if e := a.IPUEntitlement; e != nil {
-		if err := checkEntitlement("ipu_entitlement", *e); err != nil {
+		if err := CheckEntitlement("ipu_entitlement", *e); err != nil {
 			return collector.AccountSettings{}, err
 		}
 	}
@@ -350,10 +374,15 @@ func (a accountConfig) settings(dir string) (collector.AccountSettings, error) {
 	if err != nil {
 		return collector.AccountSettings{}, err
 	}
+	contract, err := a.contract()
+	if err != nil {
+		return collector.AccountSettings{}, err
+	}
 	return collector.AccountSettings{
 		Name:        a.Name,
 		Entitlement: a.IPUEntitlement,
 		Breakdown:   breakdown,
+		Contract:    contract,
 		IPUPrice:    price,
 		Currency:    a.Currency,
 		Client: informatica.Config{
@@ -474,6 +503,39 @@ func (a accountConfig) breakdown() (collector.BreakdownSettings, error) {
 	return b, nil
 }
 
+// contract reads the contract keys of an account: every source unless
+// contract lists some (or none).
+func (a accountConfig) contract() (collector.ContractSettings, error) {
+	c := collector.ContractSettings{Sources: collector.ContractSourceNames(), Interval: collector.DefaultContractInterval, MaxOrgs: collector.DefaultContractMaxOrgs}
+	if a.Contract != nil {
+		sources, err := collector.ParseContractSources(*a.Contract)
+		if err != nil {
+			return c, fmt.Errorf("contract: %w", err)
+		}
+		c.Sources = sources
+	}
+	if a.ContractInterval != "" {
+		d, err := model.ParseDuration(a.ContractInterval)
+		if err != nil || time.Duration(d) < time.Minute {
+			return c, fmt.Errorf("contract_interval: %q is not a duration of at least 1m such as 24h or 1d", a.ContractInterval)
+		}
+		c.Interval = time.Duration(d)
+	}
+	if a.ContractMaxOrgs != nil {
+		if *a.ContractMaxOrgs < 1 {
+			return c, fmt.Errorf("contract_max_orgs: %d, want at least 1", *a.ContractMaxOrgs)
+		}
+		c.MaxOrgs = *a.ContractMaxOrgs
+	}
+	for id, name := range a.LicenseNames {
+		if strings.TrimSpace(id) == "" || strings.TrimSpace(name) == "" {
+			return c, fmt.Errorf("license_names: %q: %q: want an edition, licence or limit ID and a name, neither empty", id, name)
+		}
+	}
+	c.Names = a.LicenseNames
+	return c, nil
+}
+
 // price reads ipu_price and currency, which go together: a price means
 // nothing without its currency.
 func (a accountConfig) price() (float64, error) {
@@ -484,28 +546,42 @@ func (a accountConfig) price() (float64, error) {
 		return 0, errors.New("ipu_price: required with currency, or remove currency")
 	case a.Currency == "":
 		return 0, errors.New("currency: required with ipu_price, an ISO 4217 code such as USD or EUR")
-	case checkPrice("ipu_price", *a.IPUPrice) != nil:
-		return 0, checkPrice("ipu_price", *a.IPUPrice)
-	case !isCurrency(a.Currency):
+	case CheckPrice("ipu_price", *a.IPUPrice) != nil:
+		return 0, CheckPrice("ipu_price", *a.IPUPrice)
+	case !IsCurrency(a.Currency):
 		return 0, fmt.Errorf("currency: %q is not an active ISO 4217 alphabetic code (three upper-case letters such as USD, EUR, JPY)", a.Currency)
 	}
 	return *a.IPUPrice, nil
 }
 
-// checkPrice is the one rule for the price of an IPU, in the configuration
+// Breakdowns returns the breakdown settings of an account whose
+// breakdowns key lists kinds and whose other breakdown keys are unset:
+// what --demo.breakdowns configures. Errors start with "breakdowns: ".
+func Breakdowns(kinds []string) (collector.BreakdownSettings, error) {
+	return accountConfig{Breakdowns: kinds}.breakdown()
+}
+
+// Price checks a price and its currency as ipu_price and currency are
+// checked in an account: what --demo.ipu-price and --demo.currency
+// configure.
+func Price(price float64, currency string) (float64, error) {
+	return accountConfig{IPUPrice: &price, Currency: currency}.price()
+}
+
+// CheckPrice is the one rule for the price of an IPU, in the configuration
 // (ipu_price) and on the command line (--ipu-price, --demo.ipu-price): a
 // finite number > 0. A price of 0 would claim the usage was free.
-func checkPrice(where string, p float64) error {
+func CheckPrice(where string, p float64) error {
 	if !(p > 0) || math.IsInf(p, 0) {
 		return fmt.Errorf("%s: %v is not a price > 0", where, p)
 	}
 	return nil
 }
 
-// checkEntitlement is the one rule for an IPU entitlement, in the
+// CheckEntitlement is the one rule for an IPU entitlement, in the
 // configuration (ipu_entitlement) and on the command line
 // (--demo.ipu-entitlement): a finite number >= 0.
-func checkEntitlement(where string, e float64) error {
+func CheckEntitlement(where string, e float64) error {
 	if !(e >= 0) || math.IsInf(e, 0) {
 		return fmt.Errorf("%s: %v is not a number of IPUs >= 0", where, e)
 	}
@@ -526,8 +602,8 @@ const currencies = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD 
 	"TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU " +
 	"XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XUA YER ZAR ZMW ZWG"
 
-// isCurrency reports whether code is one of currencies.
-func isCurrency(code string) bool {
+// IsCurrency reports whether code is one of currencies.
+func IsCurrency(code string) bool {
 	if len(code) != 3 || strings.ToUpper(code) != code {
 		return false
 	}
@@ -632,7 +708,7 @@ func (r refreshConfig) settings() (collector.RefreshSettings, error) {
 // Limits of the refresh and history keys. A value beyond a max (or before
 // earliestHistory) can only be a mistake and is refused; one beyond a warn
 // limit is merely expensive in Informatica export jobs, and loading the
-// configuration logs a warning with the job count (configWarnings).
+// configuration logs a warning with the job count (Warnings).
 const (
 	oneDay = 24 * time.Hour
 	// warnInterval: Informatica processes usage in batches hours apart
@@ -674,9 +750,9 @@ func summaryJobsPerDay(r collector.RefreshSettings) int {
 	return int(math.Ceil((runs-full)*float64(summaryJobs(r.Window)) + full*float64(summaryJobs(r.Lookback))))
 }
 
-// configWarnings lists what in valid settings is merely expensive, with
+// Warnings lists what in valid settings is merely expensive, with
 // its cost in export jobs, as of now.
-func configWarnings(s collector.Settings, now time.Time) []string {
+func Warnings(s collector.Settings, now time.Time) []string {
 	r := s.Refresh
 	var out []string
 	perDay := summaryJobsPerDay(r)

@@ -1,4 +1,4 @@
-package main
+package offline
 
 import (
 	"cmp"
@@ -17,16 +17,17 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/ipumon/informatica_exporter/collector"
+	"github.com/ipumon/informatica_exporter/config"
 	"github.com/ipumon/informatica_exporter/informatica"
 	"github.com/ipumon/informatica_exporter/usage"
 )
 
-// focusCommand writes daily cost and usage rows in the FinOps Open Cost and
+// Focus writes daily cost and usage rows in the FinOps Open Cost and
 // Usage Specification (FOCUS) 1.2, for FinOps tools that read FOCUS from any
 // provider. Its requirements quoted below are those of FOCUS 1.2
 // (specification/columns/*.md at tag v1.2 of
 // github.com/FinOps-Open-Cost-and-Usage-Spec/FOCUS_Spec).
-type focusCommand struct {
+type Focus struct {
 	cmd *kingpin.CmdClause
 	dayFlags
 	by                     *string
@@ -35,23 +36,25 @@ type focusCommand struct {
 	accountID, accountName *string
 }
 
-func newFocusCommand(app *kingpin.Application) *focusCommand {
-	c := &focusCommand{cmd: app.Command("focus",
+// NewFocus adds the focus command and its flags to app.
+func NewFocus(app *kingpin.Application) *Focus {
+	c := &Focus{cmd: app.Command("focus",
 		"Write daily cost and usage in the FinOps FOCUS 1.2 format (CSV): one row per org, meter and day, or per asset (--by=asset) or task (--by=task), "+
-			"from Informatica (the accounts of --config.file) or from downloaded export ZIPs (--zip).")}
+			"from Informatica (the accounts of --config.file, or the simulated one of --demo) or from downloaded export ZIPs (--zip).")}
 	c.dayFlags = addDayFlags(c.cmd)
 	c.by = c.cmd.Flag("by", "Row granularity: meter (SUMMARY exports), asset (ASSET exports besides SUMMARY: one more export job per 30 days) "+
 		"or task (job-level exports besides SUMMARY: one more export job per 180 days; only meters whose job-level files carry IPUs).").Default("meter").Enum("meter", "asset", "task")
 	c.assetZips = c.cmd.Flag("asset-zip", "With --zip and --by=asset: an ASSET export ZIP; repeatable. --zip then gives the SUMMARY export for org names and billing periods.").ExistingFiles()
 	c.taskZips = c.cmd.Flag("task-zip", "With --zip and --by=task: a job-level export ZIP; repeatable. --zip then gives the SUMMARY export for org names, meters and billing periods.").ExistingFiles()
-	c.ipuPrice = c.cmd.Flag("ipu-price", "Price of one IPU in --currency: BilledCost = IPUs x price. Required with --zip; otherwise the default for accounts without ipu_price.").String()
+	c.ipuPrice = c.cmd.Flag("ipu-price", "Price of one IPU in --currency: BilledCost = IPUs x price. Required with --zip; otherwise the default for accounts without ipu_price (with --demo: 1 USD, made up).").String()
 	c.currency = c.cmd.Flag("currency", "ISO 4217 code of --ipu-price, e.g. EUR: the BillingCurrency.").String()
 	c.accountID = c.cmd.Flag("billing-account-id", "With --zip: the BillingAccountId, the ID of the org the export was made from (the login org).").String()
 	c.accountName = c.cmd.Flag("billing-account-name", "With --zip: the BillingAccountName; default --billing-account-id.").String()
 	return c
 }
 
-func (c *focusCommand) name() string { return c.cmd.FullCommand() }
+// Name is the command's name, as kingpin's Parse returns it.
+func (c *Focus) Name() string { return c.cmd.FullCommand() }
 
 // focusAccount is a FOCUS billing account: an account of the configuration,
 // which logs in to one org and pays for it and its linked orgs.
@@ -61,9 +64,10 @@ type focusAccount struct {
 	currency string
 }
 
-// run executes the command; its result is the process's exit code. now,
-// when set, replaces the clock (tests run it on any day).
-func (c *focusCommand) run(logger log.Logger, configFile string, adjust func(*collector.Settings), now func() time.Time) int {
+// Run executes the command; its result is the process's exit code. adjust,
+// when set, changes the settings after loading; now, when set, replaces
+// the clock (tests run it on any day).
+func (c *Focus) Run(logger log.Logger, configFile string, adjust func(*collector.Settings), now func() time.Time) int {
 	for _, z := range []struct {
 		flag, by, what string
 		zips           []string
@@ -160,16 +164,26 @@ func (c *focusCommand) run(logger log.Logger, configFile string, adjust func(*co
 	return 0
 }
 
+// The made-up price of an IPU in demo mode, so that focus --demo needs no
+// price flags; --ipu-price and --currency set another.
+const (
+	demoIPUPrice = 1.0
+	demoCurrency = "USD"
+)
+
 // flagPricing reads --ipu-price and --currency, and in zip mode the billing
-// account flags. Without a price it returns nil: each account must then set
-// its own.
-func (c *focusCommand) flagPricing(zipMode bool) (*focusAccount, error) {
+// account flags. Without a price it returns nil, except in demo mode: each
+// account must then set its own.
+func (c *Focus) flagPricing(zipMode bool) (*focusAccount, error) {
 	if zipMode && *c.accountID == "" {
 		return nil, errors.New("--billing-account-id is required with --zip: FOCUS's BillingAccountId cannot be null; give the ID of the org the export was made from")
 	}
 	if *c.ipuPrice == "" && *c.currency == "" {
 		if zipMode {
 			return nil, errors.New("--ipu-price and --currency are required with --zip: FOCUS's BilledCost and BillingCurrency cannot be null")
+		}
+		if *c.demo {
+			return &focusAccount{price: demoIPUPrice, currency: demoCurrency}, nil
 		}
 		return nil, nil
 	}
@@ -187,14 +201,14 @@ func (c *focusCommand) flagPricing(zipMode bool) (*focusAccount, error) {
 	return a, nil
 }
 
-// parsePrice reads a price flag; it must pass checkPrice, as ipu_price
+// parsePrice reads a price flag; it must pass config.CheckPrice, as ipu_price
 // must.
 func parsePrice(where, s string) (float64, error) {
 	p, err := strconv.ParseFloat(s, 64)
 	if s == "" || err != nil {
 		return 0, fmt.Errorf("%s: %q is not a price: give a decimal number > 0 such as 1.25", where, s)
 	}
-	return p, checkPrice(where, p)
+	return p, config.CheckPrice(where, p)
 }
 
 // checkCurrency accepts what the configuration's currency key accepts: an
@@ -202,7 +216,7 @@ func parsePrice(where, s string) (float64, error) {
 // one: FOCUS bills in a national currency, and IPUs are this export's
 // pricing (virtual) currency.
 func checkCurrency(where, s string) error {
-	if !isCurrency(s) {
+	if !config.IsCurrency(s) {
 		return fmt.Errorf("%s: %q is not an active ISO 4217 currency code such as EUR or USD", where, s)
 	}
 	return nil
@@ -239,7 +253,7 @@ func configuredPrice(a collector.AccountSettings) (float64, string, bool) {
 
 // readZIPSource reads --zip (and --asset-zip or --task-zip) as one billing
 // account's data; warn gets the job-level files skipped for their layout.
-func (c *focusCommand) readZIPSource(acct *focusAccount, warn func(string, ...any)) (focusSource, error) {
+func (c *Focus) readZIPSource(acct *focusAccount, warn func(string, ...any)) (focusSource, error) {
 	s := focusSource{account: *acct}
 	var err error
 	if s.summary, err = readZIPs(*c.zips); err != nil {

@@ -1,8 +1,7 @@
-package main
+package config
 
 import (
 	"bytes"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,27 +11,20 @@ import (
 	"github.com/go-kit/log"
 
 	"github.com/ipumon/informatica_exporter/informatica"
-	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+var writeFile = testkit.WriteFile
 
 func TestExampleConfigLoads(t *testing.T) {
-	raw, err := os.ReadFile("config.example.yml")
+	raw, err := os.ReadFile("../config.example.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	writeFile(t, dir, "password", "example-secret\n")
 	cfg := strings.Replace(string(raw), "/etc/informatica_exporter/password", "password", 1)
-	s, err := parseConfig([]byte(cfg), dir)
+	s, err := Parse([]byte(cfg), dir)
 	if err != nil {
 		t.Fatalf("config.example.yml does not load: %v", err)
 	}
@@ -62,7 +54,7 @@ func TestExampleConfigLoads(t *testing.T) {
 // TestExampleConfigCallbackURL: the callback_url that config.example.yml
 // shows, commented out, loads once uncommented.
 func TestExampleConfigCallbackURL(t *testing.T) {
-	raw, err := os.ReadFile("config.example.yml")
+	raw, err := os.ReadFile("../config.example.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +64,7 @@ func TestExampleConfigCallbackURL(t *testing.T) {
 	}
 	cfg := strings.Replace(string(raw), commented, "    callback_url: ", 1)
 	cfg = strings.Replace(cfg, "password_file: /etc/informatica_exporter/password", "password: example-secret", 1)
-	s, err := parseConfig([]byte(cfg), t.TempDir())
+	s, err := Parse([]byte(cfg), t.TempDir())
 	if err != nil {
 		t.Fatalf("config.example.yml with callback_url does not load: %v", err)
 	}
@@ -82,7 +74,7 @@ func TestExampleConfigCallbackURL(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	s, err := parseConfig([]byte(`
+	s, err := Parse([]byte(`
 accounts:
   - name: a
     login_url: https://dm-em.informaticacloud.com
@@ -104,7 +96,7 @@ accounts:
 }
 
 func TestConfigOtherSummaryAPI(t *testing.T) {
-	s, err := parseConfig([]byte(`
+	s, err := Parse([]byte(`
 accounts:
   - {name: a, login_url: "https://dm-us.informaticacloud.com/", username: u, password: p,
      summary_api: export_metering_data, combined_meter_usage: true, ipu_entitlement: 0}
@@ -213,7 +205,7 @@ func TestConfigErrors(t *testing.T) {
 			dir := t.TempDir()
 			writeFile(t, dir, "empty", "\n")
 			path := writeFile(t, dir, "config.yml", c.yaml)
-			_, err := loadConfig(log.NewNopLogger(), path)
+			_, err := Load(log.NewNopLogger(), path)
 			if err == nil {
 				t.Fatalf("config accepted, want an error containing %q", c.want)
 			}
@@ -227,7 +219,7 @@ func TestConfigErrors(t *testing.T) {
 			if strings.Contains(msg, secret) {
 				t.Errorf("error %q quotes the secret", msg)
 			}
-			for _, goName := range []string{"main.", "config.plain", "!!", "unmarshal"} {
+			for _, goName := range []string{"main.", "in type", "config.plain", "!!", "unmarshal"} {
 				if strings.Contains(msg, goName) {
 					t.Errorf("error %q speaks Go (%q), not YAML", msg, goName)
 				}
@@ -240,7 +232,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestHistoryAndIncrementalConfig(t *testing.T) {
-	s, err := parseConfig([]byte(`
+	s, err := Parse([]byte(`
 accounts:
   - {name: a, login_url: 'https://x.example', username: u, password: p}
 refresh: {window: 2d, full_interval: 12h, concurrency: 2}
@@ -257,7 +249,7 @@ history: {start: 2025-01-15}
 }
 
 func TestBreakdownKindsAndPriceConfig(t *testing.T) {
-	s, err := parseConfig([]byte(`
+	s, err := Parse([]byte(`
 accounts:
   - {name: a, login_url: 'https://x.example', username: u, password: p, breakdowns: [asset, task], ipu_price: 0.85, currency: EUR}
   - {name: b, login_url: 'https://x.example', username: u2, password: p, breakdowns: [task, project_folder, asset]}
@@ -306,14 +298,14 @@ func TestCurrencyList(t *testing.T) {
 		seen[c] = true
 	}
 	for _, c := range []string{"USD", "EUR", "GBP", "JPY", "CHF", "INR", "BRL", "AUD", "CAD", "CNY"} {
-		if !isCurrency(c) {
+		if !IsCurrency(c) {
 			t.Errorf("%s is refused", c)
 		}
 	}
 }
 
 func TestBreakdownConfig(t *testing.T) {
-	s, err := parseConfig([]byte(`
+	s, err := Parse([]byte(`
 accounts:
   - {name: a, login_url: 'https://x.example', username: u, password: p, breakdowns: [project_folder], breakdown_interval: 6h, breakdown_max_series: 50}
   - {name: b, login_url: 'https://x.example', username: u2, password: p}
@@ -333,7 +325,7 @@ func TestPasswordFileRelativeToConfig(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "pw", "from-file\r\n")
 	path := writeFile(t, dir, "config.yml", "accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password_file: pw}\n")
-	s, err := loadConfig(log.NewNopLogger(), path)
+	s, err := Load(log.NewNopLogger(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +346,7 @@ func TestWindowDefaultFollowsShortLookback(t *testing.T) {
 		{"{lookback: 45d}", 72 * time.Hour},
 		{"{lookback: 5d, window: 5d}", 120 * time.Hour},
 	} {
-		s, err := parseConfig([]byte("accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\nrefresh: "+c.refresh+"\n"), t.TempDir())
+		s, err := Parse([]byte("accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\nrefresh: "+c.refresh+"\n"), t.TempDir())
 		if err != nil {
 			t.Errorf("refresh: %s: %v", c.refresh, err)
 			continue
@@ -368,7 +360,7 @@ func TestWindowDefaultFollowsShortLookback(t *testing.T) {
 // TestHistoryStartISO8601 accepts a date and an RFC 3339 time.
 func TestHistoryStartISO8601(t *testing.T) {
 	for _, start := range []string{"2025-01-15", "2025-01-15T00:00:00Z"} {
-		s, err := parseConfig([]byte("accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\nhistory: {start: '"+start+"'}\n"), t.TempDir())
+		s, err := Parse([]byte("accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\nhistory: {start: '"+start+"'}\n"), t.TempDir())
 		if err != nil {
 			t.Errorf("history.start %s: %v", start, err)
 			continue
@@ -380,7 +372,7 @@ func TestHistoryStartISO8601(t *testing.T) {
 }
 
 func TestCallbackConfig(t *testing.T) {
-	s, err := parseConfig([]byte(`
+	s, err := Parse([]byte(`
 accounts:
   - {name: a, login_url: 'https://x.example', username: u, password: p, callback_url: 'https://exporter.example.com/-/callback/Zm9vYmFy'}
   - {name: b, login_url: 'https://x.example', username: u2, password: p}
@@ -407,7 +399,7 @@ func TestLoginURLHostAndSaas(t *testing.T) {
 		"https://dm-us.informaticacloud.com", "https://dm-us.informaticacloud.com/",
 		"https://dm-us.informaticacloud.com/saas", "https://dm-us.informaticacloud.com/saas/", "http://127.0.0.1:8080",
 	} {
-		if _, err := parseConfig([]byte("accounts:\n  - {name: a, login_url: '"+u+"', username: u, password: p}\n"), t.TempDir()); err != nil {
+		if _, err := Parse([]byte("accounts:\n  - {name: a, login_url: '"+u+"', username: u, password: p}\n"), t.TempDir()); err != nil {
 			t.Errorf("login_url %s refused: %v", u, err)
 		}
 	}
@@ -433,51 +425,6 @@ func TestURLForError(t *testing.T) {
 	}
 }
 
-// TestReloadNeverQuotesURLSecrets: a configuration whose login_url or
-// callback_url holds a secret (user info, a path token, a query) is
-// refused on POST /-/reload, and neither the response nor the log quotes
-// the secret.
-func TestReloadNeverQuotesURLSecrets(t *testing.T) {
-	const secret = "S3cretPass-in-a-url"
-	f := startFake(t, fake.Options{})
-	dir := t.TempDir()
-	path := writeConfig(t, dir, "1h", accountYAML("one", f, ""))
-	// At debug, so that the scan covers every line the exporter can log.
-	p := startExporter(t, nil, "--config.file="+path, "--log.level=debug")
-	for _, c := range []struct{ key, url string }{
-		{"login_url", "htps://svc:" + secret + "@dm-us.informaticacloud.com"},
-		{"login_url", "svc:" + secret + "@dm-us.informaticacloud.com"},
-		{"login_url", "htps://dm-us.informaticacloud.com/" + secret},
-		{"login_url", "ftp://dm-us.informaticacloud.com/?token=" + secret},
-		{"login_url", "https://dm-us.informaticacloud.com/" + secret + "/saas"},
-		{"login_url", "https://dm-us.informaticacloud.com?token=" + secret},
-		{"login_url", "https://dm-us.informaticacloud.com#" + secret},
-		{"callback_url", "ftp://exporter.example.com/-/callback/" + secret},
-		{"callback_url", "informatica:" + secret + "@exporter.example.com/-/callback"},
-		{"callback_url", "https://informatica:" + secret + "@exporter.example.com/-/callback"},
-		{"callback_url", "https:///-/callback/" + secret},
-	} {
-		account := accountYAML("one", f, "")
-		if c.key == "login_url" {
-			account = strings.Replace(account, f.URL(), "'"+c.url+"'", 1)
-		} else {
-			account += "    callback_url: '" + c.url + "'\n"
-		}
-		writeConfig(t, dir, "1h", account)
-		logStart := len(p.logs.String())
-		code, body := httpDo(t, http.MethodPost, p.url+"/-/reload")
-		if code != http.StatusInternalServerError || !strings.Contains(body, c.key+": ") {
-			t.Errorf("%s %s: reload = %d %q, want 500 naming %s", c.key, c.url, code, body, c.key)
-		}
-		if strings.Contains(body, secret) {
-			t.Errorf("%s %s: the reload response quotes the secret: %q", c.key, c.url, body)
-		}
-		if logs := p.logs.String()[logStart:]; strings.Contains(logs, secret) {
-			t.Errorf("%s %s: the log quotes the secret: %s", c.key, c.url, logs)
-		}
-	}
-}
-
 // TestConfigLimitsAccepted: the values next to the refused ones load.
 func TestConfigLimitsAccepted(t *testing.T) {
 	for _, extra := range []string{
@@ -487,7 +434,7 @@ func TestConfigLimitsAccepted(t *testing.T) {
 		"",
 	} {
 		cfg := "accounts:\n  - {name: prod, login_url: 'https://x.example', username: u, password: p, ipu_entitlement: 0}\n" + extra
-		if _, err := parseConfig([]byte(cfg), t.TempDir()); err != nil {
+		if _, err := Parse([]byte(cfg), t.TempDir()); err != nil {
 			t.Errorf("%q refused: %v", extra, err)
 		}
 	}
@@ -514,11 +461,11 @@ func TestConfigWarnings(t *testing.T) {
 		{"refresh:\n  interval: 1m\n  lookback: 900d\n", []string{"refresh.interval: 1m", "refresh.lookback: 900d"}},
 	} {
 		cfg := "accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\n  - {name: b, login_url: 'https://x.example', username: u, password: p}\n" + c.extra
-		s, err := parseConfig([]byte(cfg), t.TempDir())
+		s, err := Parse([]byte(cfg), t.TempDir())
 		if err != nil {
 			t.Fatalf("%q: %v", c.extra, err)
 		}
-		got := configWarnings(s, now)
+		got := Warnings(s, now)
 		if len(got) != len(c.want) {
 			t.Errorf("%q: warnings %q, want %d", c.extra, got, len(c.want))
 			continue
@@ -529,33 +476,35 @@ func TestConfigWarnings(t *testing.T) {
 			}
 		}
 	}
-	// loadConfig logs them.
+	// Load logs them.
 	dir := t.TempDir()
 	path := writeFile(t, dir, "config.yml", "accounts:\n  - {name: a, login_url: 'https://x.example', username: u, password: p}\nrefresh: {interval: 5m}\n")
 	var logs bytes.Buffer
-	if _, err := loadConfig(log.NewLogfmtLogger(&logs), path); err != nil {
+	if _, err := Load(log.NewLogfmtLogger(&logs), path); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "level=warn") || !strings.Contains(logs.String(), "refresh.interval: 5m is shorter than 15m: about 288 summary export jobs a day") {
-		t.Errorf("loadConfig logged %q, want the interval warning", logs.String())
+		t.Errorf("Load logged %q, want the interval warning", logs.String())
 	}
 }
 
-// TestDemoEntitlementChecked: --demo.ipu-entitlement is refused where
-// ipu_entitlement would be.
-func TestDemoEntitlementChecked(t *testing.T) {
-	for _, v := range []string{"-5", "NaN", "+Inf"} {
-		logs := &syncBuffer{}
-		stop := make(chan struct{})
-		close(stop) // an exporter that starts stops at once
-		if code := run([]string{"--demo", "--demo.ipu-entitlement=" + v, "--web.listen-address=127.0.0.1:0"}, logs, hooks{stop: stop}); code != 1 ||
-			!strings.Contains(logs.String(), "--demo.ipu-entitlement: "+v) {
-			t.Errorf("--demo.ipu-entitlement=%s: exit %d, want 1 naming the flag:\n%s", v, code, logs)
+// TestMissingFileSaysWhatToDo: without a configuration file, as on a
+// first run, the error names the file and points to --demo and to
+// config.example.yml.
+func TestMissingFileSaysWhatToDo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yml")
+	_, err := Load(log.NewNopLogger(), path)
+	if err == nil {
+		t.Fatal("a missing file loaded")
+	}
+	for _, want := range []string{"read config: open " + path + ": no such file or directory", "--demo", "copy config.example.yml to " + path} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
 		}
 	}
-	f, _, err := startDemo(demoSettings{entitlement: 0, currency: "USD"})
-	if err != nil {
-		t.Fatalf("--demo.ipu-entitlement=0 refused: %v", err)
+	// A file that is there but cannot be read gets no such advice.
+	dir := t.TempDir()
+	if _, err := Load(log.NewNopLogger(), dir); err == nil || strings.Contains(err.Error(), "--demo") {
+		t.Errorf("reading a folder: %v, want an error without the first-run advice", err)
 	}
-	f.Close()
 }
