@@ -269,8 +269,8 @@ func TestKeepExportsDocDemo(t *testing.T) {
 	var ran, compared int
 	for _, line := range strings.Split(strings.TrimSpace(block[1]), "\n") {
 		fields := strings.Fields(line)
-		switch {
-		case fields[0] == "./informatica_exporter":
+		switch fields[0] {
+		case "./informatica_exporter":
 			var args []string
 			for _, a := range fields[1:] {
 				if strings.Contains(a, "*") { // the shell's glob
@@ -290,7 +290,7 @@ func TestKeepExportsDocDemo(t *testing.T) {
 				t.Fatalf("%s: %v\n%s", line, err, out)
 			}
 			ran++
-		case fields[0] == "cmp":
+		case "cmp":
 			a, b := readFile(t, filepath.Join(dir, fields[1])), readFile(t, filepath.Join(dir, fields[2]))
 			if a != b || !strings.Contains(a, "informatica_ipu_day_consumed_ipus{") {
 				t.Errorf("%s: the files differ or hold no sample", line)
