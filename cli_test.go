@@ -44,11 +44,12 @@ var helpFlag = regexp.MustCompile(`(?m)^(?:  -\w, |      )--(?:\[no-\])?([\w.-]+
 // level lists the shared flags and every command.
 func TestHelpShowsEachCommandsFlags(t *testing.T) {
 	shared := []string{"help", "config.file", "log.level", "log.format", "version"}
-	day := []string{"from", "to", "output", "zip", "demo"}
-	serve := []string{
+	keepExports := []string{"keep-exports", "keep-exports.max-files", "keep-exports.max-age"}
+	day := append([]string{"from", "to", "output", "zip", "demo"}, keepExports...)
+	serve := append([]string{
 		"web.telemetry-path", "storage.path", "web.listen-address", "web.config.file",
 		"demo", "demo.ipu-entitlement", "demo.callback-url", "demo.breakdowns", "demo.ipu-price", "demo.currency",
-	}
+	}, keepExports...)
 	if runtime.GOOS == "linux" {
 		serve = append(serve, "web.systemd-socket")
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/ipumon/informatica_exporter/config"
 	"github.com/ipumon/informatica_exporter/demo"
 	"github.com/ipumon/informatica_exporter/informatica/fake"
+	"github.com/ipumon/informatica_exporter/keep"
 	"github.com/ipumon/informatica_exporter/offline"
 )
 
@@ -71,6 +72,7 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	serve := newServeCommand(app)
 	backfill := offline.NewBackfill(app)
 	focus := offline.NewFocus(app)
+	keepExports := addKeepFlags(app.GetCommand("serve"), app.GetCommand(backfill.Name()), app.GetCommand(focus.Name()))
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stderr)
@@ -82,13 +84,17 @@ func run(args []string, stderr io.Writer, h hooks) int {
 	}
 
 	logger, slogger := newLoggers(stderr, *logLevel, *logFormat)
+	keeper, code := keepExports.open(logger, h.now)
+	if code != 0 {
+		return code
+	}
 	switch command {
 	case backfill.Name():
-		return backfill.Run(logger, *configFile, h.adjust, h.now)
+		return backfill.Run(logger, *configFile, keepAccounts(keeper, h.adjust), h.now)
 	case focus.Name():
-		return focus.Run(logger, *configFile, h.adjust, h.now)
+		return focus.Run(logger, *configFile, keepAccounts(keeper, h.adjust), h.now)
 	}
-	return serve.run(logger, slogger, *configFile, h)
+	return serve.run(logger, slogger, *configFile, h, keeper)
 }
 
 // serveCommand runs the exporter: the default command, whose flags work
@@ -119,8 +125,8 @@ func newServeCommand(app *kingpin.Application) *serveCommand {
 }
 
 // run serves the metrics until a signal or h.stop ends it; its result is
-// the process's exit code.
-func (f *serveCommand) run(logger log.Logger, slogger *slog.Logger, configFile string, h hooks) int {
+// the process's exit code. keeper, when set, keeps each export ZIP.
+func (f *serveCommand) run(logger log.Logger, slogger *slog.Logger, configFile string, h hooks, keeper *keep.Keeper) int {
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("build_context", version.BuildContext())
 
@@ -170,6 +176,9 @@ func (f *serveCommand) run(logger log.Logger, slogger *slog.Logger, configFile s
 		}
 		options = append(options, collector.WithStorage(*f.storagePath))
 	}
+	if keeper != nil {
+		options = append(options, collector.WithKeepExports(keeper.Keep))
+	}
 	exporter := collector.New(logger, options...)
 	if err := exporter.Apply(settings); err != nil {
 		level.Error(logger).Log("msg", "Invalid configuration", "err", err)
@@ -191,6 +200,9 @@ func (f *serveCommand) run(logger log.Logger, slogger *slog.Logger, configFile s
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if keeper != nil {
+		reg.MustRegister(keeper)
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle(*f.metricsPath, exporter.Handler(reg, promhttp.HandlerOpts{

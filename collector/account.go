@@ -192,6 +192,9 @@ func (e *Exporter) newAccount(set AccountSettings, refresh RefreshSettings, stat
 		state.countRequest(c.Endpoint, c.Code)
 		logCall(c)
 	}
+	if keep := e.keepExport; keep != nil {
+		cfg.OnExport = func(z informatica.ExportZIP) { keep(set.Name, z) }
+	}
 	client, err := informatica.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("account %q: %w", set.Name, err)

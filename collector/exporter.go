@@ -53,6 +53,8 @@ type Exporter struct {
 	now        func() time.Time
 	after      func(time.Duration) <-chan time.Time
 	storageDir string
+	// keepExport, when set, is given each export ZIP an account downloads.
+	keepExport func(account string, z informatica.ExportZIP)
 	ctx        context.Context
 	cancel     context.CancelFunc
 
@@ -95,6 +97,13 @@ func WithTimer(after func(time.Duration) <-chan time.Time) Option {
 // WithStorage keeps each account's last good data in dir: written after
 // every successful refresh, served at once after a restart.
 func WithStorage(dir string) Option { return func(e *Exporter) { e.storageDir = dir } }
+
+// WithKeepExports gives keep each export ZIP that an account downloads,
+// with the account's name, before the ZIP is read (informatica's
+// Config.OnExport).
+func WithKeepExports(keep func(account string, z informatica.ExportZIP)) Option {
+	return func(e *Exporter) { e.keepExport = keep }
+}
 
 // New returns an Exporter with no accounts; Apply starts them.
 func New(logger log.Logger, opts ...Option) *Exporter {

@@ -27,7 +27,7 @@ type AssetRow struct {
 
 // assetJob is the ASSET export of the requesting org: no allLinkedOrgs or
 // combinedMeterUsage are documented for it [D 8], so none is sent.
-var assetJob = jobKind{resource: "ExportMeteringData", maxDays: MaxAssetDays, fields: map[string]string{
+var assetJob = jobKind{name: KindAsset, resource: "ExportMeteringData", maxDays: MaxAssetDays, fields: map[string]string{
 	"jobType": "ASSET",
 }}
 

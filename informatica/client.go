@@ -152,6 +152,13 @@ type Config struct {
 	// a new status, its ZIP read. It is called from the goroutine running
 	// the export.
 	OnJob func(JobEvent)
+	// OnExport, when set, is called with each export job's ZIP once it is
+	// downloaded, before it is read, from the goroutine running the
+	// export: to keep a copy of it. It must only read the ZIP, and not
+	// after it returns; the export waits for it, and whatever befalls it
+	// is not the export's. (Download, which fetches a job by ID alone,
+	// knows no range to describe it with and does not call it.)
+	OnExport func(ExportZIP)
 	// dialContext, when set, replaces the transport's dialer; tests use it
 	// to reach a made-up host name on loopback.
 	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)

@@ -139,6 +139,7 @@ func (c *Client) ExportUsageParts(ctx context.Context, from, to time.Time, parts
 // jobKind is a type of export job: the resource that starts it, the fields
 // that select it, and the longest range one job may cover.
 type jobKind struct {
+	name     string // what it exports, as JobEvent.Kind says it
 	resource string
 	fields   map[string]string
 	maxDays  int
@@ -148,12 +149,12 @@ type jobKind struct {
 func (c *Client) summaryJob() jobKind {
 	combined := boolFlag(c.cfg.CombinedMeterUsage)
 	if c.cfg.SummaryAPI == ExportMeteringData {
-		return jobKind{resource: "ExportMeteringData", maxDays: MaxSummaryDays, fields: map[string]string{
+		return jobKind{name: KindSummary, resource: "ExportMeteringData", maxDays: MaxSummaryDays, fields: map[string]string{
 			"jobType": "SUMMARY", "allLinkedOrgs": "TRUE", "combinedMeterUsage": combined,
 		}}
 	}
 	return jobKind{
-		resource: "ExportMeteringDataAllLinkedOrgsAcrossRegion", maxDays: MaxSummaryDays,
+		name: KindSummary, resource: "ExportMeteringDataAllLinkedOrgsAcrossRegion", maxDays: MaxSummaryDays,
 		fields: map[string]string{"combinedMeterUsage": combined},
 	}
 }
@@ -165,7 +166,7 @@ func (c *Client) export(ctx context.Context, kind jobKind, from, to time.Time, r
 	ranges := SplitRange(from.UTC(), to.UTC(), kind.maxDays)
 	for i, r := range ranges {
 		res.Jobs++
-		status, rows, err := c.runJob(ctx, kind, JobEvent{Resource: kind.resource, Job: i + 1, Jobs: len(ranges), Range: r}, read)
+		status, rows, err := c.runJob(ctx, kind, JobEvent{Kind: kind.name, Resource: kind.resource, Job: i + 1, Jobs: len(ranges), Range: r}, read)
 		if status.Status == StatusPartialSuccess {
 			res.Partial = true
 			res.Message = status.ErrorMessage
@@ -195,6 +196,10 @@ func (c *Client) runJob(ctx context.Context, kind jobKind, job JobEvent, read fu
 	}
 	rows, err := c.download(ctx, started.JobID, func(f *os.File, size int64) (int, error) {
 		job.Bytes = size
+		if c.cfg.OnExport != nil {
+			job.Step, job.Status = JobDownloaded, status.Status
+			c.cfg.OnExport(ExportZIP{Job: job, ZIP: f, Size: size})
+		}
 		return read(f, size)
 	})
 	if err == nil {
@@ -207,6 +212,7 @@ func (c *Client) runJob(ctx context.Context, kind jobKind, job JobEvent, read fu
 // JobEvent is a step of one export job, reported through Config.OnJob.
 type JobEvent struct {
 	Step     JobStep
+	Kind     string // what it exports: KindSummary, KindAsset, KindProject or KindTask
 	Resource string // the resource that started it, e.g. ExportMeteringDataAllLinkedOrgsAcrossRegion
 	// Job and Jobs: it is job number Job of the Jobs one export runs, one
 	// per range of at most the resource's longest range.
@@ -225,10 +231,27 @@ type JobStep string
 
 // The steps of an export job, in the order they happen.
 const (
-	JobStarted       JobStep = "started" // Informatica took the request, Status is its first
-	JobStatusChanged JobStep = "status"  // a poll found a status other than the last
-	JobRead          JobStep = "read"    // its ZIP is downloaded and read
+	JobStarted       JobStep = "started"    // Informatica took the request, Status is its first
+	JobStatusChanged JobStep = "status"     // a poll found a status other than the last
+	JobDownloaded    JobStep = "downloaded" // its ZIP is downloaded, not read yet (Config.OnExport)
+	JobRead          JobStep = "read"       // its ZIP is downloaded and read
 )
+
+// The kinds of export job, as JobEvent.Kind names them.
+const (
+	KindSummary = "summary" // SUMMARY: usage per org, meter and day
+	KindAsset   = "asset"   // ASSET: per asset
+	KindProject = "project" // PROJECT_FOLDER: per project and folder
+	KindTask    = "task"    // job level: per task run
+)
+
+// ExportZIP is an export job's ZIP as Config.OnExport sees it: downloaded
+// and checked to start like a ZIP, before it is read.
+type ExportZIP struct {
+	Job  JobEvent // Step is JobDownloaded
+	ZIP  io.ReaderAt
+	Size int64
+}
 
 func (c *Client) jobStep(job JobEvent, step JobStep, status string) {
 	if c.cfg.OnJob != nil {

@@ -22,7 +22,7 @@ type ProjectRow struct {
 }
 
 // projectJob is the PROJECT_FOLDER export of the org and its linked orgs.
-var projectJob = jobKind{resource: "ExportMeteringData", maxDays: MaxProjectDays, fields: map[string]string{
+var projectJob = jobKind{name: KindProject, resource: "ExportMeteringData", maxDays: MaxProjectDays, fields: map[string]string{
 	"jobType": "PROJECT_FOLDER", "allLinkedOrgs": "TRUE", "combinedMeterUsage": "TRUE",
 }}
 

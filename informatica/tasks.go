@@ -41,7 +41,7 @@ type TaskRow struct {
 // taskJob is the job-level export of every meter that has job-level
 // reports, for the requesting org only [D 9, D 17]. Its status and ZIP are
 // fetched like every other job's, under ExportMeteringData/<jobId> [D 9].
-var taskJob = jobKind{resource: "ExportServiceJobLevelMeteringData", maxDays: MaxTaskDays, fields: map[string]string{
+var taskJob = jobKind{name: KindTask, resource: "ExportServiceJobLevelMeteringData", maxDays: MaxTaskDays, fields: map[string]string{
 	"allMeters": "TRUE",
 }}
 
