@@ -28,10 +28,9 @@ func BenchmarkRestartFirstScrape(b *testing.B) {
 
 	first, child := startProcess(b, at, args...)
 	var want map[string]float64
-	waitFor(b, time.Minute, "both breakdowns", func() bool {
+	waitFor(b, time.Minute, "both breakdowns and every contract source", func() bool {
 		want = dataSeries(first.scrape())
-		return want[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", "acme", "breakdown", "asset")] > 0 &&
-			want[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", "acme", "breakdown", "task")] > 0
+		return everyDatasetRead(want, "acme")
 	})
 	child.stop(b)
 

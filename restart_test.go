@@ -115,17 +115,30 @@ func dataSeries(s map[string]float64) map[string]float64 {
 	for k, v := range s {
 		name, _, _ := strings.Cut(k, "{")
 		if strings.HasPrefix(name, "informatica_") && !strings.HasPrefix(name, "informatica_exporter_") && name != "informatica_up" ||
-			name == "informatica_exporter_last_breakdown_success_timestamp_seconds" {
+			name == "informatica_exporter_last_breakdown_success_timestamp_seconds" ||
+			name == "informatica_exporter_last_contract_success_timestamp_seconds" {
 			out[k] = v
 		}
 	}
 	return out
 }
 
+// everyDatasetRead tells whether an account with the asset and task
+// breakdowns has read every dataset it serves: summary, both breakdowns
+// and each contract source.
+func everyDatasetRead(series map[string]float64, account string) bool {
+	done := series[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", account, "breakdown", "asset")] > 0 &&
+		series[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", account, "breakdown", "task")] > 0
+	for _, source := range []string{"license", "org_tree", "alert_thresholds"} {
+		done = done && series[key("informatica_exporter_last_contract_success_timestamp_seconds", "account", account, "source", source)] > 0
+	}
+	return done
+}
+
 // TestRestartServesEveryDataset restarts the exporter, a new process on
 // the same --storage.path, with the asset and task breakdowns on: the
 // first answer of its /metrics holds every series the first process
-// served, summary and breakdowns, with the same values, and Informatica
+// served, summary, breakdowns and contract, with the same values, and Informatica
 // has seen no export job. How long that took from the start of the
 // process is logged, not asserted: the machine's speed is no test's
 // business.
@@ -142,13 +155,14 @@ func TestRestartServesEveryDataset(t *testing.T) {
 
 	first, child := startProcess(t, at, args...)
 	var want map[string]float64
-	waitFor(t, time.Minute, "both breakdowns", func() bool {
+	waitFor(t, time.Minute, "both breakdowns and every contract source", func() bool {
 		want = dataSeries(first.scrape())
-		return want[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", "acme", "breakdown", "asset")] > 0 &&
-			want[key("informatica_exporter_last_breakdown_success_timestamp_seconds", "account", "acme", "breakdown", "task")] > 0
+		return everyDatasetRead(want, "acme")
 	})
 	child.stop(t)
-	for _, family := range append([]string{"informatica_ipu_billing_period_consumed_ipus"}, breakdownMetrics...) {
+	datasets := append([]string{"informatica_ipu_billing_period_consumed_ipus"}, breakdownMetrics...)
+	datasets = append(datasets, "informatica_license_expiry_timestamp_seconds", "informatica_org_tree_info", "informatica_ipu_alert_threshold")
+	for _, family := range datasets {
 		found := false
 		for k := range want {
 			found = found || strings.HasPrefix(k, family+"{")
