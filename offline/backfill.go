@@ -360,15 +360,27 @@ func withAccountClient(ctx context.Context, logger log.Logger, a collector.Accou
 // writeOutput writes to path, or to standard output for "-". The file is
 // written beside path under a temporary name and renamed onto path only
 // once complete, so that a failed write leaves the previous file as it was
-// and no partial one.
+// and no partial one. A device or a pipe is written in place.
 func writeOutput(path string, write func(io.Writer) (int, error)) (int, error) {
 	if path == "-" {
 		w := bufio.NewWriter(os.Stdout)
 		n, err := write(w)
 		return n, errors.Join(err, w.Flush())
 	}
+	// The file a symbolic link names is replaced, not the link.
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		path = resolved
+	}
 	mode := os.FileMode(0o644)
-	if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() {
+	if info, err := os.Stat(path); err == nil {
+		switch {
+		case info.IsDir():
+			return 0, fmt.Errorf("%s is a folder", path)
+		case !info.Mode().IsRegular():
+			// A device or a pipe (/dev/null, a FIFO read by another
+			// program): a file renamed onto it would replace it.
+			return writeInPlace(path, write)
+		}
 		mode = info.Mode().Perm()
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
@@ -397,4 +409,17 @@ func writeOutput(path string, write func(io.Writer) (int, error)) (int, error) {
 		return n, err
 	}
 	return n, nil
+}
+
+func writeInPlace(path string, write func(io.Writer) (int, error)) (int, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	w := bufio.NewWriter(f)
+	n, err := write(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	return n, errors.Join(err, f.Close())
 }
