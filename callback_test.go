@@ -23,8 +23,8 @@ import (
 // it must never reach a log line or a page.
 const callbackToken = "q8Vt3ZcN0pLr6WbY2mXe"
 
-// callbackPoll is the poll interval of the callback tests: minutes, as the
-// README recommends with callbacks.
+// callbackPoll is the poll interval of the callback tests: minutes, as
+// docs/callbacks.md recommends with callbacks.
 const callbackPoll = 10 * time.Minute
 
 // eventLog records what happened, in order, across the fake, the relay
@@ -446,8 +446,8 @@ func TestCallbackFlood(t *testing.T) {
 
 // TestCallbackBehindBasicAuth: with --web.config.file requiring basic auth
 // (and TLS), Informatica cannot authenticate; a reverse proxy that exposes
-// only /-/callback and adds the credentials lets its callbacks in, as the
-// README describes.
+// only /-/callback and adds the credentials lets its callbacks in, as
+// docs/callbacks.md describes.
 func TestCallbackBehindBasicAuth(t *testing.T) {
 	webConfig, tr := webConfigTLSBasicAuth(t, map[string]string{"prometheus": "scrape-password", "informatica": "callback-password"})
 	s := startCallbackSetup(t, true, "--web.config.file="+webConfig)

@@ -90,7 +90,7 @@ func TestDeployArgsAreFlags(t *testing.T) {
 }
 
 // TestSystemdUnit: systemd-analyze verifies the unit, and rates its
-// exposure at most 2.0 ("OK"); the README's config points password_file at
+// exposure at most 2.0 ("OK"); docs/deploy.md's config points password_file at
 // the credential the unit loads.
 func TestSystemdUnit(t *testing.T) {
 	analyze := testkit.RequireProgram(t, "systemd-analyze", "systemd")

@@ -12,7 +12,7 @@ import (
 	"github.com/ipumon/informatica_exporter/informatica/fake"
 )
 
-// TestInformaticaSideRecipe runs the README's by-hand download recipe, as
+// TestInformaticaSideRecipe runs docs/informatica.md's by-hand download recipe, as
 // written, against the fake Informatica (only its settings are replaced),
 // and reads the ZIP it downloads with backfill --zip: the recipe is the
 // documented API, call by call.

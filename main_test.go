@@ -286,7 +286,7 @@ func accountYAML(name string, f *fake.Server, extra string) string {
 }
 
 // expectedUsage computes, from the rows the fake served and independently
-// of the exporter's code, the usage gauges that the README's "Data rules"
+// of the exporter's code, the usage gauges that docs/data-rules.md
 // define at the instant now:
 //   - rows dated after tomorrow (UTC) are not usage;
 //   - an org's current billing period is the period of its rows that holds

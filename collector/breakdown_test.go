@@ -22,7 +22,7 @@ func projectSums(rows []fake.ProjectRow, now time.Time) map[projectKey]float64 {
 		if r.Date.Before(monthStart) {
 			continue
 		}
-		// A blank label is "(none)" (README, Breakdowns).
+		// A blank label is "(none)" (docs/breakdowns.md).
 		project, folder := r.Project, r.Folder
 		if project == "" {
 			project = "(none)"

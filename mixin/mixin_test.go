@@ -307,10 +307,10 @@ type unitTestFile struct {
 	} `yaml:"tests"`
 }
 
-// TestReadme keeps the READMEs in step with the files: the top-level one
-// or mixin/README.md (assets, tasks and money) names every alert and
-// recording rule, the top-level one's YAML snippets parse, and its
-// Alertmanager configuration passes amtool.
+// TestReadme keeps the docs in step with the files: the top-level README
+// and docs/*.md or mixin/README.md (assets, tasks and money) names every alert and
+// recording rule, their YAML snippets parse, and the Alertmanager
+// configuration passes amtool.
 func TestReadme(t *testing.T) {
 	readme := readDocs(t)
 	both := readme + readFile(t, "README.md")

@@ -23,7 +23,7 @@ import (
 	"github.com/ipumon/informatica_exporter/internal/testkit"
 )
 
-// maxBlockDuration is the README's promtool flag: blocks of 20.25 days, the
+// maxBlockDuration is docs/backfill.md's promtool flag: blocks of 20.25 days, the
 // largest that Prometheus' own compaction makes (2h times a power of 3, at most
 // 31 days); promtool rounds any other value down to such a range.
 const maxBlockDuration = "--max-block-duration=486h"

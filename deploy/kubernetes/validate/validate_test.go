@@ -137,8 +137,8 @@ func TestGeneratedRulesUpToDate(t *testing.T) {
 	}
 }
 
-// TestREADMEOverlay renders and checks the overlay of the README's
-// "Kubernetes" section, with its files made as the README says.
+// TestREADMEOverlay renders and checks the overlay of docs/deploy.md's
+// "Kubernetes" section, with its files made as the page says.
 func TestREADMEOverlay(t *testing.T) {
 	readme := readDocs(t)
 	m := regexp.MustCompile("(?s)```yaml\n(# my-overlay/kustomization.yaml\n.*?)```").FindSubmatch(readme)
@@ -150,7 +150,7 @@ func TestREADMEOverlay(t *testing.T) {
 	if !strings.Contains(kustomization, baseRef) {
 		t.Fatalf("the README's overlay does not use %s", baseRef)
 	}
-	// The README's layout: the overlay beside the clone.
+	// The page's layout: the overlay beside the clone.
 	root := t.TempDir()
 	if err := os.Symlink(mustAbs(t, "../../.."), filepath.Join(root, "informatica_exporter")); err != nil {
 		t.Fatal(err)
