@@ -487,20 +487,35 @@ func (a accountConfig) breakdown() (collector.BreakdownSettings, error) {
 		return b, fmt.Errorf("breakdowns: %w", err)
 	}
 	b.Kinds = kinds
-	if a.BreakdownInterval != "" {
-		d, err := model.ParseDuration(a.BreakdownInterval)
-		if err != nil || d <= 0 {
-			return b, fmt.Errorf("breakdown_interval: %q is not a duration such as 6h or 1d", a.BreakdownInterval)
-		}
-		b.Interval = time.Duration(d)
+	if err := optionalDuration("breakdown_interval", a.BreakdownInterval, 1, "a duration such as 6h or 1d", &b.Interval); err != nil {
+		return b, err
 	}
-	if a.BreakdownMaxSeries != nil {
-		if *a.BreakdownMaxSeries < 1 {
-			return b, fmt.Errorf("breakdown_max_series: %d, want at least 1", *a.BreakdownMaxSeries)
-		}
-		b.MaxSeries = *a.BreakdownMaxSeries
+	return b, optionalCount("breakdown_max_series", a.BreakdownMaxSeries, &b.MaxSeries)
+}
+
+// optionalDuration sets dst from an optional duration key, at least least.
+func optionalDuration(key, value string, least time.Duration, want string, dst *time.Duration) error {
+	if value == "" {
+		return nil
 	}
-	return b, nil
+	d, err := model.ParseDuration(value)
+	if err != nil || time.Duration(d) < least {
+		return fmt.Errorf("%s: %q is not %s", key, value, want)
+	}
+	*dst = time.Duration(d)
+	return nil
+}
+
+// optionalCount sets dst from an optional count key, at least 1.
+func optionalCount(key string, value *int, dst *int) error {
+	if value == nil {
+		return nil
+	}
+	if *value < 1 {
+		return fmt.Errorf("%s: %d, want at least 1", key, *value)
+	}
+	*dst = *value
+	return nil
 }
 
 // contract reads the contract keys of an account: every source unless
@@ -514,18 +529,11 @@ func (a accountConfig) contract() (collector.ContractSettings, error) {
 		}
 		c.Sources = sources
 	}
-	if a.ContractInterval != "" {
-		d, err := model.ParseDuration(a.ContractInterval)
-		if err != nil || time.Duration(d) < time.Minute {
-			return c, fmt.Errorf("contract_interval: %q is not a duration of at least 1m such as 24h or 1d", a.ContractInterval)
-		}
-		c.Interval = time.Duration(d)
+	if err := optionalDuration("contract_interval", a.ContractInterval, time.Minute, "a duration of at least 1m such as 24h or 1d", &c.Interval); err != nil {
+		return c, err
 	}
-	if a.ContractMaxOrgs != nil {
-		if *a.ContractMaxOrgs < 1 {
-			return c, fmt.Errorf("contract_max_orgs: %d, want at least 1", *a.ContractMaxOrgs)
-		}
-		c.MaxOrgs = *a.ContractMaxOrgs
+	if err := optionalCount("contract_max_orgs", a.ContractMaxOrgs, &c.MaxOrgs); err != nil {
+		return c, err
 	}
 	for id, name := range a.LicenseNames {
 		if strings.TrimSpace(id) == "" || strings.TrimSpace(name) == "" {

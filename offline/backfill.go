@@ -363,9 +363,7 @@ func withAccountClient(ctx context.Context, logger log.Logger, a collector.Accou
 // and no partial one. A device or a pipe is written in place.
 func writeOutput(path string, write func(io.Writer) (int, error)) (int, error) {
 	if path == "-" {
-		w := bufio.NewWriter(os.Stdout)
-		n, err := write(w)
-		return n, errors.Join(err, w.Flush())
+		return writeBuffered(os.Stdout, write)
 	}
 	// The file a symbolic link names is replaced, not the link.
 	if resolved, err := filepath.EvalSymlinks(path); err == nil {
@@ -387,11 +385,7 @@ func writeOutput(path string, write func(io.Writer) (int, error)) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	w := bufio.NewWriter(f)
-	n, err := write(w)
-	if err == nil {
-		err = w.Flush()
-	}
+	n, err := writeBuffered(f, write)
 	if err == nil {
 		err = f.Chmod(mode)
 	}
@@ -416,10 +410,12 @@ func writeInPlace(path string, write func(io.Writer) (int, error)) (int, error) 
 	if err != nil {
 		return 0, err
 	}
+	n, err := writeBuffered(f, write)
+	return n, errors.Join(err, f.Close())
+}
+
+func writeBuffered(f io.Writer, write func(io.Writer) (int, error)) (int, error) {
 	w := bufio.NewWriter(f)
 	n, err := write(w)
-	if err == nil {
-		err = w.Flush()
-	}
-	return n, errors.Join(err, f.Close())
+	return n, errors.Join(err, w.Flush())
 }
