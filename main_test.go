@@ -189,35 +189,11 @@ func key(name string, labels ...string) string {
 	return name + ls.String()
 }
 
-// waitFor polls cond until it holds. The timeout only bounds how long a
-// failing test hangs: it is at least patience, so that a busy machine never
-// fails a test that would pass on an idle one.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	timeout = max(timeout, patience)
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// startFake starts a fake Informatica with quick jobs.
+// startFake starts a fake Informatica with quick jobs, whose secrets the
+// debug logs of the test's exporters are scanned for.
 func startFake(t testing.TB, opts fake.Options) *fake.Server {
 	t.Helper()
-	if opts.CreatedFor == 0 {
-		opts.CreatedFor = 20 * time.Millisecond
-	}
-	if opts.ProcessingFor == 0 {
-		opts.ProcessingFor = 30 * time.Millisecond
-	}
-	f := fake.New(opts)
-	if err := f.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
+	f := testkit.StartFake(t, opts)
 	trackFake(t, f)
 	return f
 }
@@ -265,24 +241,6 @@ func secretsIn(text string, fakes []*fake.Server) []string {
 		}
 	}
 	return leaks
-}
-
-// writeConfig writes a configuration with one account per fake.
-func writeConfig(t testing.TB, dir string, interval string, accounts ...string) string {
-	t.Helper()
-	cfg := "accounts:\n" + strings.Join(accounts, "") + fmt.Sprintf(`refresh:
-  interval: %s
-  lookback: 45d
-  poll_interval: 10ms
-  job_timeout: 10s
-  max_age: 26h
-`, interval)
-	return writeFile(t, dir, "config.yml", cfg)
-}
-
-func accountYAML(name string, f *fake.Server, extra string) string {
-	return fmt.Sprintf("  - name: %s\n    login_url: %s\n    username: %s\n    password: %s\n%s",
-		name, f.URL(), f.Username(), f.Password(), extra)
 }
 
 // expectedUsage computes, from the rows the fake served and independently
@@ -436,10 +394,16 @@ func (s *stepTimer) flush() {
 }
 
 // patience is the shortest wait for an event before a test gives up.
-const patience = 2 * time.Minute
+const patience = testkit.Patience
 
-// frozen is a clock that stands still at t.
-func frozen(t time.Time) func() time.Time { return func() time.Time { return t } }
+// The shared helpers of testkit, under the names the tests use.
+var (
+	waitFor     = testkit.WaitFor
+	writeConfig = testkit.WriteConfig
+	accountYAML = testkit.AccountYAML
+	frozen      = testkit.Frozen
+	date        = testkit.Date
+)
 
 // calendar are the instants where the rules of time bite: month, year and
 // billing-period boundaries, a leap day, and today.
@@ -459,10 +423,6 @@ var calendar = []struct {
 	// starts on the day a period starts.
 	{name: "lookback starts on a period start", at: date(2027, 1, 15, 10, 0, 0)},
 	{name: "the real now", at: time.Now().UTC()},
-}
-
-func date(y int, m time.Month, d, hh, mm, ss int) time.Time {
-	return time.Date(y, m, d, hh, mm, ss, 0, time.UTC)
 }
 
 // TestEndToEndAnyDay runs the exporter and the fake on one frozen clock at
